@@ -1,0 +1,64 @@
+# Backprop assignment kit. `make help` lists the targets. Every target sets up .venv first,
+# so `make demo` and `make test` work on a fresh clone with nothing run before them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.setup-stamp
+# nbgrader calls `alembic` when it creates a gradebook: the venv's bin must be on PATH.
+export PATH := $(BIN):$(PATH)
+
+A   ?= A3
+ID  ?=
+NB  ?= assignments/$(A)/$(if $(filter A4,$(A)),two_layer_net,linear_classifier).ipynb
+SUBMISSIONS ?= build/demo/submissions
+OUT ?= build/grades/$(A)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint release release-check check submission grade bench cifar10 clean
+
+help: ## list the targets with one line each
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[instructor,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the kit (editable, instructor + dev extras); redone when pyproject.toml changes
+
+demo: setup ## release, build a sample class, grade it and print where the reports are (build/demo/)
+	$(PY) -m autograder.demo
+
+test: setup ## the test suite: ruff + pytest
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: setup ## ruff only
+	$(BIN)/ruff check .
+
+release: setup ## regenerate assignments/ from solutions/ (all assignments)
+	$(BIN)/autograder release
+
+release-check: setup ## fail if assignments/ is out of sync with solutions/
+	$(BIN)/autograder release --check
+
+check: setup ## self-check a notebook: make check NB=path/to/notebook.ipynb
+	$(BIN)/autograder check $(NB)
+
+submission: setup ## build your submission zip: make submission A=A3 ID=2022123456
+	@test -n "$(ID)" || { echo "Please give your student id: make submission A=$(A) ID=2022123456"; exit 1; }
+	$(BIN)/autograder submit $(A) --student-id $(ID) --dir $(dir $(NB))
+
+grade: setup ## grade a class: make grade A=A3 SUBMISSIONS=dir-or-lms.zip OUT=build/grades/A3
+	$(BIN)/autograder grade $(A) $(SUBMISSIONS) --out $(OUT)
+
+bench: setup ## benchmarks: print figures as ratios measured in the same run
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+cifar10: setup ## download CIFAR-10 (python version, MD5-checked) into data/
+	$(BIN)/autograder data cifar10
+
+clean: ## remove build output (keeps .venv and course state)
+	rm -rf build .pytest_cache .ruff_cache
