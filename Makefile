@@ -31,8 +31,9 @@ setup: $(STAMP) ## create .venv and install the kit (editable, instructor + dev 
 demo: setup ## release, build a sample class, grade it and print where the reports are (build/demo/)
 	$(PY) -m autograder.demo
 
-test: setup ## the test suite: ruff + pytest
+test: setup ## the test suite: ruff, the release in sync with solutions/, pytest
 	$(BIN)/ruff check .
+	$(BIN)/autograder release --check
 	$(BIN)/pytest -q
 
 lint: setup ## ruff only

@@ -212,3 +212,17 @@ def find_config(assignment: str, course: str | Path | None = None) -> Assignment
         f"No {CONFIG_NAME} for assignment {assignment!r} under {course_root(course)}: "
         f"check the assignment name (e.g. A3, A4)."
     )
+
+
+def ensure_tools_on_path() -> None:
+    """Put the running interpreter's bin folder first on PATH.
+
+    nbgrader runs the `alembic` executable when it creates a gradebook; in a venv that nobody
+    activated (`.venv/bin/autograder grade ...`), it is only found this way.
+    """
+    import os
+
+    bin_dir = os.path.dirname(sys.executable)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *parts])
