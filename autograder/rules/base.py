@@ -1,0 +1,184 @@
+"""What every policy rule shares: the finding it yields, the violation it becomes, its context.
+
+A rule is one small unit (STYLE.md, after nbgrader's preprocessors): a class with a `rule_id`
+(DESIGN §5) and `check(ctx) -> Iterable[Finding]`. It knows nothing about severities or points:
+the runner turns each finding into a `Violation` with the policy of `assignment.toml`
+(`AssignmentConfig.rule`). The registered list is `autograder.rules.RULES`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from nbformat import NotebookNode
+
+from autograder.config import AssignmentConfig, RulePolicy
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule saw, before the policy of assignment.toml is applied.
+
+    message: one line, starting with "Cell N, line L:" when it has a place, ending with what to do.
+    cell/line: 1-based, as Jupyter's "cell N" (all cells counted) and the line inside that cell.
+    detail: optional extra lines (e.g. a short diff), printed indented under the message.
+    warning_only: the finding can never be more than a warning worth nothing (e.g. an edited
+    comment, DESIGN §4), whatever the rule's policy says.
+    """
+
+    message: str
+    cell: int | None = None
+    line: int | None = None
+    detail: str = ""
+    warning_only: bool = False
+
+
+@dataclass
+class Violation:
+    """One policy violation as it appears in the self-check and in report.json (DESIGN §5)."""
+
+    rule: str
+    severity: str  # "error" | "warning"
+    message: str
+    cell: int | None = None  # 1-based, as Jupyter numbers cells
+    line: int | None = None  # 1-based line inside that cell
+    deduction: float = 0.0
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The violation dict of DESIGN §5's report.json (plus `line`, and `detail` if any)."""
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "cell": self.cell,
+            "line": self.line,
+            "deduction": self.deduction,
+        }
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+    def __str__(self) -> str:
+        return f"{self.severity:<7} {self.rule}: {self.message}"
+
+
+def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violation:
+    """Apply a rule's policy (severity, deduction) to one finding."""
+    if finding.warning_only:
+        severity, deduction = "warning", 0.0
+    else:
+        severity, deduction = policy.severity, policy.deduction
+    return Violation(
+        rule=rule_id,
+        severity=severity,
+        message=finding.message,
+        cell=finding.cell,
+        line=finding.line,
+        deduction=deduction,
+        detail=finding.detail,
+    )
+
+
+def where(cell: int | None, line: int | None = None) -> str:
+    """The "Cell 7, line 12: " prefix of a message ("" when there is no place)."""
+    if cell is None:
+        return ""
+    return f"Cell {cell}, line {line}: " if line else f"Cell {cell}: "
+
+
+def cell_list(cells: list[int]) -> str:
+    """[3, 4, 5, 9] -> "3-5, 9" (how the execution rules list cells)."""
+    parts: list[str] = []
+    run: list[int] = []
+    for number in sorted(set(cells)):
+        if run and number == run[-1] + 1:
+            run.append(number)
+            continue
+        if run:
+            parts.append(_run_text(run))
+        run = [number]
+    if run:
+        parts.append(_run_text(run))
+    return ", ".join(parts)
+
+
+def _run_text(run: list[int]) -> str:
+    return str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}"
+
+
+@dataclass
+class CheckContext:
+    """Everything the rules look at: the student notebook, its release, the config.
+
+    The expensive views (cell matching, the graft, the graded module, the student-written code)
+    are computed once, on first use, and shared by all rules.
+    """
+
+    student: NotebookNode
+    release: NotebookNode
+    config: AssignmentConfig
+    label: str = "notebook.ipynb"  # the file name shown in messages
+    version: str = ""
+    invalid: list[str] = field(default_factory=list)  # notebook-invalid messages, if any
+    notes: list[str] = field(default_factory=list)  # remarks that are no violation (e.g. fallbacks)
+
+    @property
+    def assignment(self) -> str:
+        return self.config.name
+
+    def rescue_hint(self) -> str:
+        """The command that repairs this notebook, ready to paste."""
+        stem = Path(self.label).stem
+        return (
+            f"`autograder rescue {shlex.quote(self.label)} --assignment {self.assignment} "
+            f"-o {shlex.quote(stem + '_rescued.ipynb')}`"
+        )
+
+    @cached_property
+    def matching(self) -> Any:
+        """Student cells matched to release cells (autograder.integrity.Matching)."""
+        from autograder.integrity import match_cells
+
+        return match_cells(self.student.cells, self.release.cells)
+
+    @cached_property
+    def graft(self) -> Any:
+        """The student's TODO bodies grafted into the release cells (autograder.graft.Graft)."""
+        from autograder.graft import graft
+
+        return graft(self.student, self.release, self.matching)
+
+    @cached_property
+    def graded(self) -> Any:
+        """The graded module with its line map (autograder.graft.GradedModule)."""
+        from autograder.graft import graded_module
+
+        return graded_module(self.graft)
+
+    @cached_property
+    def units(self) -> list[Any]:
+        """The code the student wrote, per cell (autograder.integrity.StudentCode)."""
+        from autograder.integrity import student_code
+
+        return student_code(self.student, self.release, self.matching)
+
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        """Local name -> dotted module path over all the student's code (`xp` -> `numpy`)."""
+        from autograder.rules.astutil import collect_aliases
+
+        return collect_aliases([unit.tree for unit in self.units if unit.tree is not None])
+
+
+class Rule(Protocol):
+    """One policy rule: a stable rule id and a check over the context."""
+
+    rule_id: ClassVar[str]
+
+    def check(self, ctx: CheckContext) -> Iterable[Finding]: ...

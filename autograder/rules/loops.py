@@ -1,0 +1,133 @@
+"""`loop-in-vectorized`: the functions of `[policy].loop_free` must not loop (DESIGN §3 step 3).
+
+Checked on the graded module (the graft), the code the grader will run. A loop is a `for` or
+`while` statement, a comprehension or generator expression, or a loop in disguise: `np.vectorize`,
+`np.frompyfunc`, `np.apply_along_axis`, `np.apply_over_axes`, `np.fromiter`, `map`, `filter`,
+recursion, or a call to another function of the graded module that loops (followed transitively).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+from autograder.rules.astutil import collect_aliases, resolve
+from autograder.rules.base import CheckContext, Finding, where
+
+DISGUISED = {
+    "numpy.vectorize", "numpy.frompyfunc", "numpy.apply_along_axis", "numpy.apply_over_axes",
+    "numpy.fromiter", "map", "filter",
+}
+_LOOPS: dict[type, str] = {
+    ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop", ast.While: "a `while` loop",
+    ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
+    ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression",
+}
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Where a function loops: the function, the module line, and what the loop is."""
+
+    function: str
+    line: int
+    what: str
+
+
+class CallGraph:
+    """The module-level functions of the graded module, what each loops on, whom each calls."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.aliases = collect_aliases([tree])
+        self.functions = {
+            node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        self.direct = lru_cache(maxsize=None)(self._direct)  # type: ignore[method-assign]
+        self.callees = lru_cache(maxsize=None)(self._callees)  # type: ignore[method-assign]
+
+    def _direct(self, name: str) -> Loop | None:
+        for node in ast.walk(self.functions[name]):
+            if type(node) in _LOOPS:
+                return Loop(name, node.lineno, _LOOPS[type(node)])  # type: ignore[attr-defined]
+            if isinstance(node, ast.Call):
+                path = resolve(node.func, self.aliases)
+                if path in DISGUISED:
+                    return Loop(name, node.lineno, f"`{path.replace('numpy.', 'np.')}`")
+        return None
+
+    def _callees(self, name: str) -> list[tuple[int, str]]:
+        """(line, callee) for each call or reference to another module function."""
+        out = []
+        for node in ast.walk(self.functions[name]):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.functions:
+                out.append((node.lineno, node.id))
+        return sorted(out)
+
+    def loop(self, name: str, path: tuple[str, ...] = (), seen: set[str] | None = None) -> Loop | None:
+        """The first loop `name` runs, itself or through the functions it calls."""
+        seen = set() if seen is None else seen
+        found = self.direct(name)
+        if found:
+            return found
+        for line, callee in self.callees(name):
+            if callee == name or callee in path:
+                return Loop(name, line, f"recursion (a call to `{callee}`)")
+            if callee in seen:
+                continue
+            seen.add(callee)
+            found = self.loop(callee, (*path, name), seen)
+            if found:
+                return found
+        return None
+
+    def call_line(self, name: str, target: str) -> int:
+        """The line where `name` first reaches `target` (directly or through its callees)."""
+        for line, callee in self.callees(name):
+            if callee == target or self.reaches(callee, target, {name}):
+                return line
+        return self.functions[name].lineno
+
+    def reaches(self, name: str, target: str, seen: set[str]) -> bool:
+        if name == target:
+            return True
+        seen.add(name)
+        return any(c not in seen and self.reaches(c, target, seen) for _, c in self.callees(name))
+
+
+class LoopInVectorized:
+    """Loop-free functions that loop, themselves or through what they call."""
+
+    rule_id: ClassVar[str] = "loop-in-vectorized"
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        if not ctx.config.loop_free:
+            return
+        try:
+            graph = CallGraph(ast.parse(ctx.graded.source))
+        except (SyntaxError, ValueError, RecursionError):
+            return  # undefined-name reports code that does not parse
+        for name in ctx.config.loop_free:
+            if name in graph.functions:
+                found = graph.loop(name)
+                if found:
+                    yield self._finding(ctx, graph, name, found)
+
+    @staticmethod
+    def _finding(ctx: CheckContext, graph: CallGraph, name: str, found: Loop) -> Finding:
+        todo = "use whole-array numpy operations (broadcasting, fancy indexing) instead"
+        cell, line = ctx.graded.where(found.line)
+        if found.function == name:
+            return Finding(
+                f"{where(cell, line)}`{name}` must be loop-free but has {found.what} — {todo}.",
+                cell=cell, line=line,
+            )
+        call_cell, call_line = ctx.graded.where(graph.call_line(name, found.function))
+        return Finding(
+            f"{where(call_cell, call_line)}`{name}` must be loop-free but calls `{found.function}`, "
+            f"which has {found.what} ({where(cell, line).rstrip(': ') or 'in the release code'}) — {todo}.",
+            cell=call_cell, line=call_line,
+        )
