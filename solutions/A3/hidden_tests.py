@@ -1,0 +1,421 @@
+"""Hidden tests of A3 (linear classifiers). Instructor only: never released.
+
+Each test belongs to the group named in `@hidden_test(...)` (= a grade cell's grade_id, points in
+`[tests]` of assignment.toml) and splits the group's points with the other tests of the group by
+weight. Inputs come from `ctx.rng` (seeded per test from `[private].seed`); the student's code
+runs through `ctx.call` (in the sandbox when grading), the trusted reference is `ctx.ref`.
+
+Conventions:
+* loss and gradient are separate tests, so a right loss with a wrong gradient earns the loss part;
+* every shape or edge case is its own `ctx.case` (partial credit, and an error in one case does not
+  hide the others);
+* SVM inputs are redrawn until every hinge margin s_j - s_yi + 1 (j != y_i) is at least
+  KINK_GAP away from 0, so a numeric gradient check never straddles a kink (DESIGN §7);
+* the best models are graded by the engine from [models]; there is no hidden test for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.hidden import StudentError, hidden_test
+
+KINK_GAP = 1e-3
+RTOL = 1e-6
+ATOL = 1e-9  # for gradient entries that are exactly 0 in the reference
+
+# (label, N, D, C, reg, y dtype): the shapes and edge cases every loss is checked on.
+LOSS_CASES = [
+    ("N=5, D=4, C=3, reg=0.1", 5, 4, 3, 0.1, np.int64),
+    ("N=1 (one example)", 1, 6, 4, 0.5, np.int64),
+    ("C=2 (two classes)", 7, 5, 2, 0.2, np.int64),
+    ("D=1 (one feature)", 6, 1, 3, 1.0, np.int64),
+    ("reg=0", 12, 8, 5, 0.0, np.int64),
+    ("y as int32", 20, 10, 5, 0.05, np.int32),
+    ("N=60, D=30, C=10", 60, 30, 10, 1e-3, np.int64),
+]
+
+# (label, N, D, C, reg, num_checks or None for every entry) for the numeric gradient checks.
+GRADCHECK_CASES = [
+    ("reg=0, every entry", 8, 5, 4, 0.0, None),
+    ("reg=0.7, 24 entries", 20, 12, 6, 0.7, 24),
+]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _labels(rng: np.random.Generator, N: int, C: int, dtype: type) -> np.ndarray:
+    y = rng.integers(0, C, size=N)
+    if N >= C:  # every class present, so each column of dW is exercised
+        y[:C] = rng.permutation(C)
+        rng.shuffle(y)
+    return y.astype(dtype)
+
+
+def min_hinge_gap(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+    """min over i and j != y_i of |s_ij - s_iy_i + 1| (inf when C = 1)."""
+    scores = X @ W
+    margins = scores - scores[np.arange(len(y)), y][:, None] + 1.0
+    margins[np.arange(len(y)), y] = np.inf
+    return float(np.min(np.abs(margins)))
+
+
+def svm_problem(rng, N, D, C, y_dtype=np.int64, scale=None):
+    """W (D, C), X (N, D), y (N,) with every hinge margin clear of its kink by KINK_GAP.
+
+    W is scaled so that scores have a spread of about 1: some margins are positive, some are not.
+    """
+    scale = 1.0 / np.sqrt(D) if scale is None else scale
+    for _ in range(1000):
+        W = scale * rng.standard_normal((D, C))
+        X = rng.standard_normal((N, D))
+        y = _labels(rng, N, C, y_dtype)
+        if min_hinge_gap(W, X, y) > KINK_GAP:
+            return W, X, y
+    raise RuntimeError("could not draw an SVM problem clear of the kinks")  # pragma: no cover
+
+
+def softmax_problem(rng, N, D, C, y_dtype=np.int64, score_scale=1.0):
+    """W (D, C), X (N, D), y (N,) with scores of spread about score_scale."""
+    W = score_scale / np.sqrt(D) * rng.standard_normal((D, C))
+    X = rng.standard_normal((N, D))
+    return W, X, _labels(rng, N, C, y_dtype)
+
+
+# --------------------------------------------------------------------------- the four losses
+
+
+def _loss_matches(ctx, name: str, problem) -> None:
+    ref = getattr(ctx.ref, name)
+    for label, N, D, C, reg, y_dtype in LOSS_CASES:
+        W, X, y = problem(ctx.rng, N, D, C, y_dtype)
+        with ctx.case(label):
+            loss, _dW = ctx.call(name, W, X, y, reg)
+            ctx.assert_close(loss, ref(W, X, y, reg)[0], rtol=RTOL, what="loss")
+
+
+def _gradient_matches(ctx, name: str, problem) -> None:
+    ref = getattr(ctx.ref, name)
+    for label, N, D, C, reg, y_dtype in LOSS_CASES:
+        W, X, y = problem(ctx.rng, N, D, C, y_dtype)
+        with ctx.case(label):
+            _loss, dW = ctx.call(name, W, X, y, reg)
+            ctx.assert_close(dW, ref(W, X, y, reg)[1], rtol=RTOL, atol=ATOL, what="dW")
+
+
+def _gradient_agrees_with_own_loss(ctx, name: str, problem) -> None:
+    for label, N, D, C, reg, num_checks in GRADCHECK_CASES:
+        W, X, y = problem(ctx.rng, N, D, C)
+        with ctx.case(label):
+            _loss, dW = ctx.call(name, W, X, y, reg)
+            ctx.check_gradient(name, (W, X, y, reg), wrt=0, analytic=dW, num_checks=num_checks)
+
+
+def _large_scores(ctx, name: str) -> None:
+    """Scores in the thousands, spread by a few units within each example.
+
+    Adding the same vector c to every column of W adds x_i . c to all the scores of example i:
+    the probabilities, the data loss and (with reg = 0) dW do not change. With |x_i . c| in the
+    thousands, exp overflows (or every exp underflows to 0) unless the scores are shifted by
+    their maximum, so the student's loss must give the same loss and dW with and without c.
+    """
+    for label, N, D, C in (("scores ~ +-3000", 10, 6, 4), ("scores ~ +-3000, N=1, C=10", 1, 8, 10)):
+        W, X, y = softmax_problem(ctx.rng, N, D, C)
+        c = ctx.rng.standard_normal(D)
+        c *= 3000.0 / np.sqrt(np.mean((X @ c) ** 2))  # |x_i . c| about 3000
+        shifted = W + c[:, None]
+        with ctx.case(label):
+            loss, dW = ctx.call(name, W, X, y, 0.0)
+            big_loss, big_dW = ctx.call(name, shifted, X, y, 0.0)
+            ctx.assert_close(big_loss, loss, rtol=1e-6, atol=1e-9,
+                             what="loss with all scores shifted by ~3000 (shift them by their max "
+                                  "before np.exp) vs. unshifted")
+            ctx.assert_close(big_dW, dW, rtol=1e-6, atol=1e-9,
+                             what="dW with all scores shifted by ~3000 vs. unshifted")
+
+
+@hidden_test("svm_loss_naive", weight=2)
+def svm_naive_loss_matches_reference(ctx):
+    _loss_matches(ctx, "svm_loss_naive", svm_problem)
+
+
+@hidden_test("svm_loss_naive", weight=2)
+def svm_naive_gradient_matches_reference(ctx):
+    _gradient_matches(ctx, "svm_loss_naive", svm_problem)
+
+
+@hidden_test("svm_loss_naive", weight=1)
+def svm_naive_gradient_agrees_with_its_loss(ctx):
+    _gradient_agrees_with_own_loss(ctx, "svm_loss_naive", svm_problem)
+
+
+@hidden_test("svm_loss_vectorized", weight=2)
+def svm_vectorized_loss_matches_reference(ctx):
+    _loss_matches(ctx, "svm_loss_vectorized", svm_problem)
+
+
+@hidden_test("svm_loss_vectorized", weight=2)
+def svm_vectorized_gradient_matches_reference(ctx):
+    _gradient_matches(ctx, "svm_loss_vectorized", svm_problem)
+
+
+@hidden_test("svm_loss_vectorized", weight=1)
+def svm_vectorized_gradient_agrees_with_its_loss(ctx):
+    _gradient_agrees_with_own_loss(ctx, "svm_loss_vectorized", svm_problem)
+
+
+@hidden_test("softmax_loss_naive", weight=3)
+def softmax_naive_loss_matches_reference(ctx):
+    _loss_matches(ctx, "softmax_loss_naive", softmax_problem)
+
+
+@hidden_test("softmax_loss_naive", weight=3)
+def softmax_naive_gradient_matches_reference(ctx):
+    _gradient_matches(ctx, "softmax_loss_naive", softmax_problem)
+
+
+@hidden_test("softmax_loss_naive", weight=2)
+def softmax_naive_gradient_agrees_with_its_loss(ctx):
+    _gradient_agrees_with_own_loss(ctx, "softmax_loss_naive", softmax_problem)
+
+
+@hidden_test("softmax_loss_naive", weight=2)
+def softmax_naive_is_stable_for_large_scores(ctx):
+    _large_scores(ctx, "softmax_loss_naive")
+
+
+@hidden_test("softmax_loss_vectorized", weight=3)
+def softmax_vectorized_loss_matches_reference(ctx):
+    _loss_matches(ctx, "softmax_loss_vectorized", softmax_problem)
+
+
+@hidden_test("softmax_loss_vectorized", weight=3)
+def softmax_vectorized_gradient_matches_reference(ctx):
+    _gradient_matches(ctx, "softmax_loss_vectorized", softmax_problem)
+
+
+@hidden_test("softmax_loss_vectorized", weight=2)
+def softmax_vectorized_gradient_agrees_with_its_loss(ctx):
+    _gradient_agrees_with_own_loss(ctx, "softmax_loss_vectorized", softmax_problem)
+
+
+@hidden_test("softmax_loss_vectorized", weight=2)
+def softmax_vectorized_is_stable_for_large_scores(ctx):
+    _large_scores(ctx, "softmax_loss_vectorized")
+
+
+# --------------------------------------------------------------------------- sample_batch
+
+
+def _indexed_data(N: int, D: int):
+    """X whose row r is r * 1000 + [0, 1, ..., D-1], and labels y[r] = 7 * r (int64)."""
+    X = np.arange(N, dtype=np.float64)[:, None] * 1000.0 + np.arange(D, dtype=np.float64)
+    y = 7 * np.arange(N, dtype=np.int64)
+    return X, y
+
+
+def _rows_of(ctx, X_batch, y_batch, X, y, num_train, batch_size) -> None:
+    """Checks that the batch holds rows of X[:num_train] with their own labels."""
+    D = X.shape[1]
+    shapes_ok = ctx.check(
+        type(X_batch) is np.ndarray and X_batch.shape == (batch_size, D),
+        "X_batch shape", f"expected an array of shape ({batch_size}, {D}), got {_shape(X_batch)}",
+    )
+    ctx.check(
+        type(y_batch) is np.ndarray and y_batch.shape == (batch_size,),
+        "y_batch shape", f"expected an array of shape ({batch_size},), got {_shape(y_batch)}",
+    )
+    if not shapes_ok or type(y_batch) is not np.ndarray or y_batch.shape != (batch_size,):
+        return
+    rows = np.rint(X_batch[:, 0] / 1000.0).astype(np.int64)
+    valid = (rows >= 0) & (rows < len(X))
+    ctx.check(
+        valid.all() and np.array_equal(X_batch, X[np.clip(rows, 0, len(X) - 1)]),
+        "X_batch", "every row of X_batch must be a whole row of X",
+    )
+    ctx.check(
+        valid.all() and np.array_equal(y_batch, y[np.clip(rows, 0, len(X) - 1)]),
+        "y_batch", "y_batch[k] must be the label of the row X_batch[k] (use the same indices)",
+    )
+    ctx.check(
+        valid.all() and rows.max(initial=0) < num_train,
+        "num_train", f"draw only from the first num_train = {num_train} rows",
+    )
+
+
+def _shape(value) -> str:
+    return str(value.shape) if type(value) is np.ndarray else type(value).__name__
+
+
+@hidden_test("sample_batch", weight=3)
+def sample_batch_draws_rows_with_their_labels(ctx):
+    for label, N, D, num_train, batch_size in (
+        ("N=50, batch 10", 50, 4, 50, 10),
+        ("batch of 1", 30, 3, 30, 1),
+        ("batch larger than the data (with replacement)", 8, 2, 8, 40),
+        ("num_train < N", 40, 3, 15, 25),
+    ):
+        X, y = _indexed_data(N, D)
+        with ctx.case(label):
+            X_batch, y_batch = ctx.call("sample_batch", X, y, num_train, batch_size)
+            _rows_of(ctx, X_batch, y_batch, X, y, num_train, batch_size)
+
+
+@hidden_test("sample_batch", weight=1)
+def sample_batch_is_random(ctx):
+    X, y = _indexed_data(1000, 2)
+    with ctx.case("two calls differ and are not the first rows"):
+        first = ctx.call("sample_batch", X, y, 1000, 50)
+        second = ctx.call("sample_batch", X, y, 1000, 50)
+        rows = np.rint(np.asarray(first[0])[:, 0] / 1000.0)
+        ctx.check(not np.array_equal(rows, np.arange(50)), "randomness",
+                  "the batch is the first batch_size rows: draw random indices (np.random.choice)")
+        ctx.check(not np.array_equal(np.asarray(first[0]), np.asarray(second[0])), "randomness",
+                  "two calls returned the same batch: draw new random indices at every call")
+
+
+# --------------------------------------------------------------------------- training
+
+
+@hidden_test("train_linear_classifier", weight=3)
+def train_steps_by_learning_rate_times_gradient(ctx):
+    """With a loss whose gradient is all ones, W_final = W0 - learning_rate * num_iters."""
+    for label, lr, num_iters, batch_size in (("lr=0.05, 13 steps", 0.05, 13, 4),
+                                             ("lr=1e-3, 1 step", 1e-3, 1, 2)):
+        W0 = ctx.rng.standard_normal((5, 3))
+        X = ctx.rng.standard_normal((10, 5))
+        y = ctx.rng.integers(0, 3, size=10)
+        with ctx.case(label):
+            W, history = ctx.call("train_linear_classifier", ctx.stub("linear_constant_gradient_loss"),
+                                  W0, X, y, learning_rate=lr, reg=0.0, num_iters=num_iters,
+                                  batch_size=batch_size)
+            ctx.assert_close(W, W0 - lr * num_iters, rtol=1e-9, atol=1e-12,
+                             what="W after training with a gradient of all ones")
+            ctx.check(isinstance(history, (list, tuple, np.ndarray)) and len(history) == num_iters,
+                      "loss_history", f"expected {num_iters} losses (one per iteration), "
+                      f"got {len(history) if hasattr(history, '__len__') else type(history).__name__}")
+
+
+def _separable(rng, N=120, C=3):
+    """Three well separated 2-D clusters, with the bias column: X (N, 3), y (N,)."""
+    centers = 4.0 * np.array([[1.0, 0.0], [-0.5, 0.87], [-0.5, -0.87]])[:C]
+    y = np.arange(N) % C
+    X = centers[y] + 0.5 * rng.standard_normal((N, 2))
+    return np.hstack([X, np.ones((N, 1))]), y.astype(np.int64)
+
+
+def _a_correct_loss(ctx, X, y, W):
+    """The name of one of the student's loss functions that agrees with the reference, or None.
+
+    Training is graded on its own: a wrong loss elsewhere must not cost these points too.
+    """
+    for name in ("softmax_loss_vectorized", "svm_loss_vectorized", "softmax_loss_naive",
+                 "svm_loss_naive"):
+        try:
+            loss, dW = ctx.call(name, W, X, y, 1e-3)
+        except StudentError:
+            continue
+        ref_loss, ref_dW = getattr(ctx.ref, name)(W, X, y, 1e-3)
+        try:
+            if np.allclose(loss, ref_loss, rtol=1e-6) and np.allclose(dW, ref_dW, rtol=1e-6, atol=1e-9):
+                return name
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+@hidden_test("train_linear_classifier", weight=5)
+def train_lowers_the_loss_on_a_separable_problem(ctx):
+    X, y = _separable(ctx.rng)
+    W0 = 0.001 * ctx.rng.standard_normal((3, 3))
+    name = _a_correct_loss(ctx, X, y, W0)
+    with ctx.case("SGD on three separable clusters"):
+        if not ctx.check(name is not None, "training",
+                         "could not be checked: none of your four loss functions is correct yet "
+                         "(fix one of them and this check runs)"):
+            return
+        W, history = ctx.call("train_linear_classifier", ctx.func(name), W0, X, y,
+                              learning_rate=0.1, reg=1e-3, num_iters=150, batch_size=30,
+                              verbose=True)
+        ref_loss = getattr(ctx.ref, name)
+        ctx.check(type(W) is np.ndarray and W.shape == W0.shape, "W",
+                  f"expected the trained W of shape {W0.shape}, got {_shape(W)}")
+        if type(W) is not np.ndarray or W.shape != W0.shape:
+            return
+        before, after = ref_loss(W0, X, y, 1e-3)[0], ref_loss(W, X, y, 1e-3)[0]
+        ctx.check(np.isfinite(after) and after < 0.5 * before, "training",
+                  f"with {name}, the loss on the training data went from {before:.4g} to "
+                  f"{after:.4g}; it should at least halve (check the sign of the update)")
+        accuracy = float(np.mean(np.argmax(X @ W, axis=1) == y))
+        ctx.check(accuracy >= 0.95, "training",
+                  f"the trained W classifies {accuracy:.0%} of a separable training set correctly")
+        ctx.check(hasattr(history, "__len__") and len(history) == 150, "loss_history",
+                  "expected one loss per iteration (150)")
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@hidden_test("predict_linear_classifier")
+def predict_is_the_argmax_with_an_integer_dtype(ctx):
+    for label, N, D, C in (("N=40, D=6, C=5", 40, 6, 5), ("N=1", 1, 4, 3), ("C=2", 25, 3, 2),
+                           ("D=1", 10, 1, 4)):
+        W = ctx.rng.standard_normal((D, C))
+        X = ctx.rng.standard_normal((N, D))
+        expected = np.argmax(X @ W, axis=1)
+        with ctx.case(label):
+            y_pred = ctx.call("predict_linear_classifier", W, X)
+            is_array = ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
+                                 f"expected an array of shape ({N},), got {_shape(y_pred)}")
+            if is_array:
+                ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
+                          f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")
+                ctx.check(np.array_equal(y_pred, expected), "y_pred",
+                          f"{int(np.sum(y_pred != expected))} of {N} predictions are not the "
+                          "class with the highest score")
+
+
+# --------------------------------------------------------------------------- search grids
+
+
+def _grid_checks(ctx, name: str) -> None:
+    ok = numbers = False
+    lrs: list = []
+    regs: list = []
+    with ctx.case("two lists of numbers"):
+        result = ctx.call(name)
+        ok = ctx.check(type(result) in (tuple, list) and len(result) == 2, "return value",
+                       "return a tuple (learning_rates, regularization_strengths)")
+        if not ok:
+            return
+        lrs, regs = result
+        ok = ctx.check(all(type(v) in (list, tuple, np.ndarray) for v in (lrs, regs)), "return value",
+                       "learning_rates and regularization_strengths must be lists")
+        if not ok:
+            return
+        lrs = np.asarray(lrs, dtype=object).ravel().tolist()
+        regs = np.asarray(regs, dtype=object).ravel().tolist()
+        numbers = all(type(v) in (int, float) for v in lrs + regs)
+        ctx.check(numbers, "values", "every value must be a number (float)")
+    if not ok or not numbers:
+        ctx.check(False, "grid size", "the grid could not be read")
+        return
+    with ctx.case("values in range"):
+        ctx.check(len(lrs) > 0 and all(np.isfinite(v) and v > 0 for v in lrs), "learning_rates",
+                  f"need at least one, all finite and > 0; got {lrs}")
+        ctx.check(len(regs) > 0 and all(np.isfinite(v) and v >= 0 for v in regs),
+                  "regularization_strengths", f"need at least one, all finite and >= 0; got {regs}")
+    with ctx.case("grid of 2 to 30 pairs"):
+        pairs = len(lrs) * len(regs)
+        ctx.check(2 <= pairs <= 30, "grid size", f"{len(lrs)} x {len(regs)} = {pairs} pairs; use 2 to 30")
+
+
+@hidden_test("svm_get_search_params")
+def svm_search_grid_is_sensible(ctx):
+    _grid_checks(ctx, "svm_get_search_params")
+
+
+@hidden_test("softmax_get_search_params")
+def softmax_search_grid_is_sensible(ctx):
+    _grid_checks(ctx, "softmax_get_search_params")
