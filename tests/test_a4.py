@@ -1,0 +1,689 @@
+"""A4 (two-layer net, flat backprop): the source notebook, its release, the hidden tests, the rubric.
+
+Specification of issue 4:
+* the solution notebook runs start to end on digits in under 60 s and saves a model over the
+  full-credit bar;
+* the release leaks no solution line, keeps the TODO markers, locks every non-solution cell, and
+  carries the points of assignment.toml;
+* every hidden test takes points from at least one realistic wrong implementation (wrong ReLU
+  mask, regularized biases, missing /N, dW1 from the wrong input, no decay, decay every
+  iteration, ...), while the reference gets full marks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder.config import load_config
+from autograder.hidden import InProcessCaller, collect_tests, load_tests_module, run_hidden_tests
+from autograder.module import load_trusted_module, module_source
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE_DIR = REPO / "solutions" / "A4"
+SOURCE_NB = SOURCE_DIR / "two_layer_net.ipynb"
+RELEASE_NB = REPO / "assignments" / "A4" / "two_layer_net.ipynb"
+START = "# ========== START OF YOUR CODE (do not edit or delete this line) =========="
+END = "# =========== END OF YOUR CODE (do not edit or delete this line) ==========="
+SINGLE_THREAD = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def _load_builder():
+    spec = importlib.util.spec_from_file_location("a4_build_notebook", SOURCE_DIR / "build_notebook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(SOURCE_DIR / "assignment.toml")
+
+
+@pytest.fixture(scope="module")
+def source_nb():
+    return nbformat.read(SOURCE_NB, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def release_nb():
+    if not RELEASE_NB.is_file():
+        pytest.fail(f"{RELEASE_NB} is missing: run `autograder release A4`")
+    return nbformat.read(RELEASE_NB, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def reference_source(source_nb):
+    return module_source(source_nb.cells)
+
+
+@pytest.fixture(scope="module")
+def reference(reference_source):
+    return load_trusted_module(reference_source, "a4_reference")
+
+
+@pytest.fixture(scope="module")
+def tests_module():
+    return load_tests_module(SOURCE_DIR / "hidden_tests.py")
+
+
+def _nbgrader(cell) -> dict:
+    return dict(cell.metadata.get("nbgrader", {}))
+
+
+def _solution_lines(source: str) -> list[str]:
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if "BEGIN SOLUTION" in line:
+            inside = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def _score(tests_module, module, reference, cfg) -> dict[str, tuple[float, float, str]]:
+    """test name -> (score, max_score, message), the student being `module`."""
+    results = run_hidden_tests(tests_module, InProcessCaller(module, timeout=30), reference,
+                               cfg.tests, int(cfg.private["seed"]))
+    return {r.name: (r.score, r.max_score, r.message) for r in results}
+
+
+def _lost(score: tuple) -> bool:
+    """A test lost points (scores are rounded to 6 decimals by the runner)."""
+    return score[0] < score[1] - 1e-6
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# --------------------------------------------------------------------------- the source notebook
+
+
+def test_generator_rebuilds_the_committed_notebook_byte_for_byte(tmp_path):
+    out = tmp_path / "nb.ipynb"
+    subprocess.run([sys.executable, str(SOURCE_DIR / "build_notebook.py"), "-o", str(out)],
+                   check=True, capture_output=True)
+    assert out.read_bytes() == SOURCE_NB.read_bytes(), "run solutions/A4/build_notebook.py"
+
+
+def test_sanity_values_in_the_notebook_come_from_the_reference():
+    builder = _load_builder()
+    measured = builder.measure()
+    assert np.array_equal(np.array(builder.SANITY["toy_scores"]), np.array(measured["toy_scores"]))
+    for key in ("toy_loss", "toy_train_loss"):
+        assert builder.SANITY[key] == pytest.approx(measured[key], rel=1e-12), key
+    assert measured["toy_train_loss"] < builder.TOY_TRAIN_BAR
+
+
+def test_toy_problem_has_the_issue_shapes_and_no_pre_activation_near_the_kink():
+    builder = _load_builder()
+    ns = builder.reference_namespace()
+    exec(compile(builder.TOY, "<toy>", "exec"), ns)  # noqa: S102 - our own source
+    params, (X, _y) = ns["init_toy_model"](), ns["init_toy_data"]()
+    assert X.shape == (5, 4) and params["W1"].shape == (4, 10) and params["W2"].shape == (10, 3)
+    assert np.all(params["b1"] != 0) and np.all(params["b2"] != 0)  # a forgotten bias shows
+    pre = X @ params["W1"] + params["b1"]
+    # the numeric check perturbs W1 by h = 1e-5, moving pre by at most h * max|X|
+    assert np.min(np.abs(pre)) > 10 * 1e-5 * np.abs(X).max()
+
+
+def test_every_cell_has_a_stable_id_and_a_grade_id(source_nb):
+    ids = [cell.id for cell in source_nb.cells]
+    assert len(set(ids)) == len(ids)
+    assert all(cell.id.startswith("a4-") for cell in source_nb.cells)
+    assert all(_nbgrader(cell).get("grade_id") for cell in source_nb.cells)
+
+
+def test_reference_signatures_follow_design_section_5(reference):
+    expected = {
+        "nn_forward_pass": "(params, X)",
+        "nn_forward_backward": "(params, X, y=None, reg=0.0)",
+        "nn_train": "(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=0.001, "
+                    "learning_rate_decay=0.95, reg=5e-06, num_iters=100, batch_size=200, verbose=False)",
+        "nn_predict": "(params, loss_func, X)",
+        "nn_get_search_params": "()",
+        "find_best_net": "(X_train, y_train, X_val, y_val, search_params, num_iters=1000, "
+                         "batch_size=200, seed=0, verbose=False)",
+    }
+    for name, signature in expected.items():
+        assert str(inspect.signature(getattr(reference, name))) == signature, name
+
+
+def test_every_function_docstring_states_shapes(reference):
+    for name in ("nn_init_params", "nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_train",
+                 "find_best_net", "nn_predict_saved_model"):
+        doc = getattr(reference, name).__doc__
+        assert "(D, H)" in doc and "(H, C)" in doc and "(C,)" in doc, name
+    for name in ("nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_train", "find_best_net"):
+        assert "(N, D)" in getattr(reference, name).__doc__, name
+
+
+def test_backward_todo_lists_the_forward_lines_and_their_reverses():
+    source = _load_builder().FORWARD_BACKWARD
+    head = source[: source.rindex("### BEGIN SOLUTION")]
+    for forward in ("pre    = X.dot(W1) + b1", "hidden = np.maximum(0, pre)",
+                    "scores = hidden.dot(W2) + b2", "probs  = softmax(scores)"):
+        assert forward in head
+    for reverse in ("dscores", 'grads["W2"]', 'grads["b2"]', "dhidden", "dpre", "ReLU gate",
+                    'grads["W1"]', 'grads["b1"]'):
+        assert reverse in head
+    assert source.count("### BEGIN SOLUTION") == 2  # Part 2 (loss), Part 3 (backward)
+
+
+def test_reference_relu_gradient_at_exactly_zero_is_zero(reference):
+    params = {"W1": np.array([[2.0, 1.0], [-1.0, 1.0]]), "b1": np.zeros(2),
+              "W2": np.array([[1.0, -1.0], [0.5, 2.0]]), "b2": np.zeros(2)}
+    _, grads = reference.nn_forward_backward(params, np.array([[1.0, 2.0]]), np.array([0]))
+    assert grads["b1"][0] == 0 and np.all(grads["W1"][:, 0] == 0) and grads["b1"][1] != 0
+
+
+def test_probe_stub_reads_the_learning_rate_off_the_updates(reference):
+    from autograder.stubs import STUBS, nn_zero_predict
+
+    params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 2)), "b2": np.zeros(2)}
+    stats = reference.nn_train(params, STUBS["nn_probe_loss"], nn_zero_predict, np.ones((4, 2)),
+                               np.zeros(4, dtype=np.int64), np.ones((2, 2)), np.zeros(2, dtype=np.int64),
+                               learning_rate=0.5, learning_rate_decay=0.1, num_iters=4, batch_size=2)
+    # 4 parameters, 2 iterations per epoch: rates 0.5, 0.5, then 0.05
+    assert -np.diff(stats["loss_history"]) == pytest.approx([4 * 0.5, 4 * 0.5, 4 * 0.05])
+
+
+def _grafted(source_nb, release_nb):
+    """The release notebook with the source's solutions in its TODO blocks and answer cells:
+    what a perfect student hands in (release cells, release metadata, solution code)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
+    for src, cell in zip(source_nb.cells, nb.cells, strict=True):
+        blocks, inside = [], None
+        for line in src.source.split("\n"):
+            if "### BEGIN SOLUTION" in line:
+                inside = []
+            elif "### END SOLUTION" in line:
+                blocks.append(inside)
+                inside = None
+            elif inside is not None:
+                inside.append(line)
+        if not blocks:
+            continue
+        if cell.cell_type == "markdown":
+            cell.source = "\n".join(blocks[0])
+            continue
+        out, lines = [], iter(cell.source.split("\n"))
+        for line in lines:
+            out.append(line)
+            if line.strip() == START:
+                assert next(lines).strip() == "raise NotImplementedError"
+                out += blocks.pop(0)
+        assert not blocks, cell.id
+        cell.source = "\n".join(out)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, source_nb, release_nb):
+    """The grafted solution notebook (release + solutions) run start to end on digits.
+
+    BLAS is single-threaded, as in the grader's sandbox: on a busy machine, threads fighting over
+    the tiny matrices of digits make a run many times slower.
+    """
+    from nbclient import NotebookClient
+
+    workdir = tmp_path_factory.mktemp("a4-run")
+    nb = _grafted(source_nb, release_nb)
+    start = time.perf_counter()
+    # the inline backend, as in Jupyter (the suite's MPLBACKEND=Agg would drop every figure)
+    with _environ({**SINGLE_THREAD, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}):
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, workdir / "two_layer_net.ipynb")
+    return nb, workdir, seconds
+
+
+def test_grafted_solution_has_the_source_code_in_every_todo_block(source_nb, release_nb, reference_source):
+    grafted = _grafted(source_nb, release_nb)
+    assert module_source(grafted.cells).replace(START, "").replace(END, "").split() == \
+        "".join(line for line in reference_source.splitlines(keepends=True)
+                if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line).split()
+
+
+def test_executed_solution_passes_the_self_check(executed):
+    _nb, workdir, _seconds = executed
+    done = subprocess.run([sys.executable, "-m", "autograder", "check", str(workdir / "two_layer_net.ipynb")],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0 and "no policy problems" in done.stdout, done.stdout + done.stderr
+
+
+def _text(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_solution_notebook_runs_start_to_end_in_under_60_s(executed):
+    nb, _workdir, seconds = executed
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors
+    assert seconds < 60, f"the notebook took {seconds:.1f} s"
+    text = _text(nb)
+    for passed in ("nn_forward_pass sanity checks passed.", "nn_forward_backward loss sanity checks passed.",
+                   "nn_forward_backward backward-pass sanity checks passed.",
+                   "nn_predict sanity checks passed.", "nn_train sanity checks passed.",
+                   "nn_get_search_params and find_best_net sanity checks passed.",
+                   "saved nn_best_model.npz; test accuracy:"):
+        assert passed in text
+
+
+def test_every_plot_cell_shows_its_figures(executed):
+    nb = executed[0]
+    images = {c.id: sum("image/png" in o.get("data", {}) for o in c.outputs)
+              for c in nb.cells if c.cell_type == "code"}
+    assert images["a4-toy-plot"] == 1 and images["a4-debug-plots"] == 2
+    assert images["a4-search-run"] == 2 and images["a4-best-templates"] == 1
+    assert images["a4-load-data"] == 1
+
+
+def test_first_net_is_visibly_undertrained(executed):
+    """The debugging section needs something to debug: the untuned net stays far from the bar."""
+    text = _text(executed[0])
+    first = text[text.index("validation accuracy:"):].split()[2]
+    assert float(first) < 0.6
+
+
+def test_saved_model_is_over_the_full_credit_bar(executed, cfg, reference):
+    from autograder.datasets import load_dataset
+
+    _nb, workdir, _seconds = executed
+    spec = cfg.models["nn_best_model"]
+    with np.load(workdir / spec.file, allow_pickle=False) as npz:
+        assert sorted(npz.files) == sorted(spec.keys)
+        arrays = [npz[k] for k in spec.keys]
+    data = load_dataset("digits", bias_trick=False)
+    D, C = data["X_test"].shape[1], len(data["class_names"])
+    H = arrays[0].shape[1]
+    dims = {"D": D, "H": H, "C": C}
+    for name, array in zip(spec.keys, arrays, strict=True):
+        assert array.shape == tuple(dims[d] for d in spec.keys[name]) and array.dtype == np.float64
+    predicted = getattr(reference, spec.predict)(*arrays, data["X_test"])
+    assert predicted.shape == data["y_test"].shape and predicted.dtype.kind in "iu"
+    accuracy = np.mean(predicted == data["y_test"])
+    assert accuracy >= spec.bands["digits"][1], f"test accuracy {accuracy:.3f}"
+
+
+def test_grader_gives_the_saved_model_full_marks(executed, cfg, reference):
+    from autograder.models import check_model
+
+    _nb, workdir, _seconds = executed
+    entry, violations = check_model(cfg.models["nn_best_model"], cfg, workdir, reference)
+    assert violations == [] and entry["status"] == "passed", entry["message"]
+    assert entry["score"] == entry["max_score"] == cfg.tests["nn_best_model"]
+
+
+def test_last_cell_builds_the_submission(source_nb):
+    last = source_nb.cells[-1]
+    assert last.cell_type == "code"
+    assert "from autograder.submission import submit_from_notebook" in last.source
+    assert 'submit_from_notebook("A4", student_id=STUDENT_ID)' in last.source
+    assert "except ImportError" in last.source and "not available yet" in last.source
+
+
+def test_dataset_and_student_id_live_in_a_free_cell_near_the_top(source_nb):
+    free = [i for i, c in enumerate(source_nb.cells)
+            if _nbgrader(c).get("solution") and c.metadata.get("autograder", {}).get("module") is False]
+    assert len(free) == 1 and free[0] < 5
+    cell = source_nb.cells[free[0]]
+    assert 'DATASET = "digits"' in cell.source and "STUDENT_ID = " in cell.source
+    assert "BEGIN SOLUTION" not in cell.source
+
+
+# --------------------------------------------------------------------------- the release
+
+
+def test_release_is_in_sync_with_the_source():
+    done = subprocess.run([sys.executable, "-m", "autograder", "release", "A4", "--check"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_release_holds_no_solution_line(source_nb, release_nb):
+    released = "\n".join(cell.source for cell in release_nb.cells)
+    released_lines = {line.strip() for line in released.split("\n")}
+    solution_lines = [line for cell in source_nb.cells for line in _solution_lines(cell.source)]
+    assert len(solution_lines) > 50  # the check below is not vacuous
+    leaked = [line for line in solution_lines if line in released_lines]
+    assert not leaked
+    assert "BEGIN SOLUTION" not in released and "END SOLUTION" not in released
+
+
+def test_release_has_one_todo_block_per_solution_block(source_nb, release_nb):
+    for src, rel in zip(source_nb.cells, release_nb.cells, strict=True):
+        blocks = src.source.count("### BEGIN SOLUTION")
+        if src.cell_type == "code":
+            assert rel.source.count(START) == blocks == rel.source.count(END), src.id
+            if blocks:
+                lines = [line.strip() for line in rel.source.split("\n")]
+                i = lines.index(START)
+                assert lines[i + 1 : i + 3] == ["raise NotImplementedError", END]
+        elif blocks:
+            assert "YOUR ANSWER HERE" in rel.source
+    assert sum(c.source.count(START) for c in release_nb.cells) == 8
+
+
+def test_release_locks_every_cell_but_the_solution_cells(source_nb, release_nb):
+    assert [c.id for c in release_nb.cells] == [c.id for c in source_nb.cells]
+    for cell in release_nb.cells:
+        meta = _nbgrader(cell)
+        assert meta.get("locked") is (not meta.get("solution")), cell.id
+
+
+def test_grade_cell_points_equal_assignment_toml(release_nb, cfg):
+    code = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in release_nb.cells
+            if _nbgrader(c).get("grade") and c.cell_type == "code"}
+    manual = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in release_nb.cells
+              if _nbgrader(c).get("grade") and c.cell_type == "markdown"}
+    assert code == cfg.tests and manual == cfg.manual
+    assert sum(code.values()) + sum(manual.values()) == cfg.max_score == 100
+
+
+def test_release_keeps_the_free_cell_and_has_no_outputs(release_nb):
+    assert any('DATASET = "digits"' in c.source for c in release_nb.cells)
+    assert all(not c.get("outputs") for c in release_nb.cells if c.cell_type == "code")
+
+
+def test_released_loss_check_reads_the_loss_before_part_3_is_written(release_nb, reference_source):
+    """A student who wrote Part 2 only gets the loss check, not a NotImplementedError."""
+    builder = _load_builder()
+    part2_only = builder.FORWARD_BACKWARD
+    begin = part2_only.rindex("    ### BEGIN SOLUTION")
+    end = part2_only.rindex("### END SOLUTION") + len("### END SOLUTION")
+    part2_only = part2_only[:begin] + "    raise NotImplementedError" + part2_only[end:]
+    ns = vars(load_trusted_module(reference_source + "\n" + part2_only, "a4_part2_only"))
+    exec(compile(builder.TOY, "<toy>", "exec"), ns)  # noqa: S102
+    ns["X_toy"], ns["y_toy"] = ns["init_toy_data"]()
+    check = next(c for c in release_nb.cells if _nbgrader(c).get("grade_id") == "nn_loss")
+    exec(compile(check.source, "<nn_loss check>", "exec"), ns)  # noqa: S102 - asserts inside
+
+
+# --------------------------------------------------------------------------- hidden tests
+
+
+def test_every_graded_function_has_hidden_tests(tests_module, cfg):
+    groups = {t.grade_id for t in collect_tests(tests_module)}
+    models = {m.grade_id for m in cfg.models.values()}
+    assert groups == set(cfg.tests) - models
+
+
+def test_reference_gets_full_marks(tests_module, reference, cfg):
+    scores = _score(tests_module, reference, reference, cfg)
+    assert {name: s for name, s in scores.items() if _lost(s)} == {}
+    assert sum(s for s, _, _ in scores.values()) == pytest.approx(sum(cfg.tests.values()) - 20)  # model: 20
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_reference_gets_full_marks_whatever_the_seed(tests_module, reference, cfg, seed):
+    results = run_hidden_tests(tests_module, InProcessCaller(reference), reference, cfg.tests, seed)
+    assert [r.name for r in results if _lost((r.score, r.max_score))] == []
+
+
+def test_hidden_inputs_keep_pre_activations_clear_of_the_kink(tests_module):
+    rng = np.random.default_rng(0)
+    for _label, N, D, H, C, _reg in tests_module.GRADCHECK_CASES:
+        params, X, _y = tests_module.net_problem(rng, N, D, H, C, gap=tests_module.KINK_GAP)
+        assert np.min(np.abs(X @ params["W1"] + params["b1"])) > tests_module.KINK_GAP
+    params, X, _y = tests_module.net_problem(rng, 6, 4, 5, 3, dead=True)
+    assert np.max(X @ params["W1"] + params["b1"]) < -tests_module.KINK_GAP
+
+
+def test_exact_zero_inputs_have_exact_zero_pre_activations(tests_module):
+    rng = np.random.default_rng(0)
+    params, X, _y = tests_module.exact_zero_problem(rng)
+    pre = X @ params["W1"] + params["b1"]
+    assert np.all(np.any(pre == 0.0, axis=0))  # every hidden unit has an exact 0
+
+
+# ----- mutants: realistic wrong implementations, grafted over the reference
+
+_FORWARD = '''
+def nn_forward_pass(params, X):
+    W1, b1 = params["W1"], params["b1"]
+    W2, b2 = params["W2"], params["b2"]
+    hidden = HIDDEN
+    scores = SCORES
+    return scores, hidden
+'''
+
+_FB = '''
+def nn_forward_backward(params, X, y=None, reg=0.0):
+    W1, b1 = params["W1"], params["b1"]
+    W2, b2 = params["W2"], params["b2"]
+    N, D = X.shape
+    scores, hidden = nn_forward_pass(params, X)
+    if y is None:
+        return NO_LABELS
+    shifted = scores - scores.max(axis=1, keepdims=True) if SHIFT else scores
+    exp_scores = np.exp(shifted)
+    probs = exp_scores / exp_scores.sum(axis=1, keepdims=True)
+    loss = (-np.sum(np.log(probs[np.arange(N), y])) / LOSS_N
+            + REG_LOSS * reg * (W1_REG * np.sum(W1 * W1) + np.sum(W2 * W2))
+            + BIAS_REG_LOSS * reg * (np.sum(b1 * b1) + np.sum(b2 * b2)))
+    grads = {}
+    dscores = probs.copy()
+    dscores[np.arange(N), y] -= 1
+    dscores /= GRAD_N
+    grads["W2"] = hidden.T.dot(dscores) + REG_GRAD * reg * W2
+    grads["b2"] = dscores.sum(axis=0) + BIAS_REG_GRAD * reg * b2
+    dhidden = dscores.dot(W2.T)
+    pre = X.dot(W1) + b1
+    dpre = dhidden * GATE
+    grads["W1"] = DW1 + REG_GRAD * W1_REG * reg * W1
+    grads["b1"] = dpre.sum(axis=0) + BIAS_REG_GRAD * reg * b1
+    return loss, grads
+'''
+
+_FB_DEFAULTS = {
+    "NO_LABELS": "scores", "SHIFT": "True", "LOSS_N": "N", "GRAD_N": "N", "REG_LOSS": "1.0",
+    "REG_GRAD": "2.0", "W1_REG": "1.0", "BIAS_REG_LOSS": "0.0", "BIAS_REG_GRAD": "0.0",
+    "GATE": "(pre > 0)", "DW1": "X.T.dot(dpre)",
+}
+
+_PREDICT = '''
+def nn_predict(params, loss_func, X):
+    scores = SCORES
+    return PRED
+'''
+
+_TRAIN = '''
+def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-3,
+             learning_rate_decay=0.95, reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+    num_train = X.shape[0]
+    iterations_per_epoch = PER_EPOCH
+    loss_history, train_acc_history, val_acc_history = [], [], []
+    for it in range(num_iters):
+        idx = np.random.choice(num_train, batch_size)
+        X_batch, y_batch = X[idx], y[idx]
+        loss, grads = loss_func(params, X_batch, y=y_batch, reg=reg)
+        loss_history.append(float(loss))
+        for name in UPDATED:
+            params[name] SIGN= learning_rate * grads[name]
+        if HISTORY_WHEN:
+            train_acc_history.append(float(np.mean(pred_func(params, loss_func, X_batch) == y_batch)))
+            val_acc_history.append(float(np.mean(pred_func(params, loss_func, X_val) == y_val)))
+        if DECAY_WHEN:
+            learning_rate *= learning_rate_decay
+    return {"loss_history": loss_history, "train_acc_history": train_acc_history,
+            "val_acc_history": val_acc_history}
+'''
+
+_TRAIN_DEFAULTS = {
+    "PER_EPOCH": "max(num_train // batch_size, 1)", "UPDATED": "params", "SIGN": "-",
+    "HISTORY_WHEN": "(it + 1) % iterations_per_epoch == 0",
+    "DECAY_WHEN": "(it + 1) % iterations_per_epoch == 0",
+}
+
+_FIND_BEST_LAST = '''
+def find_best_net(X_train, y_train, X_val, y_val, search_params, num_iters=1000,
+                  batch_size=200, seed=0, verbose=False):
+    learning_rates, hidden_sizes, regs, decays = search_params
+    D, C = X_train.shape[1], int(np.max(y_train)) + 1
+    results, best = [], None
+    for lr in learning_rates:
+        for h in hidden_sizes:
+            for reg in regs:
+                for decay in decays:
+                    params = nn_init_params(D, int(h), C, seed=seed)
+                    np.random.seed(seed)
+                    stats = nn_train(params, nn_forward_backward, nn_predict, X_train, y_train,
+                                     X_val, y_val, lr, decay, reg, num_iters, batch_size)
+                    val_acc = float(np.mean(nn_predict(params, nn_forward_backward, X_val) == y_val))
+                    results.append({"learning_rate": lr, "hidden_size": int(h), "reg": reg,
+                                    "learning_rate_decay": decay, "val_acc": val_acc})
+                    best = (params, stats)  # the last net, not the best one
+    return best[0], best[1], max(r["val_acc"] for r in results), results
+'''
+
+
+def _fill(template: str, defaults: dict[str, str], **changes: str) -> str:
+    values = {**defaults, **changes}
+    # longest names first, so W1_REG is not eaten by a shorter key
+    for key in sorted(values, key=len, reverse=True):
+        template = template.replace(key, values[key])
+    return template
+
+
+def _fb(**changes: str) -> str:
+    return _fill(_FB, _FB_DEFAULTS, **changes)
+
+
+def _train(**changes: str) -> str:
+    return _fill(_TRAIN, _TRAIN_DEFAULTS, **changes)
+
+
+ANY = "any"
+# grade_id -> [(mutant id, source, other groups it may also cost)]. nn_train's test on real
+# training and find_best_net run the student's own functions, so a bug there may cost them too.
+MUTANTS: dict[str, list[tuple[str, str, object]]] = {
+    "nn_forward_pass": [
+        ("relu-on-scores", _fill(_FORWARD, {"HIDDEN": "np.maximum(0, X.dot(W1) + b1)",
+                                            "SCORES": "np.maximum(0, hidden.dot(W2) + b2)"}), ANY),
+        ("no-b1", _fill(_FORWARD, {"HIDDEN": "np.maximum(0, X.dot(W1))",
+                                   "SCORES": "hidden.dot(W2) + b2"}), ANY),
+        ("no-relu", _fill(_FORWARD, {"HIDDEN": "X.dot(W1) + b1", "SCORES": "hidden.dot(W2) + b2"}), ANY),
+    ],
+    "nn_loss": [
+        ("missing-/N", _fb(LOSS_N="1", GRAD_N="1"), {"nn_backward", "nn_train", "nn_search"}),
+        ("regularized-biases", _fb(BIAS_REG_LOSS="1.0", BIAS_REG_GRAD="2.0"), {"nn_backward"}),
+        ("reg-with-1/2", _fb(REG_LOSS="0.5", REG_GRAD="1.0"), {"nn_backward", "nn_train"}),
+        ("reg-on-W2-only", _fb(W1_REG="0.0"), {"nn_backward", "nn_train"}),
+        ("no-max-shift", _fb(SHIFT="False"), set()),
+        ("returns-hidden-too-without-labels", _fb(NO_LABELS="(scores, hidden)"),
+         {"nn_predict", "nn_search"}),
+    ],
+    "nn_backward": [
+        ("relu-gate-open-at-0", _fb(GATE="(pre >= 0)"), set()),
+        ("no-relu-gate", _fb(GATE="1.0"), {"nn_train"}),
+        ("relu-mask-on-upstream", _fb(GATE="(dhidden > 0)"), {"nn_train"}),
+        ("dW1-skips-the-gate", _fb(DW1="X.T.dot(dhidden)"), {"nn_train"}),
+        ("dW1-wrong-transpose", _fb(DW1="dpre.T.dot(X).reshape(W1.shape)"), {"nn_train", "nn_search"}),
+        # (H, H) + (D, H) raises when D != H: the loss is lost with the gradient
+        ("dW1-from-hidden", _fb(DW1="hidden.T.dot(dpre)"), {"nn_loss", "nn_train", "nn_search"}),
+        ("gradient-missing-/N", _fb(GRAD_N="1"), {"nn_train", "nn_search"}),
+        ("reg-gradient-without-2", _fb(REG_GRAD="1.0"), {"nn_train"}),
+        ("bias-gradient-regularized", _fb(BIAS_REG_GRAD="2.0"), {"nn_train"}),
+    ],
+    "nn_predict": [
+        ("float-labels", _fill(_PREDICT, {"SCORES": "loss_func(params, X)",
+                                          "PRED": "np.argmax(scores, axis=1).astype(np.float64)"}), set()),
+        ("argmax-over-examples", _fill(_PREDICT, {"SCORES": "loss_func(params, X)",
+                                                  "PRED": "np.argmax(scores, axis=0)"}), {"nn_search"}),
+        ("ignores-loss-func", _fill(_PREDICT, {"SCORES": "nn_forward_pass(params, X)[0]",
+                                               "PRED": "np.argmax(scores, axis=1)"}), set()),
+    ],
+    "nn_train": [
+        ("no-decay", _train(DECAY_WHEN="False"), set()),
+        ("decay-every-iteration", _train(DECAY_WHEN="True"), {"nn_search"}),
+        ("decay-at-epoch-start", _train(DECAY_WHEN="it % iterations_per_epoch == 0",
+                                        HISTORY_WHEN="it % iterations_per_epoch == 0"), set()),
+        ("epoch-without-max", _train(PER_EPOCH="num_train // batch_size"), set()),
+        ("gradient-ascent", _train(SIGN="+"), {"nn_search"}),
+        ("weights-only-updated", _train(UPDATED='("W1", "W2")'), {"nn_search"}),
+        ("accuracy-every-iteration", _train(HISTORY_WHEN="True"), set()),
+    ],
+    "nn_search": [
+        ("huge-grid", '''
+def nn_get_search_params():
+    return [1e-2, 3e-2, 1e-1, 3e-1, 1.0], [25, 50, 100], [1e-4, 1e-3, 1e-2], [0.95, 0.99]
+''', set()),
+        ("keeps-the-last-net", _FIND_BEST_LAST, set()),
+    ],
+}
+
+
+def _mutated(reference_source: str, grade_id: str, mutant_id: str, mutant_source: str):
+    return load_trusted_module(reference_source + "\n" + mutant_source, f"a4_{grade_id}_{mutant_id}")
+
+
+def _group_of(tests_module) -> dict[str, str]:
+    return {t.name: t.grade_id for t in collect_tests(tests_module)}
+
+
+@pytest.fixture(scope="module")
+def mutant_scores(tests_module, reference_source, reference, cfg):
+    """(grade_id, mutant id) -> test name -> (score, max_score, message)."""
+    out = {}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow of the no-max-shift mutant
+        for grade_id, mutants in MUTANTS.items():
+            for mutant_id, source, _also in mutants:
+                module = _mutated(reference_source, grade_id, mutant_id, source)
+                out[(grade_id, mutant_id)] = _score(tests_module, module, reference, cfg)
+    return out
+
+
+def test_mutant_templates_with_no_change_are_the_reference(tests_module, reference_source, reference, cfg):
+    for name, source in (("fb", _fb()), ("train", _train())):
+        module = _mutated(reference_source, "none", name, source)
+        scores = _score(tests_module, module, reference, cfg)
+        assert {t: s for t, s in scores.items() if _lost(s)} == {}, name
+
+
+@pytest.mark.parametrize(("grade_id", "mutant_id"),
+                         [(g, m) for g, ms in MUTANTS.items() for m, _s, _a in ms])
+def test_each_mutant_loses_points_in_its_group(mutant_scores, tests_module, grade_id, mutant_id):
+    scores = mutant_scores[(grade_id, mutant_id)]
+    group = _group_of(tests_module)
+    lost_groups = {group[name] for name, s in scores.items() if _lost(s)}
+    assert grade_id in lost_groups, f"{grade_id}/{mutant_id} gets full marks in its group"
+    also = next(a for m, _s, a in MUTANTS[grade_id] if m == mutant_id)
+    if also != ANY:
+        assert lost_groups <= {grade_id, *also}, (
+            f"{grade_id}/{mutant_id} costs points outside its group: {sorted(lost_groups)}")
+
+
+def test_every_hidden_test_is_failed_by_some_mutant(tests_module, mutant_scores):
+    for test in collect_tests(tests_module):
+        caught_by = [m for (g, m), scores in mutant_scores.items()
+                     if g == test.grade_id and _lost(scores[test.name])]
+        assert caught_by, f"no mutant of {test.grade_id} makes {test.name} lose points"
