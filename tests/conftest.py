@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-# Plots in tests and in executed notebooks must never need a display.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# MPLBACKEND is deliberately not set here: notebook kernels started by the tests inherit the
+# environment, and with Agg forced they would show no figures (and trip `outputs-cleared`).
+# Without a display matplotlib falls back to Agg on its own; test_toolkit.py also selects it.
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
