@@ -1,0 +1,109 @@
+"""The hidden-test engine: one graded module in, plain results out (DESIGN §3 step 5).
+
+`grade_module` starts one sandboxed worker for the submission (autograder.sandbox), loads the
+graded module into it, runs every hidden test through it (autograder.hidden; a dead worker is
+restarted for the next call), checks the best models in the trusted process (autograder.models)
+and returns report.json's `tests` entries, the violations it found (`sandbox-violation` for what
+the import guard refused, `model-invalid`), the sandbox level, the time taken and the student's
+captured output. Hidden tests, the reference and every comparison stay in this process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from autograder.config import AssignmentConfig
+from autograder.hidden import collect_tests, run_hidden_tests
+from autograder.models import check_model
+from autograder.sandbox import Limits, SandboxCaller
+
+
+@dataclass
+class EngineResult:
+    """What the engine found for one submission (plain data, picklable across a process pool).
+
+    tests: report.json `tests` entries (name, grade_id, score, max_score, status, message);
+    violations: report.json `violations` entries; sandbox: "bwrap" | "uid" | "process";
+    output: the student's captured stdout/stderr, per test, truncated; log: grader-side
+    tracebacks for instructors (never for students).
+    """
+
+    tests: list[dict[str, Any]]
+    violations: list[dict[str, Any]]
+    sandbox: str
+    seconds: float
+    output: str = ""
+    functions: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def grade_module(
+    module_source: str,
+    config: AssignmentConfig,
+    tests_module: ModuleType,
+    ref_module: ModuleType,
+    submission_dir: Path | None,
+    sandbox: str = "auto",
+    *,
+    limits: Limits | None = None,
+    guard: bool | None = None,
+    data_dir: str | None = None,
+    prestart: bool = True,
+) -> EngineResult:
+    """Run the assignment's hidden tests and model checks for one graded module.
+
+    module_source: the graded module (preamble + grafted cells) as text; it only ever runs in
+    the worker. submission_dir: where the student's `.npz` models are (None: no model checks).
+    sandbox: "auto" (the strongest level available) or a level to insist on. limits: default
+    from `[limits]` of assignment.toml. guard: the worker's import guard (default on; the
+    environment variable AUTOGRADER_WORKER_GUARD=0 turns it off). prestart: boot the next
+    submission's worker while this one is graded (autograder.sandbox, "the spare worker").
+    """
+    start = time.perf_counter()
+    model_ids = {spec.grade_id for spec in config.models.values()}
+    points = {g: p for g, p in config.tests.items() if g not in model_ids}
+    seed = int(config.private.get("seed", 0))
+    limits = limits or Limits.from_config(config.limits)
+    with SandboxCaller(module_source, sandbox, limits, config.allowed_imports, guard,
+                       prestart=prestart) as caller:
+        results = run_hidden_tests(tests_module, caller, ref_module, points, seed)
+        level, refused, functions = caller.level, list(caller.violations), list(caller.functions)
+    tests = [r.report_entry() for r in results]
+    tests += _groups_without_tests(tests_module, points)
+    # A refused import is already a `forbidden-import` of the static rules (the message of the
+    # failing test says what happened); counting it again here would punish one honest
+    # mistake twice. Files, processes, network and ctypes are what this violation is for.
+    violations = [_sandbox_violation(config, what) for what in refused
+                  if not what.startswith("import ")]
+    if submission_dir is not None:
+        for spec in config.models.values():
+            entry, found = check_model(spec, config, Path(submission_dir), ref_module, data_dir)
+            tests.append(entry)
+            violations += found
+    output = "\n".join(f"--- {r.name} ---\n{r.output}" for r in results if r.output)
+    log = [f"{r.name}:\n{r.internal}" for r in results if r.internal]
+    return EngineResult(tests, violations, level, round(time.perf_counter() - start, 3),
+                        output, functions, log)
+
+
+def _groups_without_tests(tests_module: ModuleType, points: dict[str, float]) -> list[dict]:
+    """A group with points but no hidden test is the instructor's bug: shown, never silent."""
+    have = {t.grade_id for t in collect_tests(tests_module)}
+    return [{"name": gid, "grade_id": gid, "score": 0.0, "max_score": pts, "status": "error",
+             "message": f"internal: no hidden test for group {gid!r}"}
+            for gid, pts in points.items() if gid not in have]
+
+
+def _sandbox_violation(config: AssignmentConfig, what: str) -> dict[str, Any]:
+    policy = config.rule("sandbox-violation")
+    return {"rule": "sandbox-violation", "severity": policy.severity,
+            "message": f"Your code tried {what.replace(' is not allowed in graded code', '')}, "
+                       "which is not allowed in graded code.",
+            "cell": None, "deduction": policy.deduction}

@@ -1,0 +1,852 @@
+"""Starting the worker at the strongest isolation available, and calling it (DESIGN §6).
+
+Levels, strongest first (docs/sandbox.md says what each one guarantees):
+
+* ``"bwrap"`` — root: bubblewrap sets up private mounts (only the Python runtime, numpy and the
+  worker code, read-only; a size-limited tmpfs as /tmp and working directory; /proc, a minimal
+  /dev) and new ipc/pid/net/uts namespaces; inside, ``setpriv`` drops to an unprivileged uid
+  (one per worker slot) with no capabilities and no new privileges. Non-root: bubblewrap with
+  ``--unshare-all`` as the calling user.
+* ``"uid"`` — root without namespaces: the same uid drop and limits, no private mounts; the
+  course files must not be readable by that uid.
+* ``"process"`` — neither: a plain child with the limits the OS offers.
+
+Limits in every case: RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE=0, single
+threaded BLAS, a wall-clock timeout per call, output caps; the process group (and at the uid
+levels every process of the slot's uid) is killed at the end.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import compileall
+import fcntl
+import functools
+import glob
+import hashlib
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import protocol
+from autograder.hidden import CappedWriter, StudentError, StudentTimeout
+from autograder.module import PREAMBLE
+
+LEVELS = ("bwrap", "uid", "process")
+PYTHON_ENV = "AUTOGRADER_WORKER_PYTHON"  # another interpreter for the worker (uid level)
+UID_BASE = 61000  # worker slot k runs as uid/gid UID_BASE + k
+MAX_SLOTS = 512
+MAX_RESTARTS = 8  # worker starts per submission after the first, then calls are refused
+SANDBOX_ROOT = "/opt/ag"  # worker code inside bwrap
+SANDBOX_SITE = "/opt/site"  # numpy inside bwrap
+WORKER_FILES = ("__init__.py", "protocol.py", "stubs.py", "worker.py")
+BOOT = (
+    "import sys; sys.path[:0] = {paths!r}; "
+    "from autograder.worker import main; sys.exit(main(sys.argv[1:]))"
+)
+THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be set up: a grader-side problem, never the student's."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker; `assignment.toml [limits]` overrides any of them."""
+
+    call_timeout_s: float = 10.0  # wall clock per call (a batch: per call in it)
+    load_timeout_s: float = 20.0  # worker start + exec of the graded module
+    memory_mb: int = 2048  # RLIMIT_AS
+    cpu_s: int = 300  # RLIMIT_CPU over the worker's life
+    nproc: int = 32  # RLIMIT_NPROC of the slot uid (threads count too)
+    fsize_mb: int = 16  # RLIMIT_FSIZE
+    tmpfs_mb: int = 64  # size of the sandbox's /tmp (bwrap)
+    output_kb: int = 16  # student stdout/stderr kept per call
+
+    @classmethod
+    def from_config(cls, limits: dict[str, float] | None) -> Limits:
+        """Limits with the keys of `[limits]` that this class knows (others are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kw: dict[str, Any] = {}
+        for key, value in (limits or {}).items():
+            if key in known:
+                kw[key] = float(value) if key.endswith("_s") and "timeout" in key else int(value)
+        return cls(**kw)
+
+
+# --------------------------------------------------------------------------- the runtime
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the interpreter, its stdlib, numpy and the worker code are on the host."""
+
+    python: str  # the real interpreter binary (not a venv symlink)
+    stdlib: str
+    libs: tuple[str, ...]  # libpython shared objects, if the interpreter uses one
+    numpy_dirs: tuple[str, ...]  # numpy/ and numpy.libs/ (the wheel's bundled OpenBLAS)
+    site: str  # the directory holding numpy/
+    staging: str  # a private copy of the worker's modules
+
+
+def runtime(python: str | None = None) -> Runtime:
+    """The runtime of the worker: this interpreter, or `python` / $AUTOGRADER_WORKER_PYTHON
+    (same major.minor, so this numpy loads in it) — e.g. a world-readable system Python for
+    the uid level when this one lives under a 0700 home."""
+    return _runtime(python or os.environ.get(PYTHON_ENV) or "")
+
+
+@functools.lru_cache(maxsize=4)
+def _runtime(python: str) -> Runtime:
+    numpy_pkg = os.path.dirname(os.path.realpath(np.__file__))
+    site = os.path.dirname(numpy_pkg)
+    numpy_dirs = tuple(p for p in (numpy_pkg, os.path.join(site, "numpy.libs")) if os.path.isdir(p))
+    if python:
+        info = _describe_interpreter(python)
+    else:
+        info = {"python": os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable),
+                "stdlib": sysconfig.get_paths()["stdlib"],
+                "libdir": sysconfig.get_config_var("LIBDIR") or "",
+                "shared": bool(sysconfig.get_config_var("Py_ENABLE_SHARED")),
+                "version": sysconfig.get_config_var("VERSION")}
+    libs: tuple[str, ...] = ()
+    if info["shared"] and info["libdir"]:
+        pattern = os.path.join(info["libdir"], f"libpython{info['version']}*.so*")
+        libs = tuple(sorted(glob.glob(pattern)))
+    return Runtime(info["python"], info["stdlib"], libs, numpy_dirs, site, _stage_worker_code())
+
+
+def _describe_interpreter(python: str) -> dict[str, Any]:
+    """Ask another interpreter where its stdlib is; it must match this one's version."""
+    code = ("import json, sys, sysconfig; print(json.dumps({'python': sys.executable, "
+            "'stdlib': sysconfig.get_paths()['stdlib'], 'libdir': sysconfig.get_config_var("
+            "'LIBDIR') or '', 'shared': bool(sysconfig.get_config_var('Py_ENABLE_SHARED')), "
+            "'version': sysconfig.get_config_var('VERSION')}))")
+    try:
+        done = subprocess.run([python, "-I", "-S", "-c", code], capture_output=True, text=True,
+                              timeout=30, check=True)
+        info = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise SandboxError(f"worker interpreter {python!r} is not usable ({exc})") from None
+    if info["version"] != sysconfig.get_config_var("VERSION"):
+        raise SandboxError(f"worker interpreter {python!r} is Python {info['version']}; numpy "
+                           f"here is built for {sysconfig.get_config_var('VERSION')}")
+    info["python"] = os.path.realpath(info["python"])
+    return info
+
+
+INIT_TEXT = '"""Worker-side copy of autograder (sandbox)."""\n'
+
+
+def _worker_sources() -> dict[str, bytes]:
+    here = Path(__file__).resolve().parent
+    return {name: INIT_TEXT.encode() if name == "__init__.py" else (here / name).read_bytes()
+            for name in WORKER_FILES}
+
+
+@functools.lru_cache(maxsize=1)
+def _stage_worker_code() -> str:
+    """A directory with a copy of the worker's modules (not the whole package: its __init__ may
+    grow imports), precompiled, 0755/0644, for every worker to import quickly.
+
+    Named after the hash of the sources and shared by all grading processes (a process pool's
+    children end with os._exit, so per-process copies would pile up in /tmp). An existing one
+    is used only if this user owns it, nobody else can write it, and its files are identical;
+    otherwise a private copy is made (removed at exit).
+    """
+    sources = _worker_sources()
+    digest = hashlib.sha256(b"".join(n.encode() + b"\0" + d for n, d in sources.items()))
+    shared = Path(tempfile.gettempdir()) / f"autograder-worker-{os.geteuid()}-{digest.hexdigest()[:16]}"
+    if _trusted_staging(shared, sources):
+        return str(shared)
+    staging = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+    pkg = staging / "autograder"
+    pkg.mkdir()
+    for name, data in sources.items():
+        (pkg / name).write_bytes(data)
+    compileall.compile_dir(str(pkg), quiet=1)
+    for root, dirs, files in os.walk(staging):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    os.chmod(staging, 0o755)
+    try:
+        os.rename(staging, shared)  # atomic; fails if another process got there first
+    except OSError:
+        if _trusted_staging(shared, sources):
+            shutil.rmtree(staging, ignore_errors=True)
+            return str(shared)
+        atexit.register(shutil.rmtree, str(staging), True)
+        return str(staging)
+    return str(shared)
+
+
+def _trusted_staging(path: Path, sources: dict[str, bytes]) -> bool:
+    """Owned by us, writable by nobody else, with exactly these sources."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return False
+        for p in (path, *sorted(path.rglob("*"))):  # also __pycache__ and its .pyc files
+            st = p.lstat()
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022 or p.is_symlink():
+                return False
+        return all((path / "autograder" / n).read_bytes() == d for n, d in sources.items())
+    except OSError:
+        return False
+
+
+def boot_args(paths: Sequence[str], runtime_: Runtime) -> list[str]:
+    """`python -I -S -B -c <boot>`: isolated mode, no site, no bytecode writing."""
+    return [runtime_.python, "-I", "-S", "-B", "-c", BOOT.format(paths=list(paths))]
+
+
+# --------------------------------------------------------------------------- levels
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def setpriv_args(uid: int) -> list[str]:
+    """Drop to uid/gid with no groups, no capabilities (also not inheritable or in the bounding
+    set) and no_new_privs, so setuid binaries cannot give anything back."""
+    exe = shutil.which("setpriv") or "/usr/bin/setpriv"
+    return [exe, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+
+def bwrap_args(rt: Runtime, limits: Limits, root: bool) -> list[str]:
+    """The bwrap options: namespaces, the minimal read-only runtime, /tmp as a sized tmpfs."""
+    if root:
+        # --unshare-all would add a user namespace mapping only uid 0: the setpriv drop fails.
+        ns = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+              "--unshare-cgroup-try"]
+    else:
+        ns = ["--unshare-all"]
+    args = [shutil.which("bwrap") or "bwrap", *ns, "--die-with-parent", "--new-session",
+            "--hostname", "sandbox", "--clearenv"]
+    binds: list[tuple[str, str]] = [(rt.python, rt.python), (rt.stdlib, rt.stdlib)]
+    binds += [(lib, lib) for lib in rt.libs]
+    binds += [(d, f"{SANDBOX_SITE}/{os.path.basename(d)}") for d in rt.numpy_dirs]
+    binds.append((rt.staging, SANDBOX_ROOT))
+    if root:
+        setpriv = os.path.realpath(setpriv_args(0)[0])
+        binds.append((setpriv, setpriv))
+    for sysdir in ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32"):
+        if os.path.isdir(sysdir) and not os.path.islink(sysdir):
+            binds.append((sysdir, sysdir))
+    if os.path.exists("/etc/ld.so.cache"):
+        binds.append(("/etc/ld.so.cache", "/etc/ld.so.cache"))
+    binds = _dedupe(binds)
+    dests = [d for _, d in binds]
+    # Parents of mount points are made 0755 so the dropped uid can traverse them, even where
+    # the host's are 0700 (Python under /root).
+    for parent in _parents(dests):
+        args += ["--perms", "0755", "--dir", parent]
+    for src, dest in binds:
+        args += ["--ro-bind", src, dest]
+    for link in ("/lib", "/lib64", "/lib32"):  # merged-/usr systems: /lib -> usr/lib
+        if os.path.islink(link):
+            args += ["--symlink", os.readlink(link), link]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmpfs_mb * 2**20), "--tmpfs", "/tmp",
+             "--chdir", "/tmp"]
+    for key, value in worker_env("/tmp").items():
+        args += ["--setenv", key, value]
+    return args
+
+
+def _dedupe(binds: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop binds already covered by a bind of a parent directory (same source and dest)."""
+    out: list[tuple[str, str]] = []
+    for src, dest in sorted(set(binds), key=lambda b: b[1]):
+        covered = any(dest.startswith(d + "/") and src.startswith(s + "/") and
+                      dest[len(d):] == src[len(s):] for s, d in out)
+        if not covered:
+            out.append((src, dest))
+    return out
+
+
+def _parents(dests: list[str]) -> list[str]:
+    """Every ancestor directory of the mount points (not / and not inside another mount)."""
+    parents: set[str] = set()
+    for dest in dests:
+        p = os.path.dirname(dest)
+        while p not in ("/", ""):
+            parents.add(p)
+            p = os.path.dirname(p)
+    inside = {p for p in parents for d in dests if p == d or p.startswith(d + "/")}
+    return sorted(parents - inside, key=lambda p: (p.count("/"), p))
+
+
+def worker_env(home: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": home, **THREAD_ENV}
+
+
+@functools.lru_cache(maxsize=4)
+def bwrap_works(root: bool, python: str | None = None) -> bool:
+    """Can bwrap start the interpreter here (with the uid drop when root)? Checked once."""
+    if not shutil.which("bwrap") or (root and not shutil.which("setpriv")):
+        return False
+    rt = runtime(python)
+    cmd = bwrap_args(rt, Limits(), root)
+    if root:
+        cmd += setpriv_args(UID_BASE + MAX_SLOTS)  # a probe uid outside the slot range
+    cmd += [rt.python, "-I", "-S", "-c", "import os; assert os.getuid() != 0 or " + str(not root)]
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def runtime_readable_by_others(rt: Runtime) -> bool:
+    """At the uid level the dropped uid must read the interpreter, stdlib and numpy."""
+    def ok(path: str) -> bool:
+        p = Path(path)
+        for q in [*reversed(p.parents), p]:
+            try:
+                mode = q.stat().st_mode
+            except OSError:
+                return False
+            if q.is_dir() and not mode & 0o001:
+                return False
+        return bool(p.stat().st_mode & 0o004)
+
+    return all(ok(p) for p in (rt.python, rt.stdlib, *rt.numpy_dirs, rt.staging))
+
+
+def choose_level(requested: str = "auto", python: str | None = None) -> str:
+    """The level to use: `requested` if given (SandboxError if impossible), else the strongest.
+
+    As root, "auto" never falls back to "process": student code would run as root.
+    """
+    root = is_root()
+    python = python or os.environ.get(PYTHON_ENV) or None
+    if requested not in ("auto", *LEVELS):
+        raise SandboxError(f"unknown sandbox level {requested!r} (auto, {', '.join(LEVELS)})")
+    if requested == "process":
+        return "process"
+    if requested in ("auto", "bwrap") and bwrap_works(root, python):
+        return "bwrap"
+    if requested == "bwrap":
+        raise SandboxError("bwrap is not usable here (install bubblewrap; namespaces allowed?)")
+    if root and shutil.which("setpriv"):
+        if runtime_readable_by_others(runtime(python)):
+            return "uid"
+        raise SandboxError(
+            f"sandbox level 'uid': the Python runtime ({runtime(python).python}) or numpy is not "
+            f"readable by an unprivileged uid; install them world-readable (or point {PYTHON_ENV} "
+            "at a world-readable interpreter of the same version), or install bubblewrap"
+        )
+    if requested == "uid":
+        raise SandboxError("sandbox level 'uid' needs root and setpriv")
+    if root:
+        raise SandboxError("running as root without bubblewrap or setpriv: refusing to run "
+                           "student code as root (pass sandbox='process' to force it)")
+    return "process"
+
+
+@functools.lru_cache(maxsize=1)
+def preamble_imports() -> frozenset[str]:
+    """Top-level modules the graded module's preamble imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(PREAMBLE)):
+        if isinstance(node, ast.Import):
+            names.update(a.name.partition(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.partition(".")[0])
+    return frozenset(names)
+
+
+# --------------------------------------------------------------------------- slots
+
+
+class SlotLease:
+    """An exclusive worker slot (uid UID_BASE + k) across processes, via a lock file."""
+
+    def __init__(self, uid_base: int = UID_BASE) -> None:
+        lock_dir = Path(tempfile.gettempdir()) / f"autograder-slots-{os.geteuid()}"
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        for k in range(MAX_SLOTS):
+            uid = uid_base + k
+            if _uid_in_use(uid):
+                continue
+            fd = os.open(lock_dir / f"slot-{k}", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.fd, self.slot, self.uid = fd, k, uid
+            kill_uid(uid)  # leftovers of a grader that was killed
+            return
+        raise SandboxError(f"no free worker slot among {MAX_SLOTS}")
+
+    def release(self) -> None:
+        """Give the slot back (its processes were killed by WorkerProcess.kill; the next
+        holder kills any leftovers again when it acquires the slot)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _uid_in_use(uid: int) -> bool:
+    """A uid that belongs to an account must never be a slot (we kill all its processes)."""
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of uid: `kill -KILL -1` run as that uid (a process may signal its
+    own uid's processes, and -1 means all of them but itself)."""
+    kill = shutil.which("kill")
+    if kill and shutil.which("setpriv"):
+        try:
+            subprocess.run([*setpriv_args(uid)[:-1], kill, "-KILL", "-1"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=10)
+            return
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    _kill_uid_by_fork(uid)
+
+
+def _kill_uid_by_fork(uid: int) -> None:
+    """The same without a `kill` binary: a forked child drops to uid and calls kill(-1)."""
+    pid = os.fork()
+    if pid == 0:  # the child only makes system calls, then leaves without cleanup
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        except BaseException:  # noqa: BLE001 - nothing to report from here
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+# --------------------------------------------------------------------------- the worker process
+
+
+def _limit_preexec(limits: Limits) -> Any:
+    """Set the rlimits in the child before exec (inherited by bwrap, setpriv and the worker)."""
+    mem = limits.memory_mb * 2**20
+    settings = [
+        ("RLIMIT_AS", mem, mem),
+        ("RLIMIT_CPU", limits.cpu_s, limits.cpu_s + 1),
+        ("RLIMIT_NPROC", limits.nproc, limits.nproc),
+        ("RLIMIT_FSIZE", limits.fsize_mb * 2**20, limits.fsize_mb * 2**20),
+        ("RLIMIT_CORE", 0, 0),
+    ]
+
+    def preexec() -> None:
+        for name, soft, hard in settings:
+            res = getattr(resource, name, None)
+            if res is None:
+                continue
+            try:
+                resource.setrlimit(res, (soft, hard))
+            except (ValueError, OSError):
+                pass  # not supported here (e.g. RLIMIT_AS on macOS): the OS offers less
+
+    return preexec
+
+
+class WorkerProcess:
+    """One running worker: the process, its pipe ends, and a drain for its raw stdout/stderr."""
+
+    def __init__(self, level: str, limits: Limits, uid: int | None, guard: bool,
+                 python: str | None = None) -> None:
+        self.level, self.limits, self.uid = level, limits, uid
+        rt = runtime(python)
+        to_w_r, to_w_w = os.pipe()
+        from_w_r, from_w_w = os.pipe()
+        worker_argv = ["--in", str(to_w_r), "--out", str(from_w_w)] + ([] if guard else ["--no-guard"])
+        self.cwd: str | None = None
+        if level == "bwrap":
+            cmd = bwrap_args(rt, limits, is_root())
+            if is_root():
+                cmd += setpriv_args(uid)
+            cmd += boot_args([SANDBOX_ROOT, SANDBOX_SITE], rt) + worker_argv
+            cwd, env = "/", {}
+        else:
+            self.cwd = tempfile.mkdtemp(prefix="autograder-run-")
+            cmd = boot_args([rt.staging, rt.site], rt) + worker_argv
+            if level == "uid":
+                os.chown(self.cwd, uid, uid)
+                cmd = setpriv_args(uid) + cmd
+            cwd, env = self.cwd, worker_env(self.cwd)
+        self.raw_output = CappedWriter(64 * 1024)
+        out_r, out_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, cwd=cwd, env=env,
+                pass_fds=(to_w_r, from_w_w), start_new_session=True,
+                preexec_fn=_limit_preexec(limits),
+            )
+        finally:
+            for fd in (to_w_r, from_w_w, out_w):
+                os.close(fd)
+        self.fd_out = to_w_w
+        os.set_blocking(self.fd_out, False)
+        self.reader = protocol.FrameReader(from_w_r)
+        self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
+        self._drain.start()
+
+    def _drain_output(self, fd: int) -> None:
+        """Keep the first 64 KiB of raw output (fd-level writes, interpreter errors), read and
+        drop the rest, so a flood never blocks the worker or fills memory."""
+        try:
+            while chunk := os.read(fd, 65536):
+                self.raw_output.write(chunk.decode("utf-8", "replace"))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def send(self, message: Any, timeout: float) -> None:
+        """Send a value or the frames of one (list of bytes from protocol.encode)."""
+        frames = message if type(message) is list else protocol.encode(message)
+        protocol.write_frames(self.fd_out, frames, time.monotonic() + timeout)
+
+    def receive(self, timeout: float) -> Any:
+        return self.reader.read_message(time.monotonic() + timeout)
+
+    def exit_description(self) -> str:
+        """Why the worker ended, in words a student can act on."""
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "the grading process stopped answering"
+        sig = -code if code < 0 else code - 128 if code > 128 else 0
+        reasons = {
+            signal.SIGXCPU: "the CPU time limit was reached",
+            signal.SIGKILL: "it was killed (memory or process limit?)",
+            signal.SIGSEGV: "it crashed (segmentation fault)",
+            signal.SIGXFSZ: "the file size limit was reached",
+            signal.SIGABRT: "it aborted",
+        }
+        if sig:
+            return reasons.get(sig, f"it was killed by signal {sig}")
+        return f"it exited with code {code} (sys.exit/os._exit in your code?)"
+
+    def kill(self, clean: bool = False) -> None:
+        """SIGKILL the process group, then every process of the slot uid; close the pipes.
+
+        clean: the worker exited on request. Under bwrap its pid namespace died with it, so
+        nothing of the uid is left and the extra `kill -1` is skipped; at the uid level student
+        processes may have left the process group (setsid), so the uid is always swept.
+        """
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        sweep = self.level == "uid" or (self.level == "bwrap" and not clean)
+        if self.uid is not None and sweep and is_root():
+            kill_uid(self.uid)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self.fd_out, self.reader.fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.cwd:
+            shutil.rmtree(self.cwd, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Ask the worker to exit, then kill whatever is left."""
+        clean = False
+        try:
+            self.send({"op": "exit"}, timeout=0.5)
+            clean = self.proc.wait(timeout=0.5) == 0
+        except (protocol.ProtocolError, subprocess.TimeoutExpired):
+            pass
+        self.kill(clean)
+
+
+# --------------------------------------------------------------------------- the spare worker
+#
+# Starting a worker costs the interpreter's start and numpy's import (0.1-0.4 s). With
+# `prestart`, the caller that takes a worker immediately launches the next one, which boots
+# while this submission is graded. A spare has run no student code: each submission still gets
+# a fresh process, its own slot uid, its own tmpfs. One spare per grading process at most.
+
+_spare: tuple[int, tuple, SlotLease | None, WorkerProcess] | None = None
+
+
+def _take_spare(key: tuple) -> tuple[SlotLease | None, WorkerProcess] | None:
+    """The spare worker if it was started by this process with the same settings."""
+    global _spare
+    if _spare is None:
+        return None
+    pid, spare_key, lease, worker = _spare
+    _spare = None
+    if pid != os.getpid():  # inherited through fork (a process pool): the parent's, not ours
+        return None
+    if spare_key != key:
+        worker.kill()
+        if lease is not None:
+            lease.release()
+        return None
+    return lease, worker
+
+
+def _launch_spare(key: tuple, level: str, limits: Limits, guard: bool, python: str | None) -> None:
+    global _spare
+    discard_spare()
+    lease = SlotLease() if level != "process" and is_root() else None
+    try:
+        worker = WorkerProcess(level, limits, lease.uid if lease else None, guard, python)
+    except (OSError, SandboxError):
+        if lease is not None:
+            lease.release()
+        return
+    _spare = (os.getpid(), key, lease, worker)
+
+
+def discard_spare() -> None:
+    """Kill the spare worker of this process, if any (also at exit)."""
+    global _spare
+    if _spare is not None and _spare[0] == os.getpid():
+        _, _, lease, worker = _spare
+        worker.kill()
+        if lease is not None:
+            lease.release()
+    _spare = None
+
+
+def spare_uid() -> int | None:
+    """The slot uid of this process's spare worker (tests exclude it from leftovers)."""
+    if _spare is not None and _spare[0] == os.getpid() and _spare[2] is not None:
+        return _spare[2].uid
+    return None
+
+
+atexit.register(discard_spare)
+
+
+# --------------------------------------------------------------------------- the caller
+
+
+class SandboxCaller:
+    """The hidden-test caller backed by a sandboxed worker (same interface as InProcessCaller).
+
+    One worker serves all calls of a submission; a worker that died, hung or sent garbage is
+    killed, and the next call starts a fresh one (up to MAX_RESTARTS). `violations` collects
+    what the import guard refused; `level` is the sandbox level used.
+    """
+
+    def __init__(
+        self,
+        module_source: str,
+        sandbox: str = "auto",
+        limits: Limits | None = None,
+        allowed_imports: Sequence[str] = ("numpy", "math", "time"),
+        guard: bool | None = None,
+        python: str | None = None,
+        prestart: bool = False,
+    ) -> None:
+        self.source = module_source
+        self.python = python
+        self.prestart = prestart
+        self.limits = limits or Limits()
+        # The graded module's fixed preamble (module.PREAMBLE) imports math, time and numpy
+        # whatever the assignment allows: the guard must let the preamble itself load.
+        self.allowed_imports = sorted(set(allowed_imports) | preamble_imports())
+        # AUTOGRADER_WORKER_GUARD=0 switches the guard off (the containment tests do).
+        env_guard = os.environ.get("AUTOGRADER_WORKER_GUARD", "1") not in ("0", "off", "false")
+        self.guard = env_guard if guard is None else guard
+        self.level = choose_level(sandbox, python)
+        self.lease: SlotLease | None = None  # taken with the first worker
+        self.worker: WorkerProcess | None = None
+        self.starts = 0
+        self.load_error: StudentError | None = None
+        self.functions: list[str] = []
+        self.violations: list[str] = []
+        self._output = CappedWriter(self.limits.output_kb * 1024)
+
+    # ---- lifecycle
+
+    def __enter__(self) -> SandboxCaller:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    def start(self) -> None:
+        """Start a worker and load the graded module into it (a load error is remembered and
+        raised by every call: the student's code did not even define its functions)."""
+        if self.starts > MAX_RESTARTS:
+            raise StudentError("WorkerDied", "the grading process had to be restarted too "
+                               "often; the remaining calls were not run")
+        self.starts += 1
+        key = (self.level, self.limits, self.guard, self.python or "")
+        spare = _take_spare(key) if self.prestart and self.lease is None else None
+        if spare is not None:
+            self.lease, worker = spare
+            self.worker = self._ready(worker, fallback=True)
+        if self.worker is None:
+            if self.lease is None and self.level != "process" and is_root():
+                self.lease = SlotLease()
+            uid = self.lease.uid if self.lease else None
+            worker = WorkerProcess(self.level, self.limits, uid, self.guard, self.python)
+            self.worker = self._ready(worker, fallback=False)
+        if self.prestart and self.starts == 1:
+            _launch_spare(key, self.level, self.limits, self.guard, self.python)
+        reply = self._request({"op": "load", "source": self.source,
+                               "allowed_imports": self.allowed_imports,
+                               "output_cap": self.limits.output_kb * 1024},
+                              self.limits.load_timeout_s, "loading your code", load=True)
+        self.functions = list(reply.get("functions", []))
+
+    def _ready(self, worker: WorkerProcess, fallback: bool) -> WorkerProcess | None:
+        """worker once it said it is ready; None if a spare did not (a fresh one is started),
+        SandboxError if a fresh one did not: the sandbox itself is broken."""
+        try:
+            ready = worker.receive(self.limits.load_timeout_s)
+            if ready == {"ready": True}:
+                return worker
+            problem = f"it sent {str(ready)[:100]} instead of ready"
+        except protocol.ProtocolError as exc:
+            problem = str(exc)
+        worker.kill()
+        if fallback:
+            return None
+        raise SandboxError(f"the {self.level} worker did not start ({problem}): "
+                           f"{worker.raw_output.getvalue()[-2000:]}")
+
+    def _kill_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+    # ---- the caller interface
+
+    def take_output(self) -> str:
+        text = self._output.getvalue()
+        self._output = CappedWriter(self.limits.output_kb * 1024)
+        return text
+
+    def call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], seed: int) -> Any:
+        return self.call_many(name, [(args, kwargs)], seed)[0]
+
+    def call_many(
+        self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int
+    ) -> list[Any]:
+        if self.load_error is not None:
+            raise self.load_error
+        if self.worker is None:
+            try:
+                self.start()
+            except StudentError as exc:  # the module cannot be loaded: no call can succeed
+                self.load_error = exc
+                raise
+        message = {"op": "call", "func": name, "seed": int(seed),
+                   "calls": [[list(a), dict(k)] for a, k in calls]}
+        try:
+            frames = protocol.encode(message)
+        except protocol.ProtocolError as exc:  # the hidden test passed a non-plain argument
+            raise TypeError(f"ctx.call({name!r}, ...): an argument cannot be sent ({exc})") from None
+        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls))
+        value = reply.get("value")
+        if type(value) is not list or len(value) != len(calls):
+            self._kill_worker()
+            raise StudentError("BadResult", f"{name}: the worker sent a malformed answer")
+        return value
+
+    def _request(self, message: Any, timeout: float, what: str, calls: int = 1,
+                 load: bool = False) -> dict[str, Any]:
+        """Send a message and wait for its final reply.
+
+        A batch of `calls` gets `timeout` per call: the worker reports progress after each call
+        but the last, and each progress frame restarts the clock. Progress must count up
+        (0, 1, ...) and stops at calls - 1, so student code writing forged progress frames on
+        the pipe cannot keep a hung batch alive; the whole batch never gets more than
+        calls * timeout.
+        """
+        worker = self.worker
+        assert worker is not None
+        hard_deadline = time.monotonic() + calls * timeout
+        try:
+            worker.send(message, timeout)
+            expected = 0
+            while True:
+                left = min(timeout, hard_deadline - time.monotonic())
+                reply = worker.receive(max(left, 0.0))
+                if type(reply) is dict and set(reply) == {"progress"}:
+                    if reply["progress"] != expected or expected >= calls - 1:
+                        raise protocol.ProtocolError("progress out of order")
+                    expected += 1
+                    continue
+                break
+        except protocol.PipeTimeout:
+            self._kill_worker()
+            raise StudentTimeout(f"{what}: no result within {timeout:g} s") from None
+        except protocol.PipeClosed:
+            why = worker.exit_description()
+            self._kill_worker()
+            raise StudentError("WorkerDied", f"the grading process ended during {what}: {why}") from None
+        except protocol.ProtocolError as exc:
+            self._kill_worker()
+            raise StudentError("BadResult", f"{what}: the worker sent something that is not a "
+                               f"plain result ({exc})") from None
+        if type(reply) is not dict:
+            self._kill_worker()
+            raise StudentError("BadResult", f"{what}: malformed reply")
+        self._absorb(reply)
+        if reply.get("ok") is True:
+            return reply
+        error = StudentError(str(reply.get("type", "Error")), str(reply.get("message", "")))
+        if load:
+            self.load_error = StudentError(
+                error.exc_type, f"your code could not be loaded: {error.message}")
+            raise self.load_error
+        raise error
+
+    def _absorb(self, reply: dict[str, Any]) -> None:
+        out = reply.get("out")
+        if type(out) is str and out:
+            self._output.write(out)
+        for item in reply.get("guard") or []:
+            if type(item) is str and item not in self.violations:
+                self.violations.append(item[:300])

@@ -1,0 +1,70 @@
+"""Grader-shipped functions a hidden test can pass to a student's function (DESIGN §5).
+
+A test passes `ctx.stub("linear_constant_gradient_loss")` where the student's code expects a
+`loss_func` or `pred_func`; the worker resolves the name to the function here. Stubs make a
+behaviour observable: with a loss whose gradient is all ones, each SGD step moves W by exactly
+`-learning_rate`, so the learning-rate schedule can be read off the updates.
+
+Stubs run inside the worker next to student code: numpy only, no grader imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def linear_constant_gradient_loss(
+    W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
+) -> tuple[float, np.ndarray]:
+    """A linear-classifier loss with loss 0 and gradient dW = ones, shape (D, C) like W."""
+    return 0.0, np.ones_like(W)
+
+
+def nn_constant_gradient_loss(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
+) -> Any:
+    """A two-layer-net loss: scores zeros (N, C) if y is None, else (0.0, grads of ones).
+
+    C is the number of columns of params['W2']; grads has the keys and shapes of params.
+    """
+    if y is None:
+        return np.zeros((X.shape[0], params["W2"].shape[1]))
+    return 0.0, {k: np.ones_like(v) for k, v in params.items()}
+
+
+def nn_zero_predict(params: dict[str, np.ndarray], loss_func: Callable, X: np.ndarray) -> np.ndarray:
+    """A predict function that says class 0 for every example: (N,) int64 zeros."""
+    return np.zeros(X.shape[0], dtype=np.int64)
+
+
+STUBS: dict[str, Callable[..., Any]] = {
+    "linear_constant_gradient_loss": linear_constant_gradient_loss,
+    "nn_constant_gradient_loss": nn_constant_gradient_loss,
+    "nn_zero_predict": nn_zero_predict,
+}
+
+
+# Added for A4 (solutions/A4/hidden_tests.py): the learning-rate schedule of nn_train, read from
+# the dict nn_train returns (the worker's params are not visible to the grader).
+def nn_probe_loss(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
+) -> Any:
+    """A two-layer-net loss whose value is the sum of the first entry of every parameter, with
+    gradients of ones.
+
+    Each SGD step lowers every entry by exactly that step's learning rate, so consecutive
+    entries of `loss_history` differ by len(params) times the rate:
+    loss_history[t] - loss_history[t + 1] = len(params) * rate of step t (a parameter that is
+    not updated shows up as a smaller difference). Scores are zeros (N, C) when y is None,
+    like nn_constant_gradient_loss.
+    """
+    if y is None:
+        return np.zeros((X.shape[0], params["W2"].shape[1]))
+    loss = float(sum(float(np.ravel(v)[0]) for v in params.values()))
+    return loss, {k: np.ones_like(v) for k, v in params.items()}
+
+
+STUBS["nn_probe_loss"] = nn_probe_loss

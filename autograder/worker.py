@@ -1,0 +1,323 @@
+"""The process that runs student code, inside the sandbox (DESIGN §3 step 5, §6).
+
+Started by `autograder.sandbox` as `python -I -S -c <boot> --in FD --out FD [--no-guard]`.
+It reads messages from the pipe `--in` and answers on `--out` (autograder.protocol):
+
+    {"op": "load", "source": str, "allowed_imports": [...], "output_cap": int}
+        -> {"ok": true, "functions": [names]} | an error reply
+    {"op": "call", "func": name, "calls": [[args, kwargs], ...], "seed": int}
+        -> {"progress": i} after each call but the last, then
+           {"ok": true, "value": [result, ...]} | an error reply
+    {"op": "exit"}
+
+Error replies: {"ok": false, "kind": "exception"|"bad-result"|"no-module", "type": str,
+"message": str}. Every reply carries "out" (the student's stdout/stderr, capped) and "guard"
+(operations the import guard refused). No traceback frames are sent: grader code in them
+would tell the student nothing and the grader's paths are none of their business.
+
+The import guard (an audit hook plus an `__import__` filter in the student module's builtins)
+exists for clear early messages ("os is not allowed in graded code"); it is *not* a security
+boundary. The sandbox holds with `--no-guard`, and the containment tests prove it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import contextlib
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+STUDENT_FILE = "<student>"
+EXC_MESSAGE_CAP = 500
+# Audit events refused while student code is on the stack (the messages say what to do).
+GUARDED_EVENTS = {
+    "open": "opening files",
+    "os.listdir": "listing directories",
+    "os.scandir": "listing directories",
+    "os.remove": "deleting files",
+    "os.rename": "renaming files",
+    "os.system": "running commands (os.system)",
+    "os.exec": "running programs",
+    "os.posix_spawn": "running programs",
+    "os.spawn": "running programs",
+    "os.fork": "starting processes",
+    "os.forkpty": "starting processes",
+    "os.kill": "sending signals",
+    "subprocess.Popen": "running commands (subprocess)",
+    "ctypes.dlopen": "loading C libraries (ctypes)",
+    "ctypes.dlsym": "loading C libraries (ctypes)",
+    "ctypes.call_function": "calling C functions (ctypes)",
+    "socket.__new__": "network access",
+    "socket.connect": "network access",
+    "socket.getaddrinfo": "network access",
+    "import": "importing modules",
+}
+
+
+class ForbiddenOperation(PermissionError):
+    """Raised by the guard; its message names the operation and the allowed imports."""
+
+
+class Capped:
+    """A text sink for sys.stdout/sys.stderr keeping the first `cap` characters."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.parts, self.kept, self.dropped = cap, [], 0, 0
+
+    def write(self, s: Any) -> int:
+        s = s if type(s) is str else str(s)
+        room = self.cap - self.kept
+        if room > 0:
+            self.parts.append(s[:room])
+            self.kept += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        out = "".join(self.parts)
+        return out + (f"\n[... {self.dropped} more characters not shown]" if self.dropped else "")
+
+
+class Guard:
+    """The import guard: active only while student code runs (module exec and calls)."""
+
+    def __init__(self, allowed: tuple[str, ...], enabled: bool) -> None:
+        self.allowed = set(allowed)
+        self.enabled = enabled
+        self.active = False
+        self.refused: list[str] = []
+
+    def install(self) -> None:
+        if self.enabled:
+            sys.addaudithook(self._hook)
+
+    def _refuse(self, what: str) -> None:
+        msg = f"{what} is not allowed in graded code"
+        if msg not in self.refused:
+            self.refused.append(msg)
+        raise ForbiddenOperation(msg)
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if not self.active or event not in GUARDED_EVENTS:
+            return
+        caller = _nearest_non_import_frame()
+        if event == "import":
+            top = str(args[0]).partition(".")[0]
+            if caller is not None and caller.f_code.co_filename == STUDENT_FILE and top not in self.allowed:
+                self._refuse(f"import {top} ({self._allowed_text()})")
+            return
+        direct = sys._getframe(1)
+        if event == "open" and direct.f_code.co_filename.startswith("<frozen importlib"):
+            return  # the interpreter reading a module it imports
+        if _student_on_stack():
+            detail = f" ({args[0]!s:.80})" if event == "open" and args else ""
+            self._refuse(GUARDED_EVENTS[event] + detail)
+
+    def _allowed_text(self) -> str:
+        return "allowed imports: " + ", ".join(sorted(self.allowed))
+
+    def builtins_for_student(self) -> dict[str, Any]:
+        """A copy of builtins whose __import__ refuses modules outside the allow-list, also the
+        ones already loaded (the audit hook only sees imports that load a module)."""
+        real_import = builtins.__import__
+        ns = dict(vars(builtins))
+        if not self.enabled:
+            return ns
+
+        def guarded_import(name: str, globals: Any = None, locals: Any = None,
+                           fromlist: Any = (), level: int = 0) -> Any:
+            top = name.partition(".")[0]
+            if level == 0 and self.active and top not in self.allowed:
+                self._refuse(f"import {top} ({self._allowed_text()})")
+            return real_import(name, globals, locals, fromlist, level)
+
+        ns["__import__"] = guarded_import
+        return ns
+
+
+def _nearest_non_import_frame() -> Any:
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    return frame
+
+
+def _student_on_stack() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == STUDENT_FILE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _exc_text(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        text = "<message could not be printed>"
+    return text[:EXC_MESSAGE_CAP]
+
+
+class Worker:
+    """Holds the student module and answers the grader's messages."""
+
+    def __init__(self, fd_in: int, fd_out: int, guard: bool) -> None:
+        from autograder import protocol, stubs  # after sys.path is set up by the boot line
+
+        self.protocol = protocol
+        self.stubs = stubs.STUBS
+        self.reader = protocol.FrameReader(fd_in)
+        self.fd_out = fd_out
+        self.guard_enabled = guard
+        self.guard: Guard | None = None
+        self.module: types.ModuleType | None = None
+        self.load_error: tuple[str, str] | None = None
+        self.output_cap = 16384
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg = self.reader.read_message()
+            except self.protocol.PipeClosed:
+                return
+            op = msg.get("op") if type(msg) is dict else None
+            if op == "exit":
+                return
+            if op == "load":
+                self.send(self.load(msg))
+            elif op == "call":
+                self.send(self.call(msg))
+            else:
+                self.send({"ok": False, "kind": "protocol", "type": "ProtocolError",
+                           "message": f"unknown op {op!r}", "out": "", "guard": []})
+
+    def send(self, reply: dict[str, Any]) -> None:
+        try:
+            self.protocol.write_message(self.fd_out, reply)
+        except self.protocol.ProtocolError as exc:  # e.g. a result over the size cap
+            self.protocol.write_message(self.fd_out, {
+                "ok": False, "kind": "bad-result", "type": "BadResult",
+                "message": f"the result cannot be sent ({exc})", "out": "", "guard": []})
+
+    def load(self, msg: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np  # noqa: F401 - loaded before the guard, as the preamble needs it
+
+        self.output_cap = int(msg.get("output_cap", self.output_cap))
+        self.guard = Guard(tuple(msg.get("allowed_imports", ("numpy", "math", "time"))),
+                           self.guard_enabled)
+        self.guard.install()
+        module = types.ModuleType("student")
+        module.__dict__["__builtins__"] = self.guard.builtins_for_student()
+        sink = Capped(self.output_cap)
+        try:
+            code = compile(msg["source"], STUDENT_FILE, "exec")
+            with self._student_running(sink):
+                exec(code, module.__dict__)  # noqa: S102 - this process exists to run it
+        except BaseException as exc:  # noqa: BLE001 - SyntaxError, SystemExit, anything
+            self.load_error = (type(exc).__name__, _exc_text(exc))
+            return self._error("exception", *self.load_error, sink)
+        self.module = module
+        names = sorted(k for k, v in vars(module).items() if isinstance(v, types.FunctionType))
+        return {"ok": True, "functions": names, "out": sink.text(), "guard": self._refused()}
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        sink = Capped(self.output_cap)
+        if self.module is None:
+            kind, text = self.load_error or ("NotLoaded", "no module loaded")
+            return self._error("no-module", kind, text, sink)
+        name = msg.get("func")
+        func = self._function(name)
+        if func is None:
+            return self._error("exception", "NameError", f"{name} is not defined", sink)
+        results = []
+        calls = msg.get("calls", [])
+        for i, (args, kwargs) in enumerate(calls):
+            try:
+                args = [self._resolve(a) for a in args]
+                kwargs = {k: self._resolve(v) for k, v in kwargs.items()}
+            except LookupError as exc:
+                return self._error("exception", "NameError", str(exc.args[0]), sink)
+            np.random.seed(int(msg.get("seed", 0)) % 2**32)
+            try:
+                with self._student_running(sink):
+                    result = func(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
+                return self._error("exception", type(exc).__name__, _exc_text(exc), sink)
+            try:
+                self.protocol.to_tagged(result, [])  # typed check now, with a clear message
+            except self.protocol.ProtocolError as exc:
+                return self._error("bad-result", "BadResult", f"{name} returned {exc}", sink)
+            except RecursionError:
+                return self._error("bad-result", "BadResult", f"{name} returned a value "
+                                   "nested too deeply", sink)
+            results.append(result)
+            if i + 1 < len(calls):
+                self.protocol.write_message(self.fd_out, {"progress": i})
+        return {"ok": True, "value": results, "out": sink.text(), "guard": self._refused()}
+
+    def _function(self, name: Any) -> Callable | None:
+        func = vars(self.module).get(name) if type(name) is str else None
+        return func if isinstance(func, types.FunctionType) else None
+
+    def _resolve(self, value: Any) -> Any:
+        """A FuncRef argument as the function it names (LookupError if there is none)."""
+        if type(value) is not self.protocol.FuncRef:
+            return value
+        func = self.stubs.get(value.name) if value.kind == "stub" else self._function(value.name)
+        if func is None:
+            raise LookupError(f"{value.name} is not defined (passed as a function argument)")
+        return func
+
+    @contextlib.contextmanager
+    def _student_running(self, sink: Capped) -> Iterator[None]:
+        """Student output goes to sink and the guard is on, for the duration of the block."""
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = sink
+        if self.guard is not None:
+            self.guard.active = True
+        try:
+            yield
+        finally:
+            if self.guard is not None:
+                self.guard.active = False
+            sys.stdout, sys.stderr = saved
+
+    def _refused(self) -> list[str]:
+        return list(self.guard.refused) if self.guard else []
+
+    def _error(self, kind: str, exc_type: str, message: str, sink: Capped) -> dict[str, Any]:
+        return {"ok": False, "kind": kind, "type": exc_type[:100], "message": message,
+                "out": sink.text(), "guard": self._refused()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autograder.worker")
+    parser.add_argument("--in", dest="fd_in", type=int, required=True)
+    parser.add_argument("--out", dest="fd_out", type=int, required=True)
+    parser.add_argument("--no-guard", action="store_true")
+    opts = parser.parse_args(argv)
+    # numpy and what it loads lazily on common paths, imported before any student code.
+    import numpy  # noqa: F401
+    import numpy.linalg  # noqa: F401
+    import numpy.random  # noqa: F401
+
+    worker = Worker(opts.fd_in, opts.fd_out, guard=not opts.no_guard)
+    worker.protocol.write_message(opts.fd_out, {"ready": True})  # the sandbox started
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The hidden-test API with the in-process caller: registration, units, checks, scores."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from autograder import stubs
+from autograder.hidden import (
+    Context,
+    InProcessCaller,
+    StudentError,
+    StudentTimeout,
+    collect_tests,
+    hidden_test,
+    run_hidden_tests,
+    stable_seed,
+)
+from autograder.module import load_trusted_module
+
+REFERENCE = """
+import numpy as np
+
+def add(a, b):
+    return a + b
+
+def square_loss(W, X, y, reg):
+    scores = X @ W
+    N = X.shape[0]
+    loss = 0.5 * np.sum(scores ** 2) / N + reg * np.sum(W * W)
+    dW = X.T @ scores / N + 2 * reg * W
+    return loss, dW
+
+def net_loss(params, X, y=None, reg=0.0):
+    h = X @ params["W1"]
+    loss = 0.5 * np.sum(h ** 2) + reg * np.sum(params["W1"] ** 2)
+    return loss, {"W1": X.T @ h + 2 * reg * params["W1"]}
+
+def sgd(W, loss_func, X, y, learning_rate, num_iters):
+    for _ in range(num_iters):
+        _, dW = loss_func(W, X, y, 0.0)
+        W = W - learning_rate * dW
+    return W
+"""
+
+
+def module(source: str, name: str = "student") -> types.ModuleType:
+    return load_trusted_module(source, name)
+
+
+def make_tests_module(*funcs) -> types.ModuleType:
+    """A fresh module holding the given (already decorated) test functions."""
+    mod = types.ModuleType("hidden_under_test")
+    mod.__hidden_tests__ = [f.__hidden_test__ for f in funcs]
+    return mod
+
+
+def ctx_for(source: str = REFERENCE, timeout: float | None = None) -> Context:
+    ref = module(REFERENCE, "ref")
+    return Context(InProcessCaller(module(source), timeout=timeout), ref, "t", 1)
+
+
+def test_hidden_test_registers_in_its_module_in_order():
+    source = """
+from autograder.hidden import hidden_test
+
+@hidden_test("g1")
+def second(ctx): pass
+
+@hidden_test("g0", weight=3)
+def first(ctx): pass
+"""
+    mod = module(source, "tests_mod")
+    specs = collect_tests(mod)
+    assert [(s.name, s.grade_id, s.weight) for s in specs] == [("second", "g1", 1.0), ("first", "g0", 3.0)]
+
+
+def test_points_are_split_by_weight_and_scored_by_units():
+    @hidden_test("g", weight=3)
+    def big(ctx):
+        for i in range(4):
+            with ctx.case(f"case {i}"):
+                ctx.check(i != 3, "i is not 3")
+
+    @hidden_test("g", weight=1)
+    def small(ctx):
+        ctx.check(True, "fine")
+
+    results = run_hidden_tests(make_tests_module(big, small), InProcessCaller(module(REFERENCE)),
+                               None, {"g": 8.0}, seed=0)
+    assert [(r.score, r.max_score, r.status) for r in results] == [(4.5, 6.0, "failed"),
+                                                                   (2.0, 2.0, "passed")]
+    assert "3 of 4 checks passed" in results[0].message and "[case 3]" in results[0].message
+
+
+def test_rng_is_seeded_per_test_name_and_stable():
+    a = Context(InProcessCaller(module(REFERENCE)), None, "name", 7).rng.normal(size=3)
+    b = Context(InProcessCaller(module(REFERENCE)), None, "name", 7).rng.normal(size=3)
+    c = Context(InProcessCaller(module(REFERENCE)), None, "other", 7).rng.normal(size=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert stable_seed("x") == stable_seed("x") and stable_seed("x") != stable_seed("y")
+
+
+def test_calls_get_plain_copies_of_their_arguments():
+    source = REFERENCE + "\ndef mutate(a):\n    a[0] = 99.0\n    return a\n"
+    ctx = ctx_for(source)
+    a = np.zeros(3)
+    out = ctx.call("mutate", a)
+    assert a[0] == 0 and out[0] == 99 and type(out) is np.ndarray
+
+
+def test_assert_close_message_gives_errors_and_first_bad_index():
+    ctx = ctx_for()
+    expected = np.zeros((2, 3))
+    actual = expected.copy()
+    actual[1, 2] = 0.5
+    assert not ctx.assert_close(actual, expected, what="dW")
+    msg = ctx.units[-1].failures[0]
+    assert "dW: 1 of 6 entries differ" in msg
+    assert "max abs error 0.5" in msg and "max rel error" in msg
+    assert "first bad at [1, 2]: got 0.5, expected 0" in msg
+
+
+@pytest.mark.parametrize(
+    "actual, words",
+    [
+        (np.zeros((3, 2)), "shape (3, 2), expected (2, 3)"),
+        (np.zeros((2, 3), dtype=bool), "booleans"),
+        (np.zeros((2, 3), dtype=np.int64), "integer array"),
+        ("text", "got str"),
+        (None, "got NoneType"),
+        ({"a": 1}, "got dict"),
+        (np.full((2, 3), np.nan), "NaN/inf"),
+        ([[0.0, 0.0, 0.0], [0.0, 0.0]], "ragged"),
+    ],
+)
+def test_assert_close_rejects_what_is_not_a_plain_float_array(actual, words):
+    ctx = ctx_for()
+    assert not ctx.assert_close(actual, np.zeros((2, 3)), what="dW")
+    assert words in ctx.units[-1].failures[0]
+
+
+def test_assert_close_accepts_scalars_lists_and_ints_for_int_results():
+    ctx = ctx_for()
+    assert ctx.assert_close(1, 1.0) and ctx.assert_close([1.0, 2.0], np.array([1.0, 2.0]))
+    assert ctx.assert_close(np.array([1, 2]), np.array([1, 2]))
+
+
+def test_check_gradient_accepts_the_right_gradient_and_rejects_a_wrong_one():
+    ctx = ctx_for()
+    rng = np.random.default_rng(0)
+    W, X, y = rng.normal(size=(4, 3)), rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    _, dW = ctx.call("square_loss", W, X, y, 0.3)
+    assert ctx.check_gradient("square_loss", (W, X, y, 0.3), 0, dW)
+    wrong = dW.copy()
+    wrong[2, 1] += 1e-3
+    assert not ctx.check_gradient("square_loss", (W, X, y, 0.3), 0, wrong)
+    assert "first at [2, 1]" in ctx.units[-1].failures[0]
+
+
+def test_check_gradient_perturbs_a_dict_argument_and_samples_entries():
+    ctx = ctx_for()
+    rng = np.random.default_rng(1)
+    params, X = {"W1": rng.normal(size=(3, 5))}, rng.normal(size=(4, 3))
+    _, grads = ctx.call("net_loss", params, X, None, 0.1)
+    assert ctx.check_gradient("net_loss", (params, X, None, 0.1), (0, "W1"), grads["W1"],
+                              num_checks=4)
+    bad = grads["W1"] * 1.01
+    assert not ctx.check_gradient("net_loss", (params, X, None, 0.1), (0, "W1"), bad)
+    assert "gradient of net_loss w.r.t. W1" in ctx.units[-1].failures[0]
+
+
+def test_student_error_inside_a_case_fails_it_and_the_test_goes_on():
+    source = REFERENCE + "\ndef boom(x):\n    raise ValueError('bad shape ' + str(x))\n"
+
+    @hidden_test("g")
+    def t(ctx):
+        with ctx.case("raises"):
+            ctx.call("boom", 1)
+        with ctx.case("fine"):
+            ctx.assert_close(ctx.call("add", 1.0, 2.0), 3.0)
+
+    (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 2}, 0)
+    assert (r.score, r.status) == (1.0, "error")
+    assert "ValueError: bad shape 1" in r.message
+    assert "Traceback" not in r.message and "hidden" not in r.message
+
+
+def test_student_error_outside_a_case_ends_the_test():
+    source = REFERENCE + "\ndef boom():\n    raise KeyError('W1')\n"
+
+    @hidden_test("g")
+    def t(ctx):
+        ctx.check(True, "first")
+        ctx.call("boom")
+        ctx.check(True, "never reached")
+
+    (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 2}, 0)
+    assert (r.score, r.status, r.message.splitlines()[-1]) == (1.0, "error", "KeyError: 'W1'")
+
+
+def test_a_missing_function_is_a_student_error():
+    with pytest.raises(StudentError, match="NameError: nope is not defined"):
+        ctx_for().call("nope")
+
+
+def test_an_unusable_result_fails_the_case_not_the_grader():
+    source = REFERENCE + "\ndef pair():\n    return 1.0\n"
+
+    @hidden_test("g")
+    def t(ctx):
+        with ctx.case("unpack"):
+            loss, dW = ctx.call("pair")
+
+    (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 1}, 0)
+    assert r.status == "failed" and "could not check the result (TypeError" in r.message
+    assert "Traceback" in r.internal  # for the instructor, not in the message
+
+
+def test_an_object_result_is_a_bad_result():
+    source = REFERENCE + """
+class Yes:
+    def __eq__(self, other):
+        return True
+
+def add(a, b):
+    return Yes()
+"""
+    with pytest.raises(StudentError, match="BadResult: add returned an object of type"):
+        ctx_for(source).call("add", 1.0, 2.0)
+
+
+def test_in_process_timeout_and_no_second_wait_in_the_same_test():
+    source = REFERENCE + "\ndef spin():\n    while True:\n        pass\n"
+    ctx = ctx_for(source, timeout=0.2)
+    with pytest.raises(StudentTimeout):
+        ctx.call("spin")
+    with pytest.raises(StudentTimeout, match="timed out earlier"):
+        ctx.call("spin")
+
+
+def test_student_output_is_captured_per_test():
+    source = REFERENCE + "\ndef chatty():\n    print('hello from student')\n    return 1\n"
+
+    @hidden_test("g")
+    def t(ctx):
+        ctx.check(ctx.call("chatty") == 1, "returns 1")
+
+    (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 1}, 0)
+    assert r.status == "passed" and "hello from student" in r.output
+
+
+def test_np_random_is_seeded_before_every_call():
+    source = REFERENCE + "\ndef draw():\n    return np.random.rand(3)\n"
+    ctx = ctx_for(source)
+    a, b = ctx.call_many("draw", [(), ()])
+    np.testing.assert_array_equal(a, b)  # same batch, same seed
+    assert ctx_for(source).call("draw").tolist() == ctx_for(source).call("draw").tolist()
+
+
+def test_stubs_pass_by_name_and_reveal_the_learning_rate():
+    ctx = ctx_for()
+    W = np.zeros((2, 3))
+    out = ctx.call("sgd", W, ctx.stub("linear_constant_gradient_loss"), np.ones((4, 2)), None,
+                   0.25, 3)
+    np.testing.assert_allclose(out, np.full((2, 3), -0.75))
+    with pytest.raises(KeyError):
+        ctx.stub("no_such_stub")
+
+
+def test_stubs_have_the_documented_shapes():
+    W = np.zeros((3, 4))
+    loss, dW = stubs.linear_constant_gradient_loss(W, np.zeros((5, 3)), np.zeros(5), 0.1)
+    assert loss == 0.0 and np.array_equal(dW, np.ones_like(W))
+    params = {"W1": np.zeros((3, 2)), "b1": np.zeros(2), "W2": np.zeros((2, 4)), "b2": np.zeros(4)}
+    assert stubs.nn_constant_gradient_loss(params, np.zeros((5, 3))).shape == (5, 4)
+    loss, grads = stubs.nn_constant_gradient_loss(params, np.zeros((5, 3)), np.zeros(5))
+    assert loss == 0.0 and all(np.array_equal(grads[k], np.ones_like(v)) for k, v in params.items())
+    pred = stubs.nn_zero_predict(params, None, np.zeros((5, 3)))
+    assert pred.dtype == np.int64 and pred.shape == (5,) and not pred.any()
+
+
+def test_a_test_without_checks_is_reported():
+    @hidden_test("g")
+    def empty(ctx):
+        pass
+
+    (r,) = run_hidden_tests(make_tests_module(empty), InProcessCaller(module(REFERENCE)), None,
+                            {"g": 1}, 0)
+    assert r.status == "error" and "no checks" in r.message
