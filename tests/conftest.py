@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI no test may be skipped: CI installs everything (bwrap included) that tests need.
+
+    A skip there means a test silently stopped testing; fail the run and name the skipped tests.
+    """
+    if not os.environ.get("CI"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        names = ", ".join(report.nodeid for report in skipped[:10])
+        reporter.write_sep("=", f"CI: {len(skipped)} test(s) skipped, which CI does not allow: {names}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
