@@ -218,13 +218,18 @@ def _eocd_entry_count(path: Path) -> int | None:
     return entries  # 0xFFFF means zip64: more than any limit we use
 
 
-def _not_a_zip_message(path: Path) -> str:
-    """Name what the file really is when we can tell (a renamed .rar or notebook, say)."""
+def _head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of the file (fewer if it is shorter); b"" if it cannot be read."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            return fh.read(size)
     except OSError:
-        head = b""
+        return b""
+
+
+def _not_a_zip_message(path: Path) -> str:
+    """Name what the file really is when we can tell (a renamed .rar or notebook, say)."""
+    head = _head(path, 8)
     known = {
         b"Rar!": "a RAR archive",
         b"7z\xbc\xaf": "a 7-Zip archive",
@@ -432,12 +437,7 @@ def _extract_checked(source: Path, dest: Path, limits: ExtractLimits) -> list[st
 
 def _open_error(source: Path) -> IntakeError:
     """zipfile found no end record: a cut-off zip if it starts like one, else not a zip."""
-    try:
-        with open(source, "rb") as fh:
-            head = fh.read(4)
-    except OSError:
-        head = b""
-    if head == b"PK\x03\x04":
+    if _head(source, 4) == b"PK\x03\x04":
         return IntakeError(
             "truncated",
             f"{source.name} is incomplete (cut off during upload or download): upload it again",

@@ -8,6 +8,8 @@ reference's. Only the bug differs from the reference.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # --------------------------------------------------------------------------- SVM, naive
 
 _SVM_NAIVE = '''
@@ -186,31 +188,36 @@ def _search(name: str, lrs: str, regs: str) -> str:
     return f"def {name}():\n    return {lrs}, {regs}\n"
 
 
+def _svm_mistakes(svm: Callable[..., str]) -> list[tuple[str, str]]:
+    """The mistakes made in both SVM losses, naive and vectorized (`svm` makes one of them)."""
+    return [
+        ("no-regularization-gradient", svm(reg_grad=0.0)),
+        ("no-division-by-N", svm(divide=False)),
+        ("counts-j-equal-y_i", svm(skip_correct=False)),
+    ]
+
+
+def _softmax_mistakes(softmax: Callable[..., str]) -> list[tuple[str, str]]:
+    """The mistakes made in both softmax losses, naive and vectorized."""
+    return [
+        ("no-max-shift", softmax(shift=False)),
+        ("no-regularization-gradient", softmax(reg_grad=0.0)),
+        ("no-division-by-N", softmax(divide=False)),
+        ("forgets-the-one-hot", softmax(one_hot=0)),
+    ]
+
+
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     "svm_loss_naive": [
-        ("no-regularization-gradient", _svm_naive(reg_grad=0.0)),
-        ("no-division-by-N", _svm_naive(divide=False)),
-        ("counts-j-equal-y_i", _svm_naive(skip_correct=False)),
+        *_svm_mistakes(_svm_naive),
         ("regularization-with-one-half", _svm_naive(reg_loss=0.5, reg_grad=1.0)),
     ],
     "svm_loss_vectorized": [
-        ("no-regularization-gradient", _svm_vec(reg_grad=0.0)),
-        ("no-division-by-N", _svm_vec(divide=False)),
-        ("counts-j-equal-y_i", _svm_vec(skip_correct=False)),
+        *_svm_mistakes(_svm_vec),
         ("correct-class-gradient-sign", _svm_vec(correct_sign=1)),
     ],
-    "softmax_loss_naive": [
-        ("no-max-shift", _softmax_naive(shift=False)),
-        ("no-regularization-gradient", _softmax_naive(reg_grad=0.0)),
-        ("no-division-by-N", _softmax_naive(divide=False)),
-        ("forgets-the-one-hot", _softmax_naive(one_hot=0)),
-    ],
-    "softmax_loss_vectorized": [
-        ("no-max-shift", _softmax_vec(shift=False)),
-        ("no-regularization-gradient", _softmax_vec(reg_grad=0.0)),
-        ("no-division-by-N", _softmax_vec(divide=False)),
-        ("forgets-the-one-hot", _softmax_vec(one_hot=0)),
-    ],
+    "softmax_loss_naive": _softmax_mistakes(_softmax_naive),
+    "softmax_loss_vectorized": _softmax_mistakes(_softmax_vec),
     "sample_batch": [
         ("labels-drawn-separately", SAMPLE_LABELS_DRAWN_SEPARATELY),
         ("first-rows", SAMPLE_FIRST_ROWS),

@@ -484,6 +484,8 @@ def test_from_notebook_never_raises(work: Path, monkeypatch, capsys):
 
 def solved_release(source: dict, release: dict) -> dict:
     """The A3 release with every TODO block filled from the solution and every cell "run"."""
+    from assignment_support import solution_blocks
+
     from autograder.release import END_MARKER, START_MARKER
 
     def grade_id(cell: dict) -> str | None:
@@ -491,18 +493,6 @@ def solved_release(source: dict, release: dict) -> dict:
 
     def text(cell: dict) -> str:
         return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-
-    def solution_blocks(src: str) -> list[list[str]]:
-        blocks, current = [], None
-        for line in src.split("\n"):
-            if "### BEGIN SOLUTION" in line:
-                current = []
-            elif "### END SOLUTION" in line:
-                blocks.append(current)
-                current = None
-            elif current is not None:
-                current.append(line)
-        return blocks
 
     solutions = {grade_id(c): c for c in source["cells"]}
     for count, cell in enumerate(

@@ -22,9 +22,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.config import load_config
+from autograder.authoring import SourceNotebook, rubric_points, solution_namespace, write_notebook
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "linear_classifier.ipynb"
@@ -36,61 +35,6 @@ SANITY = {
     "svm_toy": 2.9954555295159166,
     "softmax_toy": 1.4691284409627396,
 }
-
-# --------------------------------------------------------------------------- cell helpers
-
-CELLS: list[nbformat.NotebookNode] = []
-
-
-def _meta(grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float | None = None) -> dict:
-    nb = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
-    if points is not None:
-        nb["points"] = points
-    return {"nbgrader": nb}
-
-
-def _source(text: str) -> str:
-    return text.strip("\n")
-
-
-def md(cell_id: str, text: str) -> None:
-    """A read-only markdown cell."""
-    CELLS.append(new_markdown_cell(_source(text), id=cell_id,
-                                   metadata=_meta(cell_id, solution=False, grade=False, locked=True)))
-
-
-def code(cell_id: str, text: str) -> None:
-    """A read-only code cell (drivers, checks that are not graded, plots)."""
-    CELLS.append(new_code_cell(_source(text), id=cell_id,
-                               metadata=_meta(cell_id, solution=False, grade=False, locked=True)))
-
-
-def solution(cell_id: str, text: str) -> None:
-    """A solution cell: function definitions with BEGIN/END SOLUTION blocks inside the bodies."""
-    CELLS.append(new_code_cell(_source(text), id=cell_id,
-                               metadata=_meta(cell_id, solution=True, grade=False, locked=False)))
-
-
-def free(cell_id: str, text: str) -> None:
-    """A free cell (docs/architecture.md): the student may edit all of it; not in the module."""
-    meta = _meta(cell_id, solution=True, grade=False, locked=False)
-    meta["autograder"] = {"module": False}
-    CELLS.append(new_code_cell(_source(text), id=cell_id, metadata=meta))
-
-
-def grade(cell_id: str, grade_id: str, points: float, text: str) -> None:
-    """A locked grade cell: the visible checks of one hidden-test group (grade_id)."""
-    CELLS.append(new_code_cell(_source(text), id=cell_id,
-                               metadata=_meta(grade_id, solution=False, grade=True, locked=True,
-                                              points=points)))
-
-
-def answer(cell_id: str, grade_id: str, points: float, text: str) -> None:
-    """A manual answer cell (markdown, graded by hand); the release shows YOUR ANSWER HERE."""
-    CELLS.append(new_markdown_cell(_source(text), id=cell_id,
-                                   metadata=_meta(grade_id, solution=True, grade=True, locked=False,
-                                                  points=points)))
-
 
 # --------------------------------------------------------------------------- solution sources
 # Kept as module-level strings: --measure and tests/test_a3.py build the reference from them.
@@ -328,10 +272,13 @@ def predict_linear_classifier(W, X):
     return y_pred
 '''
 
-SVM_SEARCH = '''
-def svm_get_search_params():
+
+def _search_params(loss: str, model: str, learning_rates: str) -> str:
+    """`<loss>_get_search_params`: the same grid function for both models, its own solution."""
+    return f'''
+def {loss}_get_search_params():
     """
-    The hyperparameters to try for the SVM (a grid: every pair is trained once).
+    The hyperparameters to try for {model} (a grid: every pair is trained once).
 
     Returns a tuple of:
     - learning_rates: a list of floats > 0, the learning rates to try
@@ -341,30 +288,15 @@ def svm_get_search_params():
     learning_rates = []
     regularization_strengths = []
     ### BEGIN SOLUTION
-    learning_rates = [1e-1, 3e-1, 1.0]
+    learning_rates = {learning_rates}
     regularization_strengths = [1e-4, 1e-3, 1e-2]
     ### END SOLUTION
     return learning_rates, regularization_strengths
 '''
 
-SOFTMAX_SEARCH = '''
-def softmax_get_search_params():
-    """
-    The hyperparameters to try for softmax (a grid: every pair is trained once).
 
-    Returns a tuple of:
-    - learning_rates: a list of floats > 0, the learning rates to try
-    - regularization_strengths: a list of floats >= 0, the regularization strengths to try
-    Keep the grid between 2 and 30 pairs: the search trains one model per pair.
-    """
-    learning_rates = []
-    regularization_strengths = []
-    ### BEGIN SOLUTION
-    learning_rates = [3e-1, 1.0, 3.0]
-    regularization_strengths = [1e-4, 1e-3, 1e-2]
-    ### END SOLUTION
-    return learning_rates, regularization_strengths
-'''
+SVM_SEARCH = _search_params("svm", "the SVM", "[1e-1, 3e-1, 1.0]")
+SOFTMAX_SEARCH = _search_params("softmax", "softmax", "[3e-1, 1.0, 3.0]")
 
 SOLUTIONS = {
     "svm_loss_naive": SVM_NAIVE,
@@ -390,11 +322,22 @@ y_toy = rng.integers(0, 4, size=20)
 # --------------------------------------------------------------------------- the notebook
 
 
+def _search_params_check(loss: str) -> str:
+    """The sanity check of `<loss>_get_search_params` (the same for both models)."""
+    return rf"""
+# Sanity check for {loss}_get_search_params. Do not edit.
+{loss}_lrs, {loss}_regs = {loss}_get_search_params()
+print("learning rates:", {loss}_lrs, "\nregularization strengths:", {loss}_regs)
+assert 2 <= len({loss}_lrs) * len({loss}_regs) <= 30, "Use a grid of 2 to 30 (learning rate, reg) pairs."
+assert all(lr > 0 for lr in {loss}_lrs) and all(reg >= 0 for reg in {loss}_regs), "Learning rates > 0, regs >= 0."
+"""
+
+
 def build(points: dict[str, float]) -> nbformat.NotebookNode:
-    CELLS.clear()
+    nb = SourceNotebook()
     S = SANITY
 
-    md("a3-title", r"""
+    nb.md("a3-title", r"""
 # Assignment 3: Linear classifiers (SVM and softmax)
 
 In this assignment you build two linear image classifiers from scratch, with numpy only:
@@ -420,7 +363,7 @@ In this assignment you build two linear image classifiers from scratch, with num
   `autograder check linear_classifier.ipynb` tells you about any rule the grader enforces.
 """)
 
-    code("a3-setup", r"""
+    nb.code("a3-setup", r"""
 # Setup: run this cell first. If an import fails, activate the kit's environment
 # (see the README) and restart the kernel.
 import time
@@ -443,7 +386,7 @@ plt.rcParams["figure.figsize"] = (10.0, 6.0)
 plt.rcParams["image.interpolation"] = "nearest"
 """)
 
-    md("a3-settings-md", r"""
+    nb.md("a3-settings-md", r"""
 ## Your settings
 
 The next cell is yours: you may edit it freely (it is not graded).
@@ -455,12 +398,12 @@ The next cell is yours: you may edit it freely (it is not graded).
 * `STUDENT_ID`: the id your course uses for you; the last cell puts it in your submission.
 """)
 
-    free("a3-settings", r"""
+    nb.free("a3-settings", r"""
 DATASET = "digits"
 STUDENT_ID = "your-student-id"
 """)
 
-    md("a3-data-md", r"""
+    nb.md("a3-data-md", r"""
 ## 1. Data
 
 `load_dataset` returns float64 splits: **train** (to fit $W$), **val** (to choose
@@ -468,7 +411,7 @@ hyperparameters), **test** (touched once, at the very end) and **dev** (a small 
 for quick checks). Each row of `X` is one image, flattened; pixels are scaled to $[0, 1]$.
 """)
 
-    code("a3-load-data", r"""
+    nb.code("a3-load-data", r"""
 data = load_dataset(DATASET)
 X_train, y_train = data["X_train"], data["y_train"]
 X_val, y_val = data["X_val"], data["y_val"]
@@ -482,16 +425,16 @@ for split in ("train", "val", "test", "dev"):
 print(f"{num_classes} classes: {class_names}; each image has shape {image_shape}")
 """)
 
-    md("a3-samples-md", "A few training images of each class:")
+    nb.md("a3-samples-md", "A few training images of each class:")
 
-    code("a3-samples", r"""
+    nb.code("a3-samples", r"""
 # The loader already preprocessed X_train (see below); adding the mean image back and dropping
 # the column of ones recovers the original pixels for display.
 show_sample_images(X_train[:, :-1] + mean_image, y_train, class_names, image_shape)
 plt.show()
 """)
 
-    md("a3-preprocess-md", r"""
+    nb.md("a3-preprocess-md", r"""
 ### Preprocessing: the mean image and the bias trick
 
 With $P$ pixel values per image ($P = 64$ for digits, $P = 3072$ for CIFAR-10), the loader did two
@@ -505,7 +448,7 @@ things to every split:
    $W$ of shape `(D, C)`: the last row of $W$ is the bias. From now on there is only $W$.
 """)
 
-    code("a3-preprocess", r"""
+    nb.code("a3-preprocess", r"""
 print("mean image:", mean_image.shape, "  X_train:", X_train.shape, "  D =", X_train.shape[1])
 print("last column of X_train is all ones:", bool(np.all(X_train[:, -1] == 1.0)))
 print("pixel columns have mean ~0 on train:", bool(np.allclose(X_train[:, :-1].mean(axis=0), 0.0)))
@@ -516,7 +459,7 @@ plt.axis("off")
 plt.show()
 """)
 
-    md("a3-svm-md", r"""
+    nb.md("a3-svm-md", r"""
 ## 2. The multiclass SVM
 
 For an example $x_i$ (a row of `X`, shape `(D,)`) with label $y_i$, the scores are
@@ -539,9 +482,9 @@ column $y_i$.
 Implement `svm_loss_naive` with loops over the examples and the classes.
 """)
 
-    solution("a3-svm-naive", SVM_NAIVE)
+    nb.solution("a3-svm-naive", SVM_NAIVE)
 
-    grade("a3-svm-naive-check", "svm_loss_naive", points["svm_loss_naive"], rf"""
+    nb.grade("a3-svm-naive-check", "svm_loss_naive", points["svm_loss_naive"], rf"""
 # Sanity checks for svm_loss_naive. Run this cell; do not edit it.
 {TOY.strip()}
 
@@ -573,7 +516,7 @@ for reg in (0.0, 10.0):
 print("All svm_loss_naive sanity checks passed.")
 """)
 
-    md("a3-q-kinks", r"""
+    nb.md("a3-q-kinks", r"""
 **Inline Question 1** (kinks)
 
 Once in a while, one entry of a gradient check of the SVM loss does not match, even though the
@@ -582,7 +525,7 @@ example in one dimension where a gradient check could fail. How would changing t
 (1 here) affect how often it happens? *Hint: the SVM loss is not differentiable everywhere.*
 """)
 
-    answer("a3-a-kinks", "inline_svm_kinks", points["inline_svm_kinks"], r"""
+    nb.answer("a3-a-kinks", "inline_svm_kinks", points["inline_svm_kinks"], r"""
 **Your answer:**
 
 ### BEGIN SOLUTION
@@ -599,7 +542,7 @@ makes a kink less likely to be hit.
 ### END SOLUTION
 """)
 
-    md("a3-svm-vec-md", r"""
+    nb.md("a3-svm-vec-md", r"""
 ### The vectorized SVM loss
 
 Loops in Python are slow. Implement `svm_loss_vectorized` with **no loops at all** (no `for`,
@@ -607,9 +550,9 @@ Loops in Python are slow. Implement `svm_loss_vectorized` with **no loops at all
 and integer-array indexing such as `scores[np.arange(N), y]` are all you need.
 """)
 
-    solution("a3-svm-vec", SVM_VECTORIZED)
+    nb.solution("a3-svm-vec", SVM_VECTORIZED)
 
-    grade("a3-svm-vec-check", "svm_loss_vectorized", points["svm_loss_vectorized"], r"""
+    nb.grade("a3-svm-vec-check", "svm_loss_vectorized", points["svm_loss_vectorized"], r"""
 # Sanity checks for svm_loss_vectorized: it must agree with svm_loss_naive. Do not edit.
 W = 0.01 * np.random.default_rng(2).standard_normal((X_dev.shape[1], num_classes))
 for reg in (0.0, 0.5):
@@ -625,7 +568,7 @@ for reg in (0.0, 0.5):
 print("svm_loss_vectorized agrees with svm_loss_naive.")
 """)
 
-    code("a3-svm-timing", r"""
+    nb.code("a3-svm-timing", r"""
 # How much faster is the vectorized version? (On the dev set; the gap grows with N and D.)
 t_naive = time_function(svm_loss_naive, W, X_dev, y_dev, 0.5)
 t_vec = time_function(svm_loss_vectorized, W, X_dev, y_dev, 0.5)
@@ -633,7 +576,7 @@ print(f"naive: {t_naive * 1e3:.2f} ms   vectorized: {t_vec * 1e3:.3f} ms   "
       f"speedup: {t_naive / t_vec:.0f}x")
 """)
 
-    md("a3-softmax-md", r"""
+    nb.md("a3-softmax-md", r"""
 ## 3. Softmax
 
 The softmax classifier turns scores into probabilities
@@ -655,9 +598,9 @@ thousands. Regularization is the same as for the SVM: `reg * np.sum(W * W)`, gra
 $2 \lambda W$.
 """)
 
-    solution("a3-softmax-naive", SOFTMAX_NAIVE)
+    nb.solution("a3-softmax-naive", SOFTMAX_NAIVE)
 
-    grade("a3-softmax-naive-check", "softmax_loss_naive", points["softmax_loss_naive"], rf"""
+    nb.grade("a3-softmax-naive-check", "softmax_loss_naive", points["softmax_loss_naive"], rf"""
 # Sanity checks for softmax_loss_naive. Run this cell; do not edit it.
 {TOY.strip()}
 
@@ -702,14 +645,14 @@ for reg in (0.0, 10.0):
 print("All softmax_loss_naive sanity checks passed.")
 """)
 
-    md("a3-q-softmax", r"""
+    nb.md("a3-q-softmax", r"""
 **Inline Question 2** (the initial loss)
 
 With tiny random weights, why is the softmax loss close to $\log(C)$ ($\approx 2.303$ for
 $C = 10$)? Explain in one or two sentences.
 """)
 
-    answer("a3-a-softmax", "inline_softmax_init", points["inline_softmax_init"], r"""
+    nb.answer("a3-a-softmax", "inline_softmax_init", points["inline_softmax_init"], r"""
 **Your answer:**
 
 ### BEGIN SOLUTION
@@ -719,15 +662,15 @@ $-\log(1/C) = \log(C)$, and so is their mean; the regularization term is negligi
 ### END SOLUTION
 """)
 
-    md("a3-softmax-vec-md", r"""
+    nb.md("a3-softmax-vec-md", r"""
 ### The vectorized softmax loss
 
 Same rules as for the SVM: **no loops at all**, and shift the scores of each row by its maximum.
 """)
 
-    solution("a3-softmax-vec", SOFTMAX_VECTORIZED)
+    nb.solution("a3-softmax-vec", SOFTMAX_VECTORIZED)
 
-    grade("a3-softmax-vec-check", "softmax_loss_vectorized", points["softmax_loss_vectorized"], r"""
+    nb.grade("a3-softmax-vec-check", "softmax_loss_vectorized", points["softmax_loss_vectorized"], r"""
 # Sanity checks for softmax_loss_vectorized: it must agree with softmax_loss_naive. Do not edit.
 W = 0.01 * np.random.default_rng(2).standard_normal((X_dev.shape[1], num_classes))
 # The last case adds 1e5 to the bias row of W: every score grows by 1e5 (shift by the max!).
@@ -748,14 +691,14 @@ for shift, reg in ((0, 0.0), (0, 0.5), (1, 0.0)):
 print("softmax_loss_vectorized agrees with softmax_loss_naive.")
 """)
 
-    code("a3-softmax-timing", r"""
+    nb.code("a3-softmax-timing", r"""
 t_naive = time_function(softmax_loss_naive, W, X_dev, y_dev, 0.5)
 t_vec = time_function(softmax_loss_vectorized, W, X_dev, y_dev, 0.5)
 print(f"naive: {t_naive * 1e3:.2f} ms   vectorized: {t_vec * 1e3:.3f} ms   "
       f"speedup: {t_naive / t_vec:.0f}x")
 """)
 
-    md("a3-sgd-md", r"""
+    nb.md("a3-sgd-md", r"""
 ## 4. Training with stochastic gradient descent
 
 Computing the loss on all training examples for every step is wasteful: SGD estimates the
@@ -764,9 +707,9 @@ $W \leftarrow W - \eta \, \nabla_W L_{\text{batch}}$, with learning rate $\eta$.
 First, sampling a minibatch.
 """)
 
-    solution("a3-sample-batch", SAMPLE_BATCH)
+    nb.solution("a3-sample-batch", SAMPLE_BATCH)
 
-    grade("a3-sample-batch-check", "sample_batch", points["sample_batch"], r"""
+    nb.grade("a3-sample-batch-check", "sample_batch", points["sample_batch"], r"""
 # Sanity checks for sample_batch. Do not edit.
 np.random.seed(0)
 X_small = np.arange(30, dtype=np.float64).reshape(10, 3)   # row r is [3r, 3r + 1, 3r + 2]
@@ -782,14 +725,14 @@ assert len(y_batch) == 25, "Sample with replacement: batch_size may exceed num_t
 print("sample_batch sanity checks passed.")
 """)
 
-    md("a3-train-md", r"""
+    nb.md("a3-train-md", r"""
 Now the training loop: `train_linear_classifier` takes the loss function as an argument, so the
 same loop trains the SVM and softmax.
 """)
 
-    solution("a3-train", TRAIN)
+    nb.solution("a3-train", TRAIN)
 
-    grade("a3-train-check", "train_linear_classifier", points["train_linear_classifier"], r"""
+    nb.grade("a3-train-check", "train_linear_classifier", points["train_linear_classifier"], r"""
 # Sanity checks for train_linear_classifier. Do not edit.
 # 1. A loss whose gradient is always 1: each step must move every weight by exactly -learning_rate.
 def constant_gradient_loss(W, X, y, reg):
@@ -820,11 +763,11 @@ assert loss_after < 0.5 * loss_before, "The loss did not go down: check the sign
 print("train_linear_classifier sanity checks passed.")
 """)
 
-    md("a3-predict-md", "To classify, pick the class with the highest score.")
+    nb.md("a3-predict-md", "To classify, pick the class with the highest score.")
 
-    solution("a3-predict", PREDICT)
+    nb.solution("a3-predict", PREDICT)
 
-    grade("a3-predict-check", "predict_linear_classifier", points["predict_linear_classifier"], r"""
+    nb.grade("a3-predict-check", "predict_linear_classifier", points["predict_linear_classifier"], r"""
 # Sanity checks for predict_linear_classifier. Do not edit.
 W_p = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])      # D = 2, C = 3
 X_p = np.array([[3.0, 1.0], [1.0, 3.0], [-1.0, -1.0]])  # scores [3,2,0], [1,6,0], [-1,-2,0]
@@ -836,12 +779,12 @@ assert np.array_equal(y_pred, [0, 1, 2]), "Each prediction is the class with the
 print("predict_linear_classifier sanity checks passed.")
 """)
 
-    md("a3-sgd-run-md", r"""
+    nb.md("a3-sgd-run-md", r"""
 Let's train an SVM on the training set and look at the loss curve. It should fall quickly, then
 flatten out while staying noisy (each step sees a different minibatch).
 """)
 
-    code("a3-sgd-run", r"""
+    nb.code("a3-sgd-run", r"""
 # A learning rate and regularization that work for each dataset (you choose yours in section 5).
 learning_rate, reg = {"digits": (1e-1, 1e-3), "cifar10": (5e-3, 0.4)}[DATASET]
 np.random.seed(0)
@@ -858,7 +801,7 @@ val_acc = np.mean(predict_linear_classifier(W_svm, X_val) == y_val)
 print(f"training accuracy: {train_acc:.3f}   validation accuracy: {val_acc:.3f}")
 """)
 
-    md("a3-search-md", r"""
+    nb.md("a3-search-md", r"""
 ## 5. Hyperparameter search
 
 The learning rate and the regularization strength are chosen on the **validation** set: train
@@ -874,7 +817,7 @@ reaches 0.95 to 0.97) or **0.37 on CIFAR-10**, partial credit down to 0.80 (digi
 (CIFAR-10). The search driver is fixed: improve your results through the grid only.
 """)
 
-    code("a3-search-driver", r"""
+    nb.code("a3-search-driver", r"""
 # The search shared by the SVM and softmax (locked; it is not graded itself).
 SEARCH_ITERS = 1500
 
@@ -899,42 +842,32 @@ def run_search(loss_func, learning_rates, regularization_strengths, model_file):
     return best_W
 """)
 
-    solution("a3-svm-search-params", SVM_SEARCH)
+    nb.solution("a3-svm-search-params", SVM_SEARCH)
 
-    grade("a3-svm-search-params-check", "svm_get_search_params", points["svm_get_search_params"], r"""
-# Sanity check for svm_get_search_params. Do not edit.
-svm_lrs, svm_regs = svm_get_search_params()
-print("learning rates:", svm_lrs, "\nregularization strengths:", svm_regs)
-assert 2 <= len(svm_lrs) * len(svm_regs) <= 30, "Use a grid of 2 to 30 (learning rate, reg) pairs."
-assert all(lr > 0 for lr in svm_lrs) and all(reg >= 0 for reg in svm_regs), "Learning rates > 0, regs >= 0."
-""")
+    nb.grade("a3-svm-search-params-check", "svm_get_search_params", points["svm_get_search_params"],
+             _search_params_check("svm"))
 
-    grade("a3-svm-search", "svm_best_model", points["svm_best_model"], r"""
+    nb.grade("a3-svm-search", "svm_best_model", points["svm_best_model"], r"""
 # The SVM search: trains one model per pair and saves the best as svm_best_model.npz. Do not edit.
 best_svm_W = run_search(svm_loss_vectorized, svm_lrs, svm_regs, "svm_best_model.npz")
 """)
 
-    md("a3-softmax-search-md", r"""
+    nb.md("a3-softmax-search-md", r"""
 The same for softmax: fill in `softmax_get_search_params`; the locked cell after it runs the
 search and saves `softmax_best_model.npz`. The best values need not be the SVM's.
 """)
 
-    solution("a3-softmax-search-params", SOFTMAX_SEARCH)
+    nb.solution("a3-softmax-search-params", SOFTMAX_SEARCH)
 
-    grade("a3-softmax-search-params-check", "softmax_get_search_params", points["softmax_get_search_params"], r"""
-# Sanity check for softmax_get_search_params. Do not edit.
-softmax_lrs, softmax_regs = softmax_get_search_params()
-print("learning rates:", softmax_lrs, "\nregularization strengths:", softmax_regs)
-assert 2 <= len(softmax_lrs) * len(softmax_regs) <= 30, "Use a grid of 2 to 30 (learning rate, reg) pairs."
-assert all(lr > 0 for lr in softmax_lrs) and all(reg >= 0 for reg in softmax_regs), "Learning rates > 0, regs >= 0."
-""")
+    nb.grade("a3-softmax-search-params-check", "softmax_get_search_params", points["softmax_get_search_params"],
+             _search_params_check("softmax"))
 
-    grade("a3-softmax-search", "softmax_best_model", points["softmax_best_model"], r"""
+    nb.grade("a3-softmax-search", "softmax_best_model", points["softmax_best_model"], r"""
 # The softmax search: saves the best model as softmax_best_model.npz. Do not edit.
 best_softmax_W = run_search(softmax_loss_vectorized, softmax_lrs, softmax_regs, "softmax_best_model.npz")
 """)
 
-    md("a3-templates-md", r"""
+    nb.md("a3-templates-md", r"""
 ## 6. What did the classifiers learn?
 
 Each column of $W$ (without the bias row) has one weight per pixel: shown as an image, it is the
@@ -942,7 +875,7 @@ Each column of $W$ (without the bias row) has one weight per pixel: shown as an 
 product of the image with column $j$.
 """)
 
-    code("a3-templates", r"""
+    nb.code("a3-templates", r"""
 show_weight_templates(best_svm_W, image_shape, class_names)
 plt.suptitle("SVM templates")
 plt.show()
@@ -951,14 +884,14 @@ plt.suptitle("Softmax templates")
 plt.show()
 """)
 
-    md("a3-q-templates", r"""
+    nb.md("a3-q-templates", r"""
 **Inline Question 3** (templates)
 
 Describe what the templates look like, and explain why they look this way. Where does a single
 template per class fall short?
 """)
 
-    answer("a3-a-templates", "inline_weight_templates", points["inline_weight_templates"], r"""
+    nb.answer("a3-a-templates", "inline_weight_templates", points["inline_weight_templates"], r"""
 **Your answer:**
 
 ### BEGIN SOLUTION
@@ -973,7 +906,7 @@ left or right, cars of different colors), so it averages them, which limits the 
 ### END SOLUTION
 """)
 
-    md("a3-submit-md", r"""
+    nb.md("a3-submit-md", r"""
 ## 7. Submit
 
 Before you run the last cell: *Kernel → Restart & Run All*, check that every cell ran without an
@@ -982,7 +915,7 @@ error and that `svm_best_model.npz` and `softmax_best_model.npz` are next to thi
 `A3_<STUDENT_ID>.zip`; upload that file.
 """)
 
-    code("a3-submit", r"""
+    nb.code("a3-submit", r"""
 try:
     from autograder.submission import submit_from_notebook
 except ImportError:
@@ -993,34 +926,15 @@ else:
     submit_from_notebook("A3", student_id=STUDENT_ID)
 """)
 
-    nb = new_notebook(cells=list(CELLS))
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    return nb
+    return nb.notebook()
 
 
 # --------------------------------------------------------------------------- entry points
 
 
-def load_points(config: Path = CONFIG) -> dict[str, float]:
-    """grade_id -> points of [tests] and [manual] (ints where whole, for tidy metadata)."""
-    cfg = load_config(config)
-    return {k: (int(v) if v.is_integer() else v) for k, v in {**cfg.tests, **cfg.manual}.items()}
-
-
 def reference_namespace() -> dict:
     """The solution functions executed in a fresh namespace (trusted source: this file)."""
-    import math
-    import time
-
-    import numpy as np
-
-    ns: dict = {"np": np, "math": math, "time": time}
-    for src in SOLUTIONS.values():
-        exec(compile(src, "<A3 solution>", "exec"), ns)  # noqa: S102 - our own reference
-    return ns
+    return solution_namespace(SOLUTIONS.values(), "<A3 solution>")
 
 
 def measure() -> dict[str, float]:
@@ -1073,9 +987,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         sweep(args.sweep)
         return 0
-    nb = build(load_points())
-    nbformat.validate(nb)
-    Path(args.output).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    nb = build(rubric_points(CONFIG))
+    write_notebook(nb, args.output)
     print(f"wrote {args.output} ({len(nb.cells)} cells)")
     return 0
 

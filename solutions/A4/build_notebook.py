@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-import tomllib
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.authoring import SourceNotebook, rubric_points, solution_namespace, write_notebook
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "two_layer_net.ipynb"
@@ -40,61 +40,6 @@ SANITY = {
     "toy_loss": 1.1584851018950444,
     "toy_train_loss": 0.008117220920637476,
 }
-
-# --------------------------------------------------------------------------- cell helpers
-
-CELLS: list[nbformat.NotebookNode] = []
-
-
-def _meta(grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float | None = None) -> dict:
-    nb = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
-    if points is not None:
-        nb["points"] = points
-    return {"nbgrader": nb}
-
-
-def _source(text: str) -> str:
-    return text.strip("\n")
-
-
-def md(cell_id: str, text: str) -> None:
-    """A read-only markdown cell."""
-    CELLS.append(new_markdown_cell(_source(text), id=cell_id,
-                                   metadata=_meta(cell_id, solution=False, grade=False, locked=True)))
-
-
-def code(cell_id: str, text: str) -> None:
-    """A read-only code cell (drivers, checks that are not graded, plots)."""
-    CELLS.append(new_code_cell(_source(text), id=cell_id,
-                               metadata=_meta(cell_id, solution=False, grade=False, locked=True)))
-
-
-def solution(cell_id: str, text: str) -> None:
-    """A solution cell: function definitions with BEGIN/END SOLUTION blocks inside the bodies."""
-    CELLS.append(new_code_cell(_source(text), id=cell_id,
-                               metadata=_meta(cell_id, solution=True, grade=False, locked=False)))
-
-
-def free(cell_id: str, text: str) -> None:
-    """A free cell (docs/architecture.md): the student may edit all of it; not in the module."""
-    meta = _meta(cell_id, solution=True, grade=False, locked=False)
-    meta["autograder"] = {"module": False}
-    CELLS.append(new_code_cell(_source(text), id=cell_id, metadata=meta))
-
-
-def grade(cell_id: str, grade_id: str, points: float, text: str) -> None:
-    """A locked grade cell: the visible checks of one hidden-test group (grade_id)."""
-    CELLS.append(new_code_cell(_source(text), id=cell_id,
-                               metadata=_meta(grade_id, solution=False, grade=True, locked=True,
-                                              points=points)))
-
-
-def answer(cell_id: str, grade_id: str, points: float, text: str) -> None:
-    """A manual answer cell (markdown, graded by hand); the release shows YOUR ANSWER HERE."""
-    CELLS.append(new_markdown_cell(_source(text), id=cell_id,
-                                   metadata=_meta(grade_id, solution=True, grade=True, locked=False,
-                                                  points=points)))
-
 
 # --------------------------------------------------------------------------- solution sources
 # Kept as module-level strings: --measure, tests/test_a4.py and bench/ build the reference
@@ -458,11 +403,11 @@ def _format_scores(rows: list[list[float]]) -> str:
 
 
 def build(points: dict[str, float]) -> nbformat.NotebookNode:
-    CELLS.clear()
+    nb = SourceNotebook()
     S = SANITY
     T = TOY_TRAIN
 
-    md("a4-title", r"""
+    nb.md("a4-title", r"""
 # Assignment 4: A two-layer neural network, with backpropagation by hand
 
 In this assignment you build, train and tune a two-layer fully connected network with numpy only:
@@ -490,7 +435,7 @@ In this assignment you build, train and tune a two-layer fully connected network
   `autograder check two_layer_net.ipynb` tells you about any rule the grader enforces.
 """)
 
-    code("a4-setup", r"""
+    nb.code("a4-setup", r"""
 # Setup: run this cell first. If an import fails, activate the kit's environment
 # (see the README) and restart the kernel.
 import time
@@ -513,7 +458,7 @@ plt.rcParams["figure.figsize"] = (10.0, 6.0)
 plt.rcParams["image.interpolation"] = "nearest"
 """)
 
-    md("a4-settings-md", r"""
+    nb.md("a4-settings-md", r"""
 ## Your settings
 
 The next cell is yours: you may edit it freely (it is not graded).
@@ -525,12 +470,12 @@ The next cell is yours: you may edit it freely (it is not graded).
 * `STUDENT_ID`: the id your course uses for you; the last cell puts it in your submission.
 """)
 
-    free("a4-settings", r"""
+    nb.free("a4-settings", r"""
 DATASET = "digits"
 STUDENT_ID = "your-student-id"
 """)
 
-    md("a4-model-md", r"""
+    nb.md("a4-model-md", r"""
 ## 1. The network and its forward pass
 
 The network maps an input $x$ (a row of `X`, $D$ numbers) to $C$ class scores through $H$ hidden
@@ -554,15 +499,15 @@ biases. Implement `nn_forward_pass` without loops: a matrix product processes al
 and adding a bias of shape `(H,)` to an `(N, H)` array adds it to every row (broadcasting).
 """)
 
-    solution("a4-forward", FORWARD)
+    nb.solution("a4-forward", FORWARD)
 
-    md("a4-toy-md", r"""
+    nb.md("a4-toy-md", r"""
 We check each piece on a **toy problem** small enough to look at: $N = 5$ inputs of dimension
 $D = 4$, $H = 10$ hidden units, $C = 3$ classes, with fixed random weights and biases (the biases
 are not zero, so a forgotten bias shows up). `init_toy_model()` returns a fresh copy each time.
 """)
 
-    code("a4-toy", TOY.strip() + r"""
+    nb.code("a4-toy", TOY.strip() + r"""
 
 
 toy_params = init_toy_model()
@@ -572,7 +517,7 @@ for name, value in toy_params.items():
 print(f"X_toy: {X_toy.shape}, y_toy: {y_toy}")
 """)
 
-    grade("a4-forward-check", "nn_forward_pass", points["nn_forward_pass"], rf"""
+    nb.grade("a4-forward-check", "nn_forward_pass", points["nn_forward_pass"], rf"""
 # Sanity checks for nn_forward_pass. Run this cell; do not edit it.
 scores, hidden = nn_forward_pass(init_toy_model(), X_toy)
 assert np.shape(hidden) == (5, 10), f"hidden has shape {{np.shape(hidden)}}; it must be (N, H) = (5, 10)."
@@ -589,7 +534,7 @@ assert difference < 1e-10, (
 print("nn_forward_pass sanity checks passed.")
 """)
 
-    md("a4-loss-md", r"""
+    nb.md("a4-loss-md", r"""
 ## 2. The loss
 
 The network's scores become class probabilities through the **softmax**, and the loss of one
@@ -614,9 +559,9 @@ second block (Part 3, the backward pass) comes next: until you write it, the che
 your first block computed and tells you the rest is still to do.
 """)
 
-    solution("a4-forward-backward", FORWARD_BACKWARD)
+    nb.solution("a4-forward-backward", FORWARD_BACKWARD)
 
-    grade("a4-loss-check", "nn_loss", points["nn_loss"], rf"""
+    nb.grade("a4-loss-check", "nn_loss", points["nn_loss"], rf"""
 # Sanity checks for the loss of nn_forward_backward (Part 2). Run this cell; do not edit it.
 def loss_before_backward(params, X, y, reg):
     '''Your loss, even while Part 3 (the backward pass) still raises NotImplementedError.'''
@@ -657,7 +602,7 @@ assert np.isfinite(big_loss), (
 print("nn_forward_backward loss sanity checks passed.")
 """)
 
-    md("a4-backward-md", r"""
+    nb.md("a4-backward-md", r"""
 ## 3. The backward pass, written flat
 
 The gradient of the loss with respect to each parameter comes from the **chain rule**, applied
@@ -698,7 +643,7 @@ an error of $10^{-4}$ or more means a bug. (No pre-activation of the toy problem
 the ReLU's kink would make the numeric gradient unreliable.)
 """)
 
-    grade("a4-backward-check", "nn_backward", points["nn_backward"], r"""
+    nb.grade("a4-backward-check", "nn_backward", points["nn_backward"], r"""
 # Sanity checks for the backward pass of nn_forward_backward (Part 3). Do not edit.
 params = init_toy_model()
 loss, grads = nn_forward_backward(params, X_toy, y_toy, reg=0.05)
@@ -729,7 +674,7 @@ assert grads0["b1"][1] != 0, "A hidden unit with a positive pre-activation must 
 print("nn_forward_backward backward-pass sanity checks passed.")
 """)
 
-    md("a4-q-relu", r"""
+    nb.md("a4-q-relu", r"""
 **Inline Question 1** (the ReLU gate)
 
 Suppose that, for one hidden unit $j$, the pre-activation `pre[i, j]` is negative for **every**
@@ -738,7 +683,7 @@ column $j$ of `W1` and entry $j$ of `b1` receive from the data loss, and what do
 this unit during the rest of training? Name one way to make it less likely.
 """)
 
-    answer("a4-a-relu", "inline_relu_gate", points["inline_relu_gate"], r"""
+    nb.answer("a4-a-relu", "inline_relu_gate", points["inline_relu_gate"], r"""
 **Your answer:**
 
 ### BEGIN SOLUTION
@@ -753,7 +698,7 @@ positive), or a leaky ReLU that passes a small gradient where pre < 0.
 ### END SOLUTION
 """)
 
-    md("a4-train-md", r"""
+    nb.md("a4-train-md", r"""
 ## 4. Training with SGD
 
 To classify, pick the class with the highest score: write `nn_predict` first; it takes the loss
@@ -775,9 +720,9 @@ steps early make fast progress; smaller steps later settle into a minimum instea
 around it.
 """)
 
-    solution("a4-predict", PREDICT)
+    nb.solution("a4-predict", PREDICT)
 
-    grade("a4-predict-check", "nn_predict", points["nn_predict"], r"""
+    nb.grade("a4-predict-check", "nn_predict", points["nn_predict"], r"""
 # Sanity checks for nn_predict. Do not edit.
 y_pred = nn_predict(init_toy_model(), nn_forward_backward, X_toy)
 print("toy predictions:", y_pred)
@@ -788,9 +733,9 @@ assert np.array_equal(y_pred, expected), "Each prediction is the class with the 
 print("nn_predict sanity checks passed.")
 """)
 
-    solution("a4-train", TRAIN)
+    nb.solution("a4-train", TRAIN)
 
-    grade("a4-train-check", "nn_train", points["nn_train"], rf"""
+    nb.grade("a4-train-check", "nn_train", points["nn_train"], rf"""
 # Sanity checks for nn_train. Do not edit.
 # 1. The learning-rate schedule: a loss whose gradient is always 1 moves every parameter by
 #    exactly -learning_rate per step. N = 6 and batch_size = 3: an epoch is 2 iterations, so
@@ -835,19 +780,19 @@ assert final_loss < {TOY_TRAIN_BAR}, (
 print("nn_train sanity checks passed.")
 """)
 
-    md("a4-toy-plot-md", r"""
+    nb.md("a4-toy-plot-md", r"""
 The loss on the toy problem should fall quickly and smoothly (the "minibatch" is drawn from 5
 examples); the accuracy reaches 1.0 within a few epochs.
 """)
 
-    code("a4-toy-plot", r"""
+    nb.code("a4-toy-plot", r"""
 plot_training_stats(toy_stats)
 plt.show()
 print(f"toy problem: loss {toy_stats['loss_history'][0]:.3f} -> {toy_stats['loss_history'][-1]:.3f}, "
       f"final training accuracy {toy_stats['train_acc_history'][-1]:.2f}")
 """)
 
-    md("a4-data-md", r"""
+    nb.md("a4-data-md", r"""
 ## 5. Real images
 
 Now the net classifies images. `load_dataset` returns float64 splits: **train** (to fit the
@@ -856,7 +801,7 @@ of `X` is one image, flattened, with pixels scaled to $[0, 1]$ and the mean trai
 subtracted. There is no bias trick here: the network has its own biases `b1` and `b2`.
 """)
 
-    code("a4-load-data", r"""
+    nb.code("a4-load-data", r"""
 data = load_dataset(DATASET, bias_trick=False)
 X_train, y_train = data["X_train"], data["y_train"]
 X_val, y_val = data["X_val"], data["y_val"]
@@ -872,14 +817,14 @@ show_sample_images(X_train + mean_image, y_train, class_names, image_shape)
 plt.show()
 """)
 
-    md("a4-default-md", r"""
+    nb.md("a4-default-md", r"""
 ### A first net
 
 Train a net with $H = 50$ hidden units and a first guess for the hyperparameters. It trains, but
 not well: the validation accuracy stays far from what this network can do.
 """)
 
-    code("a4-default-train", rf"""
+    nb.code("a4-default-train", rf"""
 DEFAULT_NET = {DEFAULT_NET!r}
 
 reset_seed(0)
@@ -894,7 +839,7 @@ val_acc = np.mean(nn_predict(params, nn_forward_backward, X_val) == y_val)
 print(f"validation accuracy: {{val_acc:.3f}}")
 """)
 
-    md("a4-debug-md", r"""
+    nb.md("a4-debug-md", r"""
 ### Debug the training from its plots
 
 A single accuracy number says *that* something is off, not *what*. Three plots usually do:
@@ -911,7 +856,7 @@ A single accuracy number says *that* something is off, not *what*. Three plots u
   looks like noise has not learned.
 """)
 
-    code("a4-debug-plots", r"""
+    nb.code("a4-debug-plots", r"""
 plot_training_stats(stats)
 plt.show()
 num_shown = min(20, params["W1"].shape[1])
@@ -922,7 +867,7 @@ print("learning rate in the last epoch:",
       DEFAULT_NET["learning_rate"] * DEFAULT_NET["learning_rate_decay"] ** len(stats["val_acc_history"]))
 """)
 
-    md("a4-q-debug", r"""
+    nb.md("a4-q-debug", r"""
 **Inline Question 2** (debugging)
 
 What do the three plots of the first net tell you: is it underfitting or overfitting, and which
@@ -930,7 +875,7 @@ hyperparameter is most to blame? Support your answer with what you see in the pl
 learning rate printed at the end). What would you change first?
 """)
 
-    answer("a4-a-debug", "inline_debug", points["inline_debug"], r"""
+    nb.answer("a4-a-debug", "inline_debug", points["inline_debug"], r"""
 **Your answer:**
 
 ### BEGIN SOLUTION
@@ -946,7 +891,7 @@ size and the regularization strength, which matter once the net fits the trainin
 ### END SOLUTION
 """)
 
-    md("a4-search-md", r"""
+    nb.md("a4-search-md", r"""
 ## 6. Tuning the hyperparameters
 
 Fill in `nn_get_search_params` with the values to try (the search trains one net per combination:
@@ -960,11 +905,11 @@ trains them and keeps the one with the best **validation** accuracy. Tips:
 The grader calls `find_best_net` on small problems of its own, and grades the model you save.
 """)
 
-    solution("a4-search-params", SEARCH_PARAMS)
+    nb.solution("a4-search-params", SEARCH_PARAMS)
 
-    solution("a4-find-best", FIND_BEST)
+    nb.solution("a4-find-best", FIND_BEST)
 
-    grade("a4-search-check", "nn_search", points["nn_search"], r"""
+    nb.grade("a4-search-check", "nn_search", points["nn_search"], r"""
 # Sanity checks for nn_get_search_params and find_best_net. Do not edit.
 search_params = nn_get_search_params()
 assert len(search_params) == 4, "Return (learning_rates, hidden_sizes, regularization_strengths, learning_rate_decays)."
@@ -996,14 +941,14 @@ assert np.mean(nn_predict(best_params, nn_forward_backward, X_blobs[40:]) == y_b
 print("nn_get_search_params and find_best_net sanity checks passed.")
 """)
 
-    md("a4-search-run-md", r"""
+    nb.md("a4-search-run-md", r"""
 The locked cell below runs your search on the dataset, shows the validation accuracy of each
 (learning rate, regularization) pair (the best over the other hyperparameters), saves the best
 net as `nn_best_model.npz` and prints its **test** accuracy, measured once. On digits, a careful
 search reaches a test accuracy of about 0.95 or more; on CIFAR-10, about 0.50.
 """)
 
-    grade("a4-search-run", "nn_best_model", points["nn_best_model"], r"""
+    nb.grade("a4-search-run", "nn_best_model", points["nn_best_model"], r"""
 # The search: trains one net per combination and saves the best as nn_best_model.npz. Do not edit.
 SEARCH_ITERS = 1000 if DATASET == "digits" else 3000
 tic = time.time()
@@ -1025,7 +970,7 @@ with np.load("nn_best_model.npz", allow_pickle=False) as saved:
 print(f"best validation accuracy: {best_val_acc:.3f}; saved nn_best_model.npz; test accuracy: {test_acc:.3f}")
 """)
 
-    code("a4-best-templates", r"""
+    nb.code("a4-best-templates", r"""
 num_shown = min(20, best_params["W1"].shape[1])
 show_weight_templates(best_params["W1"][:, :num_shown], image_shape, [f"unit {j}" for j in range(num_shown)])
 plt.suptitle("first-layer weights (W1) of the best net")
@@ -1034,7 +979,7 @@ train_acc = np.mean(nn_predict(best_params, nn_forward_backward, X_train) == y_t
 print(f"best net: training accuracy {train_acc:.3f}, validation {best_val_acc:.3f}, test {test_acc:.3f}")
 """)
 
-    md("a4-q-gap", r"""
+    nb.md("a4-q-gap", r"""
 **Inline Question 3** (generalization)
 
 Compare the best net's accuracy on the training set with its test accuracy. Where does the gap
@@ -1042,7 +987,7 @@ come from? Which of these can narrow it, and why: (1) train on more data, (2) ad
 units, (3) increase the regularization strength, (4) train for more iterations? Answer for each.
 """)
 
-    answer("a4-a-gap", "inline_generalization", points["inline_generalization"], r"""
+    nb.answer("a4-a-gap", "inline_generalization", points["inline_generalization"], r"""
 **Your answer:**
 
 ### BEGIN SOLUTION
@@ -1057,7 +1002,7 @@ so the gap tends to grow, not shrink; stopping early, at the best validation acc
 ### END SOLUTION
 """)
 
-    md("a4-submit-md", r"""
+    nb.md("a4-submit-md", r"""
 ## 7. Submit
 
 Before you run the last cell: *Kernel → Restart & Run All*, check that every cell ran without an
@@ -1066,7 +1011,7 @@ holds the saved file). The cell runs the self-check and writes `A4_<STUDENT_ID>.
 file.
 """)
 
-    code("a4-submit", r"""
+    nb.code("a4-submit", r"""
 try:
     from autograder.submission import submit_from_notebook
 except ImportError:
@@ -1077,34 +1022,15 @@ else:
     submit_from_notebook("A4", student_id=STUDENT_ID)
 """)
 
-    nb = new_notebook(cells=list(CELLS))
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    return nb
+    return nb.notebook()
 
 
 # --------------------------------------------------------------------------- entry points
 
 
-def load_points(config: Path = CONFIG) -> dict[str, float]:
-    data = tomllib.loads(config.read_text(encoding="utf-8"))
-    points = {**data.get("tests", {}), **data.get("manual", {})}
-    return {k: (int(v) if float(v).is_integer() else float(v)) for k, v in points.items()}
-
-
 def reference_namespace() -> dict:
     """The solution functions executed in a fresh namespace (trusted source: this file)."""
-    import math
-    import time
-
-    import numpy as np
-
-    ns: dict = {"np": np, "math": math, "time": time}
-    for src in SOLUTIONS.values():
-        exec(compile(src, "<A4 solution>", "exec"), ns)  # noqa: S102 - our own reference
-    return ns
+    return solution_namespace(SOLUTIONS.values(), "<A4 solution>")
 
 
 def measure() -> dict:
@@ -1135,9 +1061,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in measure().items():
             print(f"{key} = {value!r}\n    (SANITY has {SANITY.get(key)!r})")
         return 0
-    nb = build(load_points())
-    nbformat.validate(nb)
-    Path(args.output).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    nb = build(rubric_points(CONFIG))
+    write_notebook(nb, args.output)
     print(f"wrote {args.output} ({len(nb.cells)} cells)")
     return 0
 

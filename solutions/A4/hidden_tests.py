@@ -119,6 +119,13 @@ def _pair(ctx, out, what: str):
     return None
 
 
+def _loss_and_grads(ctx, params, X, y, reg):
+    """The student's nn_forward_backward(params, X, y, reg) as a (loss, grads) pair, or None
+    after recording a failure."""
+    return _pair(ctx, ctx.call("nn_forward_backward", params, X, y, reg),
+                 "nn_forward_backward(params, X, y, reg) must return (loss, grads)")
+
+
 def _grads_dict(ctx, grads) -> bool:
     return ctx.check(
         type(grads) is dict and set(grads) == set(PARAM_KEYS), "grads",
@@ -154,8 +161,7 @@ def loss_matches_reference(ctx):
         params, X, y = net_problem(ctx.rng, N, D, H, C, **opts)
         ref_loss = ctx.ref.nn_forward_backward(params, X, y, reg)[0]
         with ctx.case(label):
-            out = _pair(ctx, ctx.call("nn_forward_backward", params, X, y, reg),
-                        "nn_forward_backward(params, X, y, reg) must return (loss, grads)")
+            out = _loss_and_grads(ctx, params, X, y, reg)
             if out is not None:
                 ctx.assert_close(out[0], ref_loss, rtol=RTOL, what="loss")
 
@@ -187,8 +193,7 @@ def loss_is_stable_for_large_scores(ctx):
         big = {**params, "W2": params["W2"] + c[:, None], "b2": params["b2"] + 3000.0}
         ref_loss = ctx.ref.nn_forward_backward(params, X, y, 0.0)[0]
         with ctx.case(label):
-            out = _pair(ctx, ctx.call("nn_forward_backward", big, X, y, 0.0),
-                        "nn_forward_backward(params, X, y, reg) must return (loss, grads)")
+            out = _loss_and_grads(ctx, big, X, y, 0.0)
             if out is not None:
                 ctx.assert_close(out[0], ref_loss, rtol=RTOL,
                                  what="loss with every score shifted by thousands (subtract each "
@@ -204,8 +209,7 @@ def gradients_match_reference(ctx):
         params, X, y = net_problem(ctx.rng, N, D, H, C, **opts)
         ref_grads = ctx.ref.nn_forward_backward(params, X, y, reg)[1]
         with ctx.case(label):
-            out = _pair(ctx, ctx.call("nn_forward_backward", params, X, y, reg),
-                        "nn_forward_backward(params, X, y, reg) must return (loss, grads)")
+            out = _loss_and_grads(ctx, params, X, y, reg)
             if out is None or not _grads_dict(ctx, out[1]):
                 continue
             for key in PARAM_KEYS:
@@ -237,8 +241,7 @@ def relu_gradient_at_exactly_zero_is_zero(ctx):
         params, X, y = exact_zero_problem(ctx.rng, N, D, H, C)
         ref_grads = ctx.ref.nn_forward_backward(params, X, y, reg)[1]
         with ctx.case(label):
-            out = _pair(ctx, ctx.call("nn_forward_backward", params, X, y, reg),
-                        "nn_forward_backward(params, X, y, reg) must return (loss, grads)")
+            out = _loss_and_grads(ctx, params, X, y, reg)
             if out is None or not _grads_dict(ctx, out[1]):
                 continue
             for key in ("W1", "b1"):
