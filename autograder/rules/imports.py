@@ -4,7 +4,8 @@ Looks at all the code the student could have written (TODO bodies, added cells, 
 changed lines anywhere) and catches every way in: `import`/`from` (aliased or not), relative
 imports, `__import__`, `importlib`, `exec`/`eval`/`compile`, `open`, `getattr`/`setattr` on a
 module or the builtins, `globals()`/`vars()`, `sys.modules`, dunder escapes such as
-`__builtins__` or `__subclasses__`, and IPython `!shell` and `%magic` lines (which are not Python:
+`__builtins__` or `__subclasses__`, numpy's file functions and `np.ctypeslib` (`open` and
+`ctypes` by other names), and IPython `!shell` and `%magic` lines (which are not Python:
 they are found line by line before parsing). A cell that does not parse is scanned line by line
 for import statements.
 """
@@ -38,6 +39,23 @@ ESCAPES = {
     "__builtins__", "__import__", "__loader__", "__spec__", "__globals__", "__subclasses__",
     "__code__", "__bases__", "__mro__", "__base__",
 }
+# numpy's own ways to the file system and to C libraries: `open` and `import ctypes` under
+# other names (found by the adversarial corpus: np.fromfile could read the hidden tests by path
+# and np.ctypeslib load libc without one import statement). A prefix covers what is below it.
+NUMPY_ESCAPES = {
+    "numpy.ctypeslib": "loads C libraries (ctypes through numpy)",
+    "numpy.lib.format": "reads or writes files",
+    "numpy.lib.npyio": "reads or writes files",
+    "numpy.lib.DataSource": "opens files or URLs",
+    "numpy.DataSource": "opens files or URLs",
+    "numpy.f2py": "compiles and runs programs",
+    "numpy.distutils": "compiles and runs programs",
+    "numpy.memmap": "maps a file into memory",
+    **{f"numpy.{name}": "reads or writes files" for name in (
+        "load", "save", "savez", "savez_compressed", "loadtxt", "savetxt", "genfromtxt",
+        "fromfile", "fromregex")},
+}
+FILE_METHODS = {"tofile": "writes an array to a file", "dump": "pickles an array to a file"}
 _TEXT_IMPORT = re.compile(r"^\s*(?:import\s+([\w.]+)|from\s+(\.*[\w.]*)\s+import\b)")
 
 
@@ -74,21 +92,49 @@ def _problems(unit: StudentCode, allowed: set[str], aliases: dict[str, str]) -> 
 
 def _node_problem(node: ast.AST, allowed: set[str], aliases: dict[str, str]) -> str | None:
     if isinstance(node, ast.Import):
-        bad = [a.name for a in node.names if a.name.split(".")[0] not in allowed]
+        bad = [a.name for a in node.names if a.name.split(".")[0] not in allowed
+               or _numpy_path_escape(a.name)]
         return f"`import {', '.join(bad)}` is not allowed" if bad else None
     if isinstance(node, ast.ImportFrom):
         if node.level:
             return "a relative import is not allowed"
         top = (node.module or "").split(".")[0]
-        return None if top in allowed else f"`from {node.module} import ...` is not allowed"
+        if top not in allowed:
+            return f"`from {node.module} import ...` is not allowed"
+        bad = [a.name for a in node.names if _numpy_path_escape(f"{node.module}.{a.name}")]
+        return f"`from {node.module} import {', '.join(bad)}` is not allowed" if bad else None
     if isinstance(node, ast.Call):
         return _call_problem(node, aliases)
     if isinstance(node, ast.Attribute) and node.attr in ESCAPES:
         return f"`.{node.attr}` reaches around the import rules"
+    if isinstance(node, (ast.Attribute, ast.Name)):
+        found = _numpy_escape(node, aliases)
+        if found:
+            return found
     if isinstance(node, ast.Name) and node.id in ESCAPES | {"importlib", "builtins"}:
         return f"`{node.id}` reaches around the import rules"
     if isinstance(node, ast.Attribute) and node.attr == "modules" and resolve(node.value, aliases) == "sys":
         return "`sys.modules` reaches around the import rules"
+    return None
+
+
+def _numpy_path_escape(path: str) -> str | None:
+    """What a dotted numpy path reaches that `open`/`ctypes` would (None: ordinary numpy)."""
+    for prefix, what in NUMPY_ESCAPES.items():
+        if path == prefix or path.startswith(prefix + "."):
+            return what
+    private = [p for p in path.split(".")[1:] if p.startswith("_") and not p.endswith("__")]
+    if path.startswith("numpy.") and private:
+        return "is numpy's private code (it reaches os and files)"
+    return None
+
+
+def _numpy_escape(node: ast.Attribute | ast.Name, aliases: dict[str, str]) -> str | None:
+    what = _numpy_path_escape(resolve(node, aliases) or "")
+    if what:
+        return f"`{dotted_name(node)}` {what}"
+    if isinstance(node, ast.Attribute) and node.attr in FILE_METHODS:
+        return f"`.{node.attr}(...)` {FILE_METHODS[node.attr]}"
     return None
 
 
