@@ -179,6 +179,12 @@ def staged_files(files: Mapping[str, Path], dest: Path) -> Path:
     return dest
 
 
+def _as_submitted(message: str, private_copy: Path, submitted: str | Path, name: str) -> str:
+    """Name the file as the student and the TA know it (`A4_s01.zip/two_layer_net.ipynb`),
+    not as the grader's private, already deleted, extracted copy."""
+    return message.replace(str(private_copy), f"{Path(submitted).name}/{name}")
+
+
 def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None:
     """intake → check → graft → engine; fills `out` as it goes so a crash keeps what was found."""
     from autograder.intake import extract_submission
@@ -204,6 +210,7 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
         found = [_as_dict(v) for v in _get(checked, "violations", [])]
         for v in found:
             v.setdefault("file", name)
+            v["message"] = _as_submitted(str(v.get("message", "")), path, task["path"], name)
         out["violations"] += found
         if any(v.get("rule") == "notebook-invalid" for v in found):
             raise StepFailed(next(v["message"] for v in found if v.get("rule") == "notebook-invalid"))
@@ -211,7 +218,7 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
         try:
             student_nb = read_notebook(path)
         except NotebookError as exc:
-            raise StepFailed(str(exc)) from None
+            raise StepFailed(_as_submitted(str(exc), path, task["path"], name)) from None
         sources.append(graded_module_source(student_nb, release_notebook(config, course, name, student_nb)))
 
     out["step"] = "engine"

@@ -20,6 +20,9 @@ class NotebookError(ValueError):
 
 def parse_notebook(text: str, name: str = "notebook") -> NotebookNode:
     """Parse notebook JSON text into an nbformat 4 NotebookNode (`name` is used in messages)."""
+    # An editor that saves "UTF-8 with BOM" leaves the content intact: grade it rather than
+    # refuse a whole submission over an encoding setting.
+    text = text.removeprefix("\ufeff")
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:

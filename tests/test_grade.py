@@ -299,15 +299,16 @@ def test_the_real_pipeline_grades_the_fixture_course_through_the_cli(course, cap
     """`autograder grade` with intake, check, graft and the sandboxed engine for real."""
     from autograder.cli import main
 
-    # F1 allows only numpy and math, but the graded module's fixed preamble also imports time,
-    # and the worker's guard refuses it (reported to the engine's owner): allow it here.
-    toml = course / "solutions" / "F1" / "assignment.toml"
-    toml.write_text(toml.read_text().replace('["numpy", "math"]', '["numpy", "math", "time"]'))
+    # F1 allows only numpy and math: the graded module's preamble (which imports time) loads anyway.
     subs = make_class(course, {"r1": "return a + b", "r2": "return a * b",
                                "r3": "import scipy\n    return a + b"})
+    make_zip(subs, "r4", '{"cells": [')  # broken JSON
     out = course.parent / "out"
     assert main(["grade", "F1", str(subs), "--out", str(out), "--course", str(course), "--jobs", "2"]) == 0
-    reports = {sid: json.loads((out / sid / "report.json").read_text()) for sid in ("r1", "r2", "r3")}
+    reports = {sid: json.loads((out / sid / "report.json").read_text()) for sid in ("r1", "r2", "r3", "r4")}
+    # the broken notebook is named as the student submitted it, not as the grader's private copy
+    assert reports["r4"]["status"] == "failed"
+    assert "F1_r4.zip/fixture.ipynb" in reports["r4"]["message"] and "/tmp" not in reports["r4"]["message"]
     assert (reports["r1"]["status"], reports["r1"]["score"]) == ("graded", 2.0)
     assert (reports["r2"]["status"], reports["r2"]["score"]) == ("graded", 0.0)
     assert "forbidden-import" in {v["rule"] for v in reports["r3"]["violations"]}

@@ -278,3 +278,13 @@ def test_real_release_violation_is_reported(assignment: str, rule, label, maker)
     found = rules_of(maker(solved_nb, policy))
     assert rule in found
     assert set(found) <= {rule} | mv.ALSO.get(maker.__name__, set())
+
+
+def test_a_loop_reached_from_two_loop_free_functions_is_one_violation_where_it_is() -> None:
+    # A4: nn_forward_backward calls nn_forward_pass; both must be loop-free. One loop, one cost.
+    solved_nb, _ = real_solved("A4")
+    index, block = mv.find_function(solved_nb, "nn_forward_pass")
+    nb = mv.add_to_body(solved_nb, index, "for _ in range(1):\n    pass", block)
+    found = [v for v in check(nb).violations if v.rule == "loop-in-vectorized"]
+    assert len(found) == 1
+    assert "`nn_forward_pass` must be loop-free but has a `for` loop" in found[0].message

@@ -110,11 +110,15 @@ class LoopInVectorized:
             graph = CallGraph(ast.parse(ctx.graded.source))
         except (SyntaxError, ValueError, RecursionError):
             return  # undefined-name reports code that does not parse
-        for name in ctx.config.loop_free:
-            if name in graph.functions:
-                found = graph.loop(name)
-                if found:
-                    yield self._finding(ctx, graph, name, found)
+        looping = [(name, graph.loop(name)) for name in ctx.config.loop_free if name in graph.functions]
+        # One loop costs once: a loop reached from several loop-free functions (nn_forward_backward
+        # calls nn_forward_pass) is reported where it is, before any function that reaches it.
+        looping = sorted(((n, f) for n, f in looping if f), key=lambda nf: nf[1].function != nf[0])
+        reported: set[tuple[str, int]] = set()
+        for name, found in looping:
+            if (found.function, found.line) not in reported:
+                reported.add((found.function, found.line))
+                yield self._finding(ctx, graph, name, found)
 
     @staticmethod
     def _finding(ctx: CheckContext, graph: CallGraph, name: str, found: Loop) -> Finding:

@@ -1,0 +1,29 @@
+"""Reading notebooks: what is accepted, and one clear line for what is not."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from autograder.notebook import NotebookError, parse_notebook
+
+NB = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+
+
+def test_a_byte_order_mark_is_read_like_plain_utf8() -> None:
+    assert parse_notebook("\ufeff" + NB, "nb.ipynb") == parse_notebook(NB, "nb.ipynb")
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("{", "broken JSON at line 1"),
+    (json.dumps({"nbformat": 3, "worksheets": []}), "nbformat 3"),
+    (json.dumps({"cells": [], "nbformat": 5}), "nbformat 5"),
+    (json.dumps([1, 2]), "no list of cells"),
+])
+def test_bad_text_is_one_line_naming_the_file(text: str, words: str) -> None:
+    with pytest.raises(NotebookError) as info:
+        parse_notebook(text, "hw.ipynb")
+    assert str(info.value).startswith("hw.ipynb: ") and words in str(info.value)
+    assert "\n" not in str(info.value)
