@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[str, float, list[str]]] = {
 def demo(tmp_path_factory):
     missing = missing_parts()
     if missing:
-        pytest.skip("demo parts missing: " + "; ".join(missing))
+        pytest.fail("demo parts missing: " + "; ".join(missing))
     root = tmp_path_factory.mktemp("demo")
     return root, run_demo(root, jobs=2, stream=io.StringIO(), echo=lambda *_: None)
 

@@ -303,7 +303,7 @@ def _reference_of(assignment: str):
 
     sol = REPO_ROOT / "solutions" / assignment
     if not (sol / "hidden_tests.py").is_file() or not (sol / "assignment.toml").is_file():
-        pytest.skip(f"solutions/{assignment} has no hidden tests yet")
+        pytest.fail(f"solutions/{assignment} has no hidden_tests.py or assignment.toml")
     config = load_config(sol / "assignment.toml")
     cells = [c for nb in config.notebooks for c in read_notebook(sol / nb).cells]
     source = module_source(cells)
