@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", nargs="+", metavar="ID")
     s.add_argument("--db", help="SQLAlchemy URL (default: sqlite:///gradebook.db in --course)")
     s.add_argument("--course", help="course directory for gradebook.db and autograded/")
+    s.add_argument("--lms", default="auto", choices=["auto", "canvas", "moodle", "gradescope", "plain"],
+                   help="how the export names students (default: recognise it)")
+    s.add_argument("--roster", help="CSV mapping LMS ids to course student ids (lms_id,student_id)")
+    s.add_argument("--pattern", help="regex with a named group `lms_id`, tried before the presets")
 
     s = sub.add_parser("data", help="download a dataset (cifar10)")
     s.add_argument("name", choices=["cifar10"])

@@ -624,9 +624,13 @@ def grade_class(
     course: str | Path | None = None,
     steps: str | None = None,
     stream: Any = None,
+    lms: str = "auto",
+    roster: str | Path | None = None,
+    pattern: str | None = None,
 ) -> ClassRun:
     """Grade a folder of zips (or one LMS export zip) into OUT, the gradebook and autograded/.
 
+    `lms`, `roster`, `pattern`: how student ids are read off the export (autograder.intake).
     `steps` (tests only) names a module whose `run_steps` replaces the real pipeline steps.
     """
     from autograder.intake import collect_submissions
@@ -639,7 +643,8 @@ def grade_class(
     key = grading_key(config, course_dir)
     run = ClassRun(out=out_dir)
     with tempfile.TemporaryDirectory(prefix="autograder-export-") as export_dir:
-        entries = collect_submissions(submissions, assignment, config, work_dir=export_dir)
+        entries = collect_submissions(submissions, assignment, config, lms=lms, roster=roster,
+                                      pattern=pattern, work_dir=export_dir)
         tasks = []
         for entry in entries:
             task = _entry_task(entry, config, course_dir, key)
@@ -696,7 +701,9 @@ def cli_grade(args: argparse.Namespace) -> int:
 
     try:
         run = grade_class(args.assignment, args.submissions, args.out, jobs=args.jobs,
-                          force=args.force, only=args.only, db=args.db, course=args.course)
+                          force=args.force, only=args.only, db=args.db, course=args.course,
+                          lms=getattr(args, "lms", "auto"), roster=getattr(args, "roster", None),
+                          pattern=getattr(args, "pattern", None))
     except (ConfigError, IntakeError, ValueError) as exc:
         print(f"autograder grade: {exc}", file=sys.stderr)
         return 1

@@ -358,3 +358,20 @@ def test_deductions_are_a_zero_point_grade_cell_that_export_includes(course):
     nb = nbformat.read(course / "autograded" / "s03" / "F1" / "fixture.ipynb", as_version=4)
     assert nb.cells[-1].metadata.nbgrader.grade_id == DEDUCTIONS_CELL
     assert "scipy is not allowed" in nb.cells[-1].source
+
+
+def test_cli_reads_student_ids_off_a_canvas_export_through_the_roster(course, tmp_path):
+    from autograder.cli import main
+
+    subs = tmp_path / "canvas"
+    text = student_notebook(course, "return a + b")
+    make_zip(subs, "c1", text).rename(subs / "doejane_12345_67890_F1_c1.zip")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n12345,2022000001\n")
+    out = tmp_path / "out"
+    assert main(["grade", "F1", str(subs), "--out", str(out), "--course", str(course),
+                 "--lms", "canvas", "--roster", str(roster), "--jobs", "1"]) == 0
+    report = json.loads((out / "2022000001" / "report.json").read_text())
+    assert report["status"] == "graded"
+    # the manifest says c1, the LMS (through the roster) says 2022000001: a copied zip is flagged
+    assert "student-id-mismatch" in {v["rule"] for v in report["violations"]}
