@@ -26,6 +26,13 @@ HANDLERS: dict[str, tuple[str, str]] = {
 LATER = {"bundle": "the student bundle", "export-gradescope": "the Gradescope bundle"}
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="autograder",
@@ -62,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("assignment", metavar="A")
     s.add_argument("submissions")
     s.add_argument("--out", required=True)
-    s.add_argument("--jobs", type=int, default=None)
+    s.add_argument("--jobs", type=_positive, default=None, help="parallel workers (default: cores)")
     s.add_argument("--force", action="store_true")
     s.add_argument("--only", nargs="+", metavar="ID")
     s.add_argument("--db", help="SQLAlchemy URL (default: sqlite:///gradebook.db in --course)")
@@ -78,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--url", help=argparse.SUPPRESS)
 
     for name, what in LATER.items():
-        sub.add_parser(name, help=f"{what} (not available yet)")
+        later = sub.add_parser(name, help=f"{what} (not available yet)")
+        later.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
 
@@ -111,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: one line, never a traceback for a student
+        print(f"autograder {args.command}: unexpected error ({type(exc).__name__}: {exc}). "
+              "Nothing was changed; please report this line to the course staff.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -697,6 +697,8 @@ def cli_grade(args: argparse.Namespace) -> int:
     if missing:
         print("autograder grade: not available yet in this kit: " + "; ".join(missing))
         return 1
+    from sqlalchemy.exc import SQLAlchemyError
+
     from autograder.intake import IntakeError
 
     try:
@@ -706,6 +708,11 @@ def cli_grade(args: argparse.Namespace) -> int:
                           pattern=getattr(args, "pattern", None))
     except (ConfigError, IntakeError, ValueError) as exc:
         print(f"autograder grade: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:  # a wrong --db: say which option, not a driver traceback
+        print(f"autograder grade: the gradebook at {args.db or 'the default'} cannot be used "
+              f"({type(exc).__name__}: {str(exc).splitlines()[0]}); check --db "
+              "(e.g. sqlite:////path/to/gradebook.db).", file=sys.stderr)
         return 1
     config = find_config(args.assignment, course_root(args.course))
     print_table(run, config)

@@ -706,8 +706,9 @@ def release(
     root = course_root(course)
     names = list(assignments or []) or all_assignments(root)
     if not names:
-        print(f"No assignments under {root / SOLUTIONS_DIR}: nothing to release.")
-        return 0
+        print(f"No assignments under {root / SOLUTIONS_DIR}: nothing to release "
+              "(is --course the folder that holds solutions/?).")
+        return 1
     ok = True
     for name in names:
         try:

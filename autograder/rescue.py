@@ -64,6 +64,8 @@ def rescue(
 ) -> RescueResult:
     """Graft the student's work into a fresh release notebook written to `out_path`."""
     nb_path, out_path = Path(nb_path), Path(out_path)
+    if out_path.is_dir():  # `-o rescued/`: the rescued copy goes inside, under a clear name
+        out_path = out_path / f"{nb_path.stem}_rescued.ipynb"
     if out_path.resolve() == nb_path.resolve():
         raise RescueError(f"{out_path}: choose another output file; rescue never overwrites your notebook.")
     student, release, version, notes = _load(nb_path, assignment, course)
@@ -190,6 +192,10 @@ def cli_rescue(args: argparse.Namespace) -> int:
         result = rescue(args.notebook, args.assignment, args.output, getattr(args, "course", None))
     except RescueError as exc:
         print(f"autograder rescue: {exc}")
+        return 1
+    except OSError as exc:  # e.g. -o in a folder that cannot be written
+        print(f"autograder rescue: cannot write {args.output} ({exc.strerror or exc}); "
+              "choose another output path with -o.")
         return 1
     print(format_rescue(result))
     return 0

@@ -433,6 +433,10 @@ def _submit(
     result.violations, lines = run_self_check(nb_paths, config.name, course)
     for line in lines:
         echo(line)
+    unusable = [v["message"] for v in result.violations if v.get("rule") == "notebook-invalid"]
+    if unusable:  # e.g. another assignment's notebook: the grader could give it nothing
+        raise SubmitRefused([f"{m} Fix this before you submit: the grader cannot use this notebook."
+                             for m in unusable])
     target = _target_path(out, directory, zip_name(config, sid))
     result.manifest = build_manifest(config, sid, contents, release)
     members = [

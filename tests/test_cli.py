@@ -36,3 +36,28 @@ def test_the_kit_does_not_load_jsonschemas_slow_iri_grammar() -> None:
     code = "import autograder.check, sys; print(sys.modules.get('rfc3987_syntax', 'absent'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() in ("None", "absent")
+
+
+def test_placeholder_commands_take_any_arguments(capsys) -> None:
+    assert main(["bundle", "A3", "-o", "x"]) == 2
+    assert "not available yet" in capsys.readouterr().out
+
+
+def test_jobs_below_one_is_refused_by_the_parser(capsys) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit) as info:
+        main(["grade", "A3", "subs", "--out", "o", "--jobs", "0"])
+    assert info.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_never_a_traceback(monkeypatch, capsys) -> None:
+    import autograder.cli as cli
+
+    def broken(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "_handler", lambda command: broken)
+    assert main(["check", "x.ipynb"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error (RuntimeError: boom)" in err and "Traceback" not in err

@@ -375,3 +375,13 @@ def test_cli_reads_student_ids_off_a_canvas_export_through_the_roster(course, tm
     assert report["status"] == "graded"
     # the manifest says c1, the LMS (through the roster) says 2022000001: a copied zip is flagged
     assert "student-id-mismatch" in {v["rule"] for v in report["violations"]}
+
+
+def test_a_bad_db_url_is_one_line_naming_the_option(course, capsys):
+    from autograder.cli import main
+
+    subs = make_class(course, {"b1": "return a + b"})
+    args = ["grade", "F1", str(subs), "--out", str(course.parent / "o"), "--course", str(course)]
+    assert main([*args, "--db", "notaurl"]) == 1
+    err = capsys.readouterr().err
+    assert "--db" in err and "Traceback" not in err

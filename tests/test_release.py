@@ -363,10 +363,6 @@ def test_nbgrader_failure_is_one_line_with_its_reason(
     assert "julia" in out and len(out.strip().splitlines()) == 1
 
 
-def test_no_assignments_is_nothing_to_do(tmp_path: Path) -> None:
-    assert rel.release(course=tmp_path) == 0
-
-
 def test_read_notebook_names_the_file_for_each_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ipynb"
     with pytest.raises(NotebookError, match="bad.ipynb: not found"):
@@ -406,3 +402,12 @@ def test_make_fixture_script_reproduces_the_committed_notebook(tmp_path: Path) -
     script = copy_course(tmp_path / "c") / "make_fixture.py"
     runpy.run_path(str(script), run_name="__main__")
     assert (tmp_path / "c" / NB).read_bytes() == (FIXTURE / NB).read_bytes()
+
+
+def test_a_course_without_assignments_is_an_error_not_a_silent_pass(tmp_path, capsys):
+    from autograder.release import release
+
+    # a wrong --course in CI must fail, not pass with nothing checked
+    assert release(course=tmp_path, check=True) == 1
+    assert release(course=tmp_path) == 1
+    assert "nothing to release" in capsys.readouterr().out

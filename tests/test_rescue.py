@@ -123,3 +123,22 @@ def test_rescue_refuses_a_notebook_of_another_assignment(course: Path, tmp_path:
     nb.metadata["autograder"]["assignment"] = "A4"
     with pytest.raises(RescueError, match="A4"):
         rescue(mv.write(nb, tmp_path / "x.ipynb"), "T1", tmp_path / "o.ipynb", course=course)
+
+
+def test_output_folder_gets_the_rescued_copy_inside(course: Path, tmp_path: Path) -> None:
+    src = mv.write(mv.solved_synthetic(), tmp_path / "mine.ipynb")
+    folder = tmp_path / "rescued"
+    folder.mkdir()
+    result = rescue(src, "T1", folder, course=course)
+    assert result.out_path == folder / "mine_rescued.ipynb" and result.out_path.is_file()
+
+
+def test_an_unwritable_output_is_one_line_and_exit_1(course: Path, tmp_path: Path, capsys) -> None:
+    src = mv.write(mv.solved_synthetic(), tmp_path / "mine.ipynb")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = argparse.Namespace(notebook=str(src), assignment="T1", output=str(blocker / "o.ipynb"),
+                              course=str(course))
+    assert cli_rescue(args) == 1
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1 and "cannot write" in out

@@ -540,3 +540,12 @@ def test_solution_grafted_notebook_round_trips_clean_through_submit_and_check(
     assert [v.to_dict() for v in checked.violations] == []
     intake = extract_submission(result.zip_path, tmp_path / "x", submission.find_config("A3"))
     assert intake.ok and intake.violations == []
+
+
+def test_a_notebook_the_grader_cannot_use_is_refused_not_zipped(work: Path, course: Path, monkeypatch):
+    fake_checker(monkeypatch, [{"rule": "notebook-invalid", "severity": "error", "cell": None,
+                                "line": None, "message": "this is a notebook of assignment A4, not A3."}])
+    result = submit("A3", "s1", work, course=course)
+    assert not result.ok and result.exit_code == 1 and result.zip_path is None
+    assert not list(work.glob("*.zip"))
+    assert any("assignment A4, not A3" in p for p in result.problems)
