@@ -232,6 +232,17 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
     out["sandbox"] = str(_get(result, "sandbox", "") or "")
 
 
+def _batch_level(task: Mapping[str, Any]) -> str:
+    """The sandbox level this batch grades at, for a report whose student code never ran (its
+    zip or notebook was unusable): report.json's `grader.sandbox` is always a level."""
+    from autograder.sandbox import SandboxError, choose_level
+
+    try:
+        return choose_level(task.get("sandbox", "auto"))
+    except SandboxError:
+        return ""
+
+
 def grade_one(task: Mapping[str, Any]) -> dict[str, Any]:
     """Grade one submission in this process; never raises (pool worker entry point).
 
@@ -254,6 +265,7 @@ def grade_one(task: Mapping[str, Any]) -> dict[str, Any]:
         run(task, work, out)
     except StepFailed as exc:
         out["status"], out["message"] = "failed", str(exc)
+        out["sandbox"] = out["sandbox"] or _batch_level(task)
     except BaseException as exc:  # a grader bug costs this student an error status, not the batch
         if isinstance(exc, KeyboardInterrupt):
             raise

@@ -182,6 +182,10 @@ def test_an_unusable_zip_is_failed_with_the_intake_message(course):
     run = grade(course, subs)
     assert run.reports["s09"]["status"] == "failed"
     assert "F1_s09.zip" in run.reports["s09"]["message"]
+    # the report still names the level this batch grades at, and the feedback says nothing ran
+    assert run.reports["s09"]["grader"]["sandbox"] in ("bwrap", "uid", "process")
+    feedback = (run.out / "s09" / "feedback.html").read_text()
+    assert "No check could run" in feedback and "checks passed" not in feedback
 
 
 def test_a_rerun_skips_unchanged_submissions_and_regrades_changed_ones(course):
