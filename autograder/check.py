@@ -262,6 +262,8 @@ def check_notebook(
     course: str | Path | None = None,
 ) -> CheckResult:
     """Run every policy rule on a notebook (path, submission zip, or notebook dict/NotebookNode)."""
+    if not isinstance(path_or_nb, dict) and _is_zip(Path(path_or_nb)):
+        return check_zip(Path(path_or_nb), assignment, course)
     shown = str(path_or_nb) if not isinstance(path_or_nb, dict) else "<notebook>"
     result = CheckResult(path=shown, assignment=assignment)
     try:
@@ -274,6 +276,85 @@ def check_notebook(
     result.violations = run_rules(ctx)
     result.notes.extend(ctx.notes)
     return result
+
+
+def _is_zip(path: Path) -> bool:
+    return path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path))
+
+
+def check_zip(path: Path, assignment: str | None, course: str | Path | None) -> CheckResult:
+    """A submission zip gets what grading gives it, with the same rule ids: the intake's
+    zip-structure and zip-manifest rules, model-invalid for a model file of the wrong shape,
+    then every notebook rule on the notebook it holds. Extracted into a private temporary
+    folder (never next to the zip), which is removed."""
+    import tempfile
+
+    from autograder.intake import extract_submission
+
+    result = CheckResult(path=str(path), assignment=assignment)
+    try:
+        result.assignment = assignment or _assignment_of_zip(path, course)
+        config = _config_or_unusable(result.assignment, course)
+    except Unusable as exc:
+        result.violations = [invalid(str(exc))]
+        return result
+    with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
+        intake = extract_submission(path, Path(tmp) / "submission", config)
+        result.violations = [_violation(v) for v in intake.violations]
+        if not intake.ok:
+            result.violations.append(invalid(intake.message))
+            return result
+        for name in config.notebooks:
+            inner = check_notebook(intake.files[name], result.assignment, course)
+            for v in inner.violations:
+                v.message = v.message.replace(str(intake.files[name]), f"{path.name}!{name}")
+            result.violations += inner.violations
+            result.notes += inner.notes
+            result.version = result.version or inner.version
+            result.path = f"{path}!{name}"
+        result.violations += _model_violations(config, intake.files)
+    return result
+
+
+def _assignment_of_zip(path: Path, course: str | Path | None) -> str:
+    """The assignment a zip is for: its notebook's release metadata, else its name (A3_<id>)."""
+    try:
+        nb, member = notebook_from_zip(path, None, course)
+        return resolve_assignment(nb, member, None)[0]
+    except Unusable as first:
+        prefix = path.name.split("_", 1)[0]
+        try:
+            find_config(prefix, course)
+        except ConfigError:
+            raise first from None  # the notebook's problem is the one to report
+        return prefix
+
+
+def _violation(found: dict[str, Any]) -> Violation:
+    return Violation(rule=found["rule"], severity=found["severity"], message=found["message"],
+                     cell=found.get("cell"), line=found.get("line"),
+                     deduction=float(found.get("deduction") or 0.0))
+
+
+def _model_violations(config: AssignmentConfig, files: dict[str, Path]) -> list[Violation]:
+    """model-invalid for each saved model the grader would refuse (a missing one is the
+    intake's zip-structure business); skipped when the graded dataset is not on this machine."""
+    from autograder.datasets import DatasetError
+    from autograder.models import ModelInvalid, validated_model
+
+    found = []
+    policy = config.rule("model-invalid")
+    for spec in config.models.values():
+        if spec.file not in files:
+            continue
+        try:
+            validated_model(spec, config, files[spec.file])
+        except ModelInvalid as exc:
+            found.append(Violation(rule="model-invalid", severity=policy.severity, message=str(exc),
+                                   deduction=policy.deduction))
+        except DatasetError:
+            continue
+    return found
 
 
 def prepare(

@@ -167,6 +167,19 @@ def band_points(accuracy: float, band: tuple[float, float], points: float) -> fl
     return float(points * np.clip((accuracy - floor) / (full - floor), 0.0, 1.0))
 
 
+def validated_model(
+    spec: ModelSpec, config: AssignmentConfig, path: Path, data_dir: str | None = None
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(the model's arrays in the order of spec.keys, X_test, y_test), or ModelInvalid.
+
+    Shapes are checked against the dataset the course grades on (D features, C classes); used
+    by grading and by the self-check of a zip, so both say the same thing about a model file.
+    """
+    arrays = load_model_file(path)
+    X, y, num_classes = choose_split(spec, config, arrays, data_dir)
+    return validate_model(arrays, spec, {"D": X.shape[1], "C": num_classes}), X, y
+
+
 def check_model(
     spec: ModelSpec,
     config: AssignmentConfig,
@@ -185,9 +198,7 @@ def check_model(
         return entry, []
     path = Path(submission_dir) / spec.file
     try:
-        arrays = load_model_file(path)
-        X, y, num_classes = choose_split(spec, config, arrays, data_dir)
-        ordered = validate_model(arrays, spec, {"D": X.shape[1], "C": num_classes})
+        ordered, X, y = validated_model(spec, config, path, data_dir)
     except ModelInvalid as exc:
         entry["message"] = str(exc)
         if not path.is_file():  # a missing file is the intake's zip-structure business

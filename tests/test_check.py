@@ -113,27 +113,39 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def test_zip_is_checked_in_memory_without_extracting(course: Path, clean: Path, tmp_path: Path) -> None:
+def test_zip_gets_the_graders_zip_rules_without_writing_next_to_it(
+    course: Path, clean: Path, tmp_path: Path
+) -> None:
     z = _zip(tmp_path / "T1_123.zip", {"mini.ipynb": clean.read_bytes(), "MANIFEST.json": b"{}"})
     before = sorted(p.name for p in tmp_path.iterdir())
     result = check_notebook(z, course=course)
-    assert result.violations == [] and result.path.endswith("!mini.ipynb")
+    # the notebook itself is clean; a manifest without hashes is what grading would flag too
+    assert [v.rule for v in result.violations] == ["zip-manifest"]
+    assert result.path.endswith("!mini.ipynb")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_zip_with_the_assignment_given_picks_its_notebook(course: Path, clean: Path, tmp_path: Path) -> None:
     z = _zip(tmp_path / "s.zip", {"other.ipynb": b"{}", "mini.ipynb": clean.read_bytes()})
-    assert check_notebook(z, assignment="T1", course=course).violations == []
+    found = check_notebook(z, assignment="T1", course=course).violations
+    assert [v.rule for v in found] == ["zip-structure", "zip-manifest"]  # extra file, self-made zip
+    assert "other.ipynb" in found[0].message
+
+
+def test_a_nested_notebook_is_found_and_checked_as_the_grader_does(course: Path, clean: Path,
+                                                                  tmp_path: Path) -> None:
+    z = _zip(tmp_path / "T1_1.zip", {"folder/mini.ipynb": clean.read_bytes()})
+    found = check_notebook(z, course=course).violations
+    assert [v.rule for v in found] == ["zip-structure", "zip-manifest"]
+    assert "folder" in found[0].message and found[0].severity == "warning"
 
 
 @pytest.mark.parametrize(("members", "words"), [
     ({"readme.txt": b"hi"}, "no notebook"),
-    ({"folder/mini.ipynb": b"{}"}, "in a folder"),
     ({"a.ipynb": b"{}", "b.ipynb": b"{}"}, "several notebooks"),
 ])
 def test_bad_zip_structure_is_one_clear_message(course: Path, tmp_path: Path, members, words: str) -> None:
-    assignment = "T1" if "folder/mini.ipynb" in members else None
-    message = only_invalid(check_notebook(_zip(tmp_path / "s.zip", members), assignment, course))
+    message = only_invalid(check_notebook(_zip(tmp_path / "s.zip", members), None, course))
     assert words in message
 
 
@@ -203,3 +215,26 @@ def test_malformed_input_through_the_command_prints_one_line_and_exits_1(course:
     assert run_cli(_file(tmp_path, "{broken"), course) == 1
     out = capsys.readouterr()
     assert "notebook-invalid" in out.out and "Traceback" not in out.out + out.err
+
+
+def test_a_zip_with_a_model_of_the_wrong_shape_is_model_invalid(tmp_path: Path, repo_root: Path) -> None:
+    import io
+
+    import numpy as np
+
+    from autograder.submission import submit
+
+    nb_name = "linear_classifier.ipynb"
+    solved = mv.mark_run(mv.solved_real(repo_root / "assignments" / "A3" / nb_name, "A3", nb_name))
+    work = tmp_path / "work"
+    work.mkdir()
+    mv.write(solved, work / nb_name)
+    for model in ("svm_best_model.npz", "softmax_best_model.npz"):
+        buf = io.BytesIO()
+        np.savez(buf, W=np.zeros((3, 3)))  # digits needs W of shape (65, 10)
+        (work / model).write_bytes(buf.getvalue())
+    result = submit("A3", "s1", work, echo=lambda *_: None)
+    assert result.ok
+    found = check_notebook(result.zip_path).violations
+    assert sorted(v.rule for v in found) == ["model-invalid", "model-invalid"]
+    assert "(3, 3)" in found[0].message
