@@ -55,8 +55,8 @@ submission: setup ## build your submission zip: make submission A=A3 ID=20221234
 grade: setup ## grade a class: make grade A=A3 SUBMISSIONS=dir-or-lms.zip OUT=build/grades/A3
 	$(BIN)/autograder grade $(A) $(SUBMISSIONS) --out $(OUT)
 
-bench: setup ## benchmarks: print figures as ratios measured in the same run
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+bench: setup ## benchmarks: figures as ratios measured in the same run -> build/bench/results.json, docs/benchmarks.md
+	$(PY) bench/run_all.py
 
 cifar10: setup ## download CIFAR-10 (python version, MD5-checked) into data/
 	$(BIN)/autograder data cifar10

@@ -4,17 +4,14 @@ Prints the median of N runs and its ratio to just reading the notebook with nbfo
 nothing about time. Uses the real A3/A4 releases with their solutions grafted in when they exist,
 else the synthetic T1 release blown up to release size.
 
-    .venv/bin/python bench/bench_check.py [-n 20]
+    .venv/bin/python bench/bench_check.py [-n 20] [--json-out F]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -22,21 +19,15 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from common import Figure, command_line, figure, median_seconds, write_figures  # noqa: E402
 from fixtures import make_violations as mv  # noqa: E402
 
 from autograder.check import check_notebook  # noqa: E402
 from autograder.config import find_config, release_dir, solution_dir  # noqa: E402
 
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm caches (the release notebook is cached per file, as in a grading batch)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+GOAL = "<= 0.2"
 
 
 def notebooks(tmp: Path) -> list[tuple[str, Path, Path | None]]:
@@ -58,18 +49,33 @@ def notebooks(tmp: Path) -> list[tuple[str, Path, Path | None]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="time `autograder check` on one notebook")
-    parser.add_argument("-n", "--runs", type=int, default=20)
-    args = parser.parse_args(argv)
+def run(runs: int = 20) -> list[Figure]:
+    """Time check_notebook and nbformat.read on each notebook; print and return the figures."""
+    figures = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, path, course in notebooks(Path(tmp)):
             cells = len(nbformat.read(str(path), as_version=4).cells)
-            check = median_seconds(lambda p=path, c=course: check_notebook(p, course=c), args.runs)
-            read = median_seconds(lambda p=path: nbformat.read(str(p), as_version=4), args.runs)
-            print(f"{label}: {cells} cells, {path.stat().st_size / 1024:.0f} KiB")
-            print(f"  check_notebook  median {check * 1000:7.1f} ms over {args.runs} runs  (goal <= 200 ms)")
+            check = median_seconds(lambda p=path, c=course: check_notebook(p, course=c), runs)
+            read = median_seconds(lambda p=path: nbformat.read(str(p), as_version=4), runs)
+            size_kib = path.stat().st_size / 1024
+            print(f"{label}: {cells} cells, {size_kib:.0f} KiB")
+            print(f"  check_notebook  median {check * 1000:7.1f} ms over {runs} runs  (goal <= 200 ms)")
             print(f"  nbformat.read   median {read * 1000:7.1f} ms  -> check / read = {check / read:.1f}x")
+            figures.append(figure(
+                f"policy check of one notebook ({label})", check, "s", GOAL,
+                f"nbformat.read of the same notebook: {read * 1000:.1f} ms (check / read = {check / read:.1f}x)",
+                command_line("bench_check.py", ["-n", str(runs)]),
+                check_ms=round(check * 1000, 2), read_ms=round(read * 1000, 2),
+                check_over_read=round(check / read, 2), cells=cells, kib=round(size_kib), runs=runs))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="time `autograder check` on one notebook")
+    parser.add_argument("-n", "--runs", type=int, default=20)
+    parser.add_argument("--json-out", help="write the figures as JSON to this file")
+    args = parser.parse_args(argv)
+    write_figures(args.json_out, run(args.runs))
     return 0
 
 

@@ -1,0 +1,184 @@
+"""Grading throughput: `autograder grade` against `nbgrader autograde`, same submissions (issue 9).
+
+    .venv/bin/python bench/bench_vs_nbgrader.py [-n 10] [--assignments A3 A4] [--keep DIR]
+
+For each assignment, a class of n zips is built with the demo's builders (autograder/demo.py:
+the solved release run once, then per-student edits of TODO bodies and cells, zipped with the
+submission API; A3's ten students are in bench/common.py). Then, on the same students:
+
+* `autograder grade <A> <zips> --jobs 1 --force` in a fresh course copy (a command of its own:
+  interpreter start, pool and sandbox workers, gradebook, reports, all included). It runs
+  before and after nbgrader; the slower of the two runs is the one compared (the ratio can
+  only be understated by that choice).
+* `nbgrader autograde <A> --force` in an nbgrader course whose source notebook carries the same
+  hidden tests in nbgrader's form (bench/nbgrader_form/course.py: a ### BEGIN HIDDEN TESTS block
+  in each grade cell runs that group's @hidden_test functions in the student's kernel), with
+  each student's notebook and model files taken unchanged from their zip. nbgrader runs every
+  notebook from the top, training and hyperparameter search included: that is the point.
+
+Both run with single-threaded BLAS (the grader's workers always do; one job is one core for
+both), with nbgrader's per-cell timeout raised so that nothing is cut short. The figure is
+nbgrader's time / the grader's time (goal >= 20x). Also printed: both graders' automatic
+points per student (manual questions and the kit's deductions left out), as a check that the
+tests are equivalent. Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Figure, build_class, command_line, figure, grading_course, write_figures  # noqa: E402
+from nbgrader_form.course import (  # noqa: E402
+    autograde_command,
+    build_course,
+    nbgrader_env,
+    nbgrader_scores,
+)
+
+GOAL = ">= 20"
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    """Wall seconds of a command (its output kept; shown only when it fails)."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited with {done.returncode}")
+    return seconds
+
+
+def time_autograder(assignment: str, subs: Path, root: Path) -> tuple[float, dict[str, dict[str, float]]]:
+    """(seconds of `autograder grade --jobs 1`, student -> {grade_id: points}) in a fresh course."""
+    course = grading_course(Path(tempfile.mkdtemp(prefix=f"ag-{assignment}-", dir=root)), (assignment,))
+    out = course / "out"
+    seconds = timed([sys.executable, "-m", "autograder", "grade", assignment, str(subs), "--out", str(out),
+                     "--jobs", "1", "--force", "--course", str(course)], cwd=course)
+    scores = {}
+    for report in sorted(out.glob("*/report.json")):
+        data = json.loads(report.read_text())
+        scores[data["student_id"]] = {g["grade_id"]: float(g["score"] or 0.0)
+                                      for g in data.get("groups", []) if not g.get("manual")}
+    return seconds, scores
+
+
+def import_seconds(module: str, runs: int = 3) -> float:
+    """Median seconds `import module` adds to a fresh interpreter (part of every grader's start)."""
+    def once(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=nbgrader_env())
+        return time.perf_counter() - start
+
+    bare = statistics.median(once("pass") for _ in range(runs))
+    return max(statistics.median(once(f"import {module}") for _ in range(runs)) - bare, 0.0)
+
+
+def compare_scores(ours: dict[str, dict[str, float]], theirs: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Per student: both graders' automatic points and the groups where they differ."""
+    rows = []
+    for sid in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(sid, {}), theirs.get(sid, {})
+        groups = sorted(set(a) & set(b))
+        rows.append({
+            "student": sid,
+            "autograder": round(sum(a.get(g, 0.0) for g in groups), 3),
+            "nbgrader": round(sum(b.get(g, 0.0) for g in groups), 3),
+            "differ": {g: [round(a[g], 3), round(b[g], 3)] for g in groups if abs(a[g] - b[g]) > 1e-3},
+        })
+    return rows
+
+
+def bench_assignment(assignment: str, n: int, root: Path) -> Figure:
+    """Build the class and both courses, time both graders, return the throughput figure.
+
+    Also times both on the class's first student alone: (time for n - time for 1) / (n - 1)
+    is each grader's cost per further submission, the rest its fixed cost (start-up, imports,
+    gradebook); both go into the figure's details.
+    """
+    print(f"{assignment}: building {n} submissions and the nbgrader-form course ...", flush=True)
+    subs = build_class(assignment, root / f"class-{assignment}", n)
+    zips = {p.stem.split("_", 1)[1]: p for p in sorted(subs.glob("*.zip"))}
+    course = build_course(root / f"nbgrader-{assignment}", assignment, zips)
+    first_sid = next(iter(zips))
+    one = root / f"one-{assignment}"
+    one.mkdir()
+    shutil.copyfile(zips[first_sid], one / zips[first_sid].name)
+
+    first, ours = time_autograder(assignment, subs, root)
+    print(f"  autograder grade --jobs 1: {first:7.1f} s", flush=True)
+    nbgrader_s = timed(autograde_command(assignment), cwd=course)
+    print(f"  nbgrader autograde:        {nbgrader_s:7.1f} s", flush=True)
+    second, _ = time_autograder(assignment, subs, root)
+    print(f"  autograder grade --jobs 1: {second:7.1f} s (again, after nbgrader)", flush=True)
+    ours_s = max(first, second)
+    ratio = nbgrader_s / ours_s
+    # the split into fixed and per-submission costs is noisy on a shared machine: the faster of
+    # two one-submission runs (this can only make the kit's cost per submission look larger)
+    ours_one = min(time_autograder(assignment, one, root)[0] for _ in range(2))
+    nbgrader_one = timed(autograde_command(assignment) + ["--student", first_sid], cwd=course)
+    print(f"  one submission ({first_sid}): autograder {ours_one:.1f} s, nbgrader {nbgrader_one:.1f} s")
+    cost = {"autograder": _split(ours_s, ours_one, len(zips)), "nbgrader": _split(nbgrader_s, nbgrader_one, len(zips))}
+    imports = {m: round(import_seconds(m), 2) for m in ("nbformat", "rfc3987_syntax", "nbgrader.api")}
+    print(f"  import cost in a fresh interpreter: {imports}")
+    rows = compare_scores(ours, nbgrader_scores(course, assignment))
+    same = sum(not r["differ"] for r in rows)
+    print(f"  {assignment}: nbgrader / autograder = {ratio:.1f}x  (goal {GOAL}x); "
+          f"{len(zips)} submissions, {len(zips) / ours_s:.2f}/s against {len(zips) / nbgrader_s:.3f}/s")
+    for who, (fixed, per) in cost.items():
+        print(f"  {who:>10}: about {fixed:.1f} s fixed + {per:.2f} s per submission")
+    print(f"  automatic points per student (autograder | nbgrader), same in {same} of {len(rows)}:")
+    for r in rows:
+        diff = "  differ: " + ", ".join(f"{g} {a:g}|{b:g}" for g, (a, b) in r["differ"].items()) if r["differ"] else ""
+        print(f"    {r['student']}: {r['autograder']:6.2f} | {r['nbgrader']:6.2f}{diff}")
+    return figure(
+        f"grading throughput {assignment} (autograder grade vs nbgrader autograde)", ratio, "x", GOAL,
+        f"nbgrader autograde: {nbgrader_s:.1f} s for {len(zips)} submissions (autograder grade: {ours_s:.1f} s)",
+        command_line("bench_vs_nbgrader.py", ["-n", str(n), "--assignments", assignment]),
+        submissions=len(zips), autograder_seconds=[round(first, 2), round(second, 2)],
+        autograder_seconds_compared=round(ours_s, 2), nbgrader_seconds=round(nbgrader_s, 2),
+        autograder_per_second=round(len(zips) / ours_s, 3), nbgrader_per_second=round(len(zips) / nbgrader_s, 4),
+        one_submission_seconds={"autograder": round(ours_one, 2), "nbgrader": round(nbgrader_one, 2)},
+        fixed_seconds={k: round(v[0], 2) for k, v in cost.items()},
+        per_submission_seconds={k: round(v[1], 3) for k, v in cost.items()},
+        import_seconds=imports, same_points=same, scores=rows)
+
+
+def _split(total: float, one: float, n: int) -> tuple[float, float]:
+    """(fixed seconds, seconds per further submission) from the times for n and for 1."""
+    if n < 2:
+        return one, 0.0
+    per = max((total - one) / (n - 1), 0.0)
+    return max(total - n * per, 0.0), per
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=10, help="submissions per assignment (default 10)")
+    p.add_argument("--assignments", nargs="+", default=["A3", "A4"], choices=["A3", "A4"])
+    p.add_argument("--keep", help="build everything in this folder and keep it (default: a temp folder)")
+    p.add_argument("--json-out", help="write the figures as JSON to this file")
+    args = p.parse_args(argv)
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="bench-vs-nbgrader-") as tmp:
+        root = Path(args.keep).resolve() if args.keep else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        for assignment in args.assignments:
+            figures.append(bench_assignment(assignment, args.n, root))
+    write_figures(args.json_out, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
