@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import io
 import signal
 import threading
 import traceback
@@ -33,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from autograder import protocol
-from autograder.protocol import FuncRef, ProtocolError
+from autograder.protocol import CappedText, FuncRef, ProtocolError
 from autograder.stubs import STUBS
 
 REGISTRY_ATTR = "__hidden_tests__"
@@ -158,32 +157,11 @@ class Caller(Protocol):
     def take_output(self) -> str: ...
 
 
-class CappedWriter(io.TextIOBase):
-    """A text sink keeping the first `cap` characters and counting the rest."""
+class CappedWriter(CappedText):
+    """The student's output in the trusted process (in-process caller), `OUTPUT_CAP` by default."""
 
     def __init__(self, cap: int = OUTPUT_CAP) -> None:
-        self.cap = cap
-        self.parts: list[str] = []
-        self.kept = 0
-        self.dropped = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, s: str) -> int:
-        s = str(s)
-        room = self.cap - self.kept
-        if room > 0:
-            self.parts.append(s[:room])
-            self.kept += min(room, len(s))
-        self.dropped += max(0, len(s) - max(room, 0))
-        return len(s)
-
-    def getvalue(self) -> str:
-        text = "".join(self.parts)
-        if self.dropped:
-            text += f"\n[... {self.dropped} more characters of output not shown]"
-        return text
+        super().__init__(cap)
 
 
 class _InProcessTimeout(BaseException):

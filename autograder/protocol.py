@@ -264,6 +264,39 @@ def _write_all(fd: int, data: bytes, deadline: float | None) -> None:
         view = view[n:]
 
 
+class CappedText(io.TextIOBase):
+    """A text sink (the student's sys.stdout/sys.stderr) keeping the first `cap` characters.
+
+    What the student prints crosses the pipe with each result; a flood is cut here, in the
+    worker, and counted, so neither the pipe nor the grader ever holds more than `cap`.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, s: Any) -> int:
+        s = s if type(s) is str else str(s)
+        room = self.cap - self.kept
+        if room > 0:
+            self.parts.append(s[:room])
+            self.kept += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def getvalue(self) -> str:
+        text = "".join(self.parts)
+        return text + (f"\n[... {self.dropped} more characters of output not shown]" if self.dropped else "")
+
+
 class FrameReader:
     """Reads messages from a file descriptor with an optional deadline (trusted side).
 

@@ -61,32 +61,6 @@ class ForbiddenOperation(PermissionError):
     """Raised by the guard; its message names the operation and the allowed imports."""
 
 
-class Capped:
-    """A text sink for sys.stdout/sys.stderr keeping the first `cap` characters."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap, self.parts, self.kept, self.dropped = cap, [], 0, 0
-
-    def write(self, s: Any) -> int:
-        s = s if type(s) is str else str(s)
-        room = self.cap - self.kept
-        if room > 0:
-            self.parts.append(s[:room])
-            self.kept += min(room, len(s))
-        self.dropped += max(0, len(s) - max(room, 0))
-        return len(s)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def text(self) -> str:
-        out = "".join(self.parts)
-        return out + (f"\n[... {self.dropped} more characters not shown]" if self.dropped else "")
-
-
 class Guard:
     """The import guard: active only while student code runs (module exec and calls)."""
 
@@ -218,7 +192,7 @@ class Worker:
         self.guard.install()
         module = types.ModuleType("student")
         module.__dict__["__builtins__"] = self.guard.builtins_for_student()
-        sink = Capped(self.output_cap)
+        sink = self.protocol.CappedText(self.output_cap)
         try:
             code = compile(msg["source"], STUDENT_FILE, "exec")
             with self._student_running(sink):
@@ -228,12 +202,12 @@ class Worker:
             return self._error("exception", *self.load_error, sink)
         self.module = module
         names = sorted(k for k, v in vars(module).items() if isinstance(v, types.FunctionType))
-        return {"ok": True, "functions": names, "out": sink.text(), "guard": self._refused()}
+        return {"ok": True, "functions": names, "out": sink.getvalue(), "guard": self._refused()}
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        sink = Capped(self.output_cap)
+        sink = self.protocol.CappedText(self.output_cap)
         if self.module is None:
             kind, text = self.load_error or ("NotLoaded", "no module loaded")
             return self._error("no-module", kind, text, sink)
@@ -265,7 +239,7 @@ class Worker:
             results.append(result)
             if i + 1 < len(calls):
                 self.protocol.write_message(self.fd_out, {"progress": i})
-        return {"ok": True, "value": results, "out": sink.text(), "guard": self._refused()}
+        return {"ok": True, "value": results, "out": sink.getvalue(), "guard": self._refused()}
 
     def _function(self, name: Any) -> Callable | None:
         func = vars(self.module).get(name) if type(name) is str else None
@@ -281,7 +255,7 @@ class Worker:
         return func
 
     @contextlib.contextmanager
-    def _student_running(self, sink: Capped) -> Iterator[None]:
+    def _student_running(self, sink: Any) -> Iterator[None]:
         """Student output goes to sink and the guard is on, for the duration of the block."""
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = sink
@@ -297,9 +271,9 @@ class Worker:
     def _refused(self) -> list[str]:
         return list(self.guard.refused) if self.guard else []
 
-    def _error(self, kind: str, exc_type: str, message: str, sink: Capped) -> dict[str, Any]:
+    def _error(self, kind: str, exc_type: str, message: str, sink: Any) -> dict[str, Any]:
         return {"ok": False, "kind": kind, "type": exc_type[:100], "message": message,
-                "out": sink.text(), "guard": self._refused()}
+                "out": sink.getvalue(), "guard": self._refused()}
 
 
 def main(argv: list[str] | None = None) -> int:
