@@ -169,7 +169,19 @@ class _InProcessTimeout(BaseException):
     does not swallow it."""
 
 
-class InProcessCaller:
+class CallerBase:
+    """What both callers share: one call is a batch of one (`call_many` does the work)."""
+
+    def call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], seed: int) -> Any:
+        return self.call_many(name, [(args, kwargs)], seed)[0]
+
+    def call_many(
+        self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int
+    ) -> list[Any]:
+        raise NotImplementedError
+
+
+class InProcessCaller(CallerBase):
     """Calls a module's functions in this process: for writing tests, never for grading.
 
     Arguments and results go through the same plain conversion as the pipe (a deep copy), so a
@@ -187,9 +199,6 @@ class InProcessCaller:
     def take_output(self) -> str:
         text, self._output = self._output.getvalue(), CappedWriter()
         return text
-
-    def call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], seed: int) -> Any:
-        return self.call_many(name, [(args, kwargs)], seed)[0]
 
     def call_many(
         self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from autograder import protocol
-from autograder.hidden import CappedWriter, StudentError, StudentTimeout
+from autograder.hidden import CallerBase, CappedWriter, StudentError, StudentTimeout
 from autograder.module import PREAMBLE
 
 LEVELS = ("bwrap", "uid", "process")
@@ -660,7 +660,7 @@ atexit.register(discard_spare)
 # --------------------------------------------------------------------------- the caller
 
 
-class SandboxCaller:
+class SandboxCaller(CallerBase):
     """The hidden-test caller backed by a sandboxed worker (same interface as InProcessCaller).
 
     One worker serves all calls of a submission; a worker that died, hung or sent garbage is
@@ -766,9 +766,6 @@ class SandboxCaller:
         text = self._output.getvalue()
         self._output = CappedWriter(self.limits.output_kb * 1024)
         return text
-
-    def call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], seed: int) -> Any:
-        return self.call_many(name, [(args, kwargs)], seed)[0]
 
     def call_many(
         self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int
