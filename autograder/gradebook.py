@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
-import sys
 from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autograder.config import AssignmentConfig
+from autograder.config import AssignmentConfig, ensure_tools_on_path
 from autograder.module import nbgrader_meta
 
 DEDUCTIONS_CELL = "autograder_deductions"
@@ -274,9 +271,7 @@ def _alembic_on_path() -> None:
     try:
         head = _alembic_head()
     except Exception:  # a future nbgrader layout: keep its own way, just make it findable
-        bindir = str(Path(sys.executable).parent)
-        if shutil.which("alembic") is None and (Path(bindir) / "alembic").exists():
-            os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        ensure_tools_on_path()
         return
 
     def get_alembic_version() -> str:
