@@ -712,7 +712,13 @@ def cli_grade(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from autograder.intake import IntakeError
+    from autograder.sandbox import SandboxError, preflight
 
+    try:  # once, before any student: a machine that cannot sandbox stops here with one line
+        preflight()
+    except SandboxError as exc:
+        print(f"autograder grade: {exc}. Nothing was graded.", file=sys.stderr)
+        return 1
     try:
         run = grade_class(args.assignment, args.submissions, args.out, jobs=args.jobs,
                           force=args.force, only=args.only, db=args.db, course=args.course,
@@ -728,4 +734,10 @@ def cli_grade(args: argparse.Namespace) -> int:
         return 1
     config = find_config(args.assignment, course_root(args.course))
     print_table(run, config)
+    errors = sorted(sid for sid, r in run.reports.items() if r.get("status") == "error")
+    if errors:  # a grader error is ours, not the student's: the run is not done
+        print(f"autograder grade: {len(errors)} student(s) could not be graded because of a grader "
+              f"error ({', '.join(errors[:5])}{', ...' if len(errors) > 5 else ''}); see "
+              "summary.html. Rerunning grades them again.", file=sys.stderr)
+        return 1
     return 0

@@ -847,3 +847,50 @@ class SandboxCaller(CallerBase):
         for item in reply.get("guard") or []:
             if type(item) is str and item not in self.violations:
                 self.violations.append(item[:300])
+
+
+# --------------------------------------------------------------------------- preflight
+#
+# A batch checks the sandbox once before its first student: a machine that cannot run student
+# code safely stops with one line saying what to install, instead of giving every student the
+# same grader error (and the instructor a report full of host paths).
+
+PROBE_SOURCE = "def autograder_probe(x):\n    return x + 1\n"
+
+
+def install_hint() -> str:
+    """What to install (or change) so that the sandbox works here, as one sentence."""
+    if not sys.platform.startswith("linux"):
+        return ("grading needs Linux with bubblewrap: grade on a Linux machine, in a Linux "
+                "container or in WSL2 (the self-check works everywhere)")
+    missing = [name for exe, name in (("bwrap", "bubblewrap"), ("setpriv", "setpriv (util-linux)"))
+               if not shutil.which(exe) and (exe == "bwrap" or is_root())]
+    if missing:
+        how = ("`apt-get install bubblewrap util-linux` as root, or `make setup` as root"
+               if is_root() else "ask an administrator for `apt-get install bubblewrap`")
+        return f"install {' and '.join(missing)} ({how})"
+    return ("bubblewrap is installed but cannot start the worker here (namespaces or mounts "
+            "refused, as in some containers): allow them, or grade where they are allowed")
+
+
+def preflight(requested: str = "auto", python: str | None = None) -> str:
+    """Start one sandboxed worker and call it once: the level a batch will grade at.
+
+    Raises SandboxError with a one-line message naming what to install when student code cannot
+    be run safely here (as root without bubblewrap it is never run as root instead).
+    """
+    try:
+        level = choose_level(requested, python)
+    except SandboxError:
+        raise SandboxError(f"the sandbox for student code is not available: {install_hint()}") from None
+    try:
+        with SandboxCaller(PROBE_SOURCE, level, python=python) as caller:
+            answer = caller.call("autograder_probe", [41], {}, 0)
+    except (SandboxError, StudentError, OSError) as exc:
+        reason = exc.message if isinstance(exc, StudentError) else type(exc).__name__
+        raise SandboxError(f"the {level} sandbox does not start here ({reason[:120]}): "
+                           f"{install_hint()}") from None
+    if answer != 42:
+        raise SandboxError(f"the {level} sandbox answered {str(answer)[:40]} to a test call: "
+                           f"{install_hint()}")
+    return level
