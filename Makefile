@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[instructor,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the kit (editable, instructor + dev extras); redone when pyproject.toml changes
+setup: $(STAMP) ## create .venv and install the kit; as root, install bubblewrap + setpriv with apt (one line says what)
+	@$(PY) -m autograder.provision
 
 demo: setup ## release, build a sample class, grade it and print where the reports are (build/demo/)
 	$(PY) -m autograder.demo

@@ -10,7 +10,9 @@
 4. `grade` on the class with the progress bar into build/demo/ (its own course copy, so the
    gradebook and autograded/ stay there), then the final table and where the reports are.
 
-Until every part of the kit is there, it says which are missing and exits 0.
+It exits 0 only when every student's outcome is the one EXPECTED below. Before anything is built
+it checks that student code can be sandboxed here (`autograder.sandbox.preflight`) and otherwise
+stops with one line saying what to install.
 """
 
 from __future__ import annotations
@@ -167,6 +169,51 @@ STUDENTS: tuple[Student, ...] = (
                        "            return True\n"
                        "    y_pred = AlwaysEqual()"),)),
 )
+
+
+# student -> (status, score out of 100 with the 20 manual points not graded yet, rule ids)
+EXPECTED: dict[str, tuple[str, float, list[str]]] = {
+    "s01": ("graded", 80.0, []),  # full marks (of the 80 automatic points)
+    "s02": ("graded", 80.0, []),  # full marks, a second student: the same score
+    "s03": ("graded", 65.0, []),  # no reg gradient on W1: nn_backward 9/20, nn_train 8/12
+    "s04": ("graded", 78.333333, []),  # no max shift: the large-scores part of nn_loss
+    "s05": ("graded", 62.0, []),  # no ReLU gate: nn_backward 6/20, nn_train 8/12
+    "s06": ("graded", 79.0, ["outside-todo-modified"]),  # -1, the graft ignores the edit
+    "s07": ("graded", 79.5, ["cell-added"]),  # -0.5
+    "s08": ("graded", 75.0, ["forbidden-import"]),  # -5, even in a free cell
+    "s09": ("graded", 79.0, ["not-executed"]),  # -1
+    "s10": ("graded", 78.0, ["zip-manifest"]),  # -2: not made by `autograder submit`
+    "s11": ("graded", 80.0, ["zip-structure"]),  # nested folder: a warning, graded anyway
+    "s12": ("graded", 60.0, ["zip-structure"]),  # no model file: nn_best_model 0/20
+    "s13": ("graded", 62.0, ["sandbox-violation"]),  # np.allclose patched: -10, predict 0
+    "s14": ("graded", 72.0, []),  # __eq__ always True: does not cross the sandbox, 0 points
+}
+SCORE_TOLERANCE = 1e-4
+
+
+def outcomes(run: Any) -> dict[str, tuple[str, float, list[str]]]:
+    """student -> (status, score, sorted rule ids) of a grade run, the shape of EXPECTED."""
+    return {sid: (r["status"], r["score"], sorted({v["rule"] for v in r["violations"]}))
+            for sid, r in run.reports.items()}
+
+
+def differences(run: Any, expected: dict[str, tuple[str, float, list[str]]] = EXPECTED) -> list[str]:
+    """One line per student whose outcome is not the expected one ([] when all match)."""
+    got = outcomes(run)
+    lines = []
+    for sid in sorted(set(expected) | set(got)):
+        if sid not in got:
+            lines.append(f"{sid}: expected {expected[sid][0]}, but it has no report")
+            continue
+        if sid not in expected:
+            lines.append(f"{sid}: graded, but the demo has no such student")
+            continue
+        (status, score, rules), (want_status, want_score, want_rules) = got[sid], expected[sid]
+        if (status != want_status or rules != want_rules
+                or score is None or abs(score - want_score) > SCORE_TOLERANCE):
+            lines.append(f"{sid}: expected {want_status} {want_score:g} {want_rules}, "
+                         f"got {status} {score if score is None else f'{score:g}'} {rules}")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,32 +379,42 @@ def main(argv: list[str] | None = None) -> int:
         for m in missing:
             print(f"  - {m}")
         print("Nothing was graded.")
-        return 0
+        return 1
     from autograder.config import find_config
     from autograder.grade import print_table
     from autograder.release import release
+    from autograder.sandbox import SandboxError, preflight
+
+    try:  # before the class is built: a machine that cannot sandbox stops here, in one line
+        level = preflight()
+    except SandboxError as exc:
+        print(f"make demo: {exc}. Nothing was graded.", file=sys.stderr)
+        return 1
 
     print(f"1. Release check ({ASSIGNMENT})")
     if release([ASSIGNMENT], check=True) != 0:
         print(f"   assignments/{ASSIGNMENT} is out of sync with solutions/: run `autograder release {ASSIGNMENT}`.")
         return 1
     root = Path(args.out).resolve()
-    print("2. Building the sample class")
+    print(f"2. Building the sample class (student code runs in the {level} sandbox)")
     run = run_demo(root, args.jobs)
     print("3. Results")
     print_table(run, find_config(ASSIGNMENT, root / "course"))
     for s in STUDENTS:
         r = run.reports.get(s.sid)
         if r is not None:
-            print(f"   {s.sid}: {s.what}: {r['status']} {r['score']:g}/{r['max_score']:g}")
+            score = "" if r["score"] is None else f" {r['score']:g}/{r['max_score']:g}"
+            print(f"   {s.sid}: {s.what}: {r['status']}{score}")
     print(f"Course state (gradebook.db, autograded/): {root / 'course'}")
+    wrong = differences(run)
+    if wrong:
+        print(f"make demo: {len(wrong)} of {len(STUDENTS)} students did not get the expected "
+              "outcome:", file=sys.stderr)
+        for line in wrong:
+            print(f"   {line}", file=sys.stderr)
+        return 1
+    print(f"All {len(STUDENTS)} students got the outcome the demo expects.")
     return 0
-
-
-def expected_table(run: Any) -> dict[str, tuple[str, float, list[str]]]:
-    """student -> (status, score, sorted rule ids): the shape tests/test_demo.py compares."""
-    return {sid: (r["status"], r["score"], sorted({v["rule"] for v in r["violations"]}))
-            for sid, r in run.reports.items()}
 
 
 if __name__ == "__main__":
