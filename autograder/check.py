@@ -333,7 +333,8 @@ def _assignment_of_zip(path: Path, course: str | Path | None) -> str:
 def _violation(found: dict[str, Any]) -> Violation:
     return Violation(rule=found["rule"], severity=found["severity"], message=found["message"],
                      cell=found.get("cell"), line=found.get("line"),
-                     deduction=float(found.get("deduction") or 0.0))
+                     deduction=float(found.get("deduction") or 0.0),
+                     warning_only=bool(found.get("warning_only")))
 
 
 def _model_violations(config: AssignmentConfig, files: dict[str, Path]) -> list[Violation]:

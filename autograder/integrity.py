@@ -36,7 +36,9 @@ SIMILAR = 0.6  # SequenceMatcher ratio above which two leftover cells are "the s
 _START = " ".join(START_MARKER.split())
 _END = " ".join(END_MARKER.split())
 MARKER_WORDS = re.compile(r"(START|END)\s+OF\s+YOUR\s+CODE", re.IGNORECASE)
-_MAGIC = re.compile(r"^\s*(?:[!%]|[\w.,\s\[\]]+=\s*[!%])")
+# A line that may be IPython syntax: `!cmd`, `%magic`, `%%cell`, or `x = !cmd` / `x = %magic`.
+# Only a candidate: it is a magic line only where a logical line starts (see `split_magics`).
+_MAGIC = re.compile(r"^\s*(?:!|%%?[A-Za-z_]|[\w.,\s\[\]]+=\s*(?:!|%[A-Za-z_]))")
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,18 +544,41 @@ class StudentCode:
 
 
 def split_magics(source: str) -> tuple[str, list[tuple[int, str]]]:
-    """Replace IPython shell (`!cmd`, `x = !cmd`) and magic (`%x`, `%%x`) lines by `pass`."""
+    """Replace IPython shell (`!cmd`, `x = !cmd`) and magic (`%x`, `%%x`) lines by `pass`.
+
+    IPython reads these escapes only where a logical line starts, so a candidate line counts only
+    when the code before it ends outside any bracket, string or backslash continuation: the
+    `% (i, lr)` that continues a `%`-formatting over several lines, or `width=%d` inside a
+    triple-quoted string, is ordinary Python and stays as it is.
+    """
     lines = source.split("\n")
     magics: list[tuple[int, str]] = []
-    cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
+    if lines and lines[0].lstrip().startswith("%%"):  # a cell magic: the whole cell is not Python
+        return "\n".join("pass" for _ in lines), [(1, lines[0].strip())]
     for index, line in enumerate(lines):
-        if cell_magic or _MAGIC.match(line):
+        if _MAGIC.match(line) and _starts_logical_line(lines[:index]):
             magics.append((index + 1, line.strip()))
-            lines[index] = line[: len(line) - len(line.lstrip())] + "pass" if line.strip() else ""
-    if cell_magic:
-        magics = magics[:1]
-        lines = ["pass" for _ in lines]
+            lines[index] = line[: len(line) - len(line.lstrip())] + "pass"
     return "\n".join(lines), magics
+
+
+def _starts_logical_line(before: list[str]) -> bool:
+    """Whether the code `before` a line ends where a new logical line may start: not inside an
+    open bracket or string, and not after a backslash continuation (read as tokens)."""
+    text = "\n".join(before)
+    if not text.strip():
+        return True
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(text + "\n").readline):
+            pass
+    except tokenize.TokenError as exc:
+        # "EOF in multi-line statement/string" (3.10, 3.11), "unexpected EOF ..." and
+        # "unterminated triple-quoted string literal" (3.12+): the line continues something.
+        message = str(exc.args[0] if exc.args else exc)
+        return "EOF" not in message and "triple-quoted" not in message
+    except (SyntaxError, ValueError):  # code that tokenize cannot read: assume a fresh line
+        return True
+    return True
 
 
 def changed_lines(release_src: str, student_src: str) -> set[int]:

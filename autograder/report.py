@@ -86,9 +86,11 @@ def _clean_violation(v: Mapping[str, Any], deduction: float) -> dict[str, Any]:
         "cell": v.get("cell"),
         "deduction": deduction,
     }
-    for key in ("line", "grade_id", "file"):
+    for key in ("line", "grade_id", "file", "function"):
         if v.get(key) is not None:
             out[key] = v[key]
+    if v.get("warning_only"):  # kept, so a report re-scored later costs the same
+        out["warning_only"] = True
     diff = short_diff(v)
     if diff:
         out["diff"] = diff
@@ -118,17 +120,20 @@ def build_report(
 
     `result` keys: student_id, status, message, tests, violations, sandbox, seconds, and
     optionally submission (file, sha256, lms_time, late, notes) and key (the grading key).
-    The policy's severity replaces the checker's, so the report says what the rubric decided.
+    Severity and deduction of each violation come from the scorer (`score.charged_findings`,
+    the one place that decides what a finding costs), so the report, the feedback and the
+    gradebook show the same figure; a finding that costs less than its rule says gets a `note`.
     """
     tests = [_clean_test(t) for t in result.get("tests", [])]
     raw_violations = list(result.get("violations", []))
     scored: ScoreResult = score_submission(tests, raw_violations, config, overrides)
     violations = []
-    for v, d in zip(raw_violations, scored.violation_deductions, strict=True):
+    for v, d, severity, note in zip(raw_violations, scored.violation_deductions,
+                                    scored.violation_severities, scored.violation_notes, strict=True):
         clean = _clean_violation(v, d)
-        rule = clean["rule"]
-        if rule in config.rules:
-            clean["severity"] = config.rules[rule].severity
+        clean["severity"] = severity
+        if note:
+            clean["note"] = note
         violations.append(clean)
     status = str(result.get("status", "graded"))
     return {

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 from nbformat import NotebookNode
 
 from autograder.config import AssignmentConfig, RulePolicy
+from autograder.score import policy_cost
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Violation:
     line: int | None = None  # 1-based line inside that cell
     deduction: float = 0.0
     detail: str = ""
+    warning_only: bool = False  # a free warning whatever the rule's policy (Finding.warning_only)
 
     def to_dict(self) -> dict[str, Any]:
         """The violation dict of DESIGN §5's report.json (plus `line`, and `detail` if any)."""
@@ -62,6 +64,8 @@ class Violation:
         }
         if self.detail:
             out["detail"] = self.detail
+        if self.warning_only:  # the scorer keeps it free (autograder.score.finding_cost)
+            out["warning_only"] = True
         return out
 
     def __str__(self) -> str:
@@ -69,11 +73,8 @@ class Violation:
 
 
 def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violation:
-    """Apply a rule's policy (severity, deduction) to one finding."""
-    if finding.warning_only:
-        severity, deduction = "warning", 0.0
-    else:
-        severity, deduction = policy.severity, policy.deduction
+    """Apply a rule's policy (severity, deduction) to one finding, as the scorer does."""
+    severity, deduction = policy_cost(policy, finding.warning_only)
     return Violation(
         rule=rule_id,
         severity=severity,
@@ -82,6 +83,7 @@ def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violatio
         line=finding.line,
         deduction=deduction,
         detail=finding.detail,
+        warning_only=finding.warning_only,
     )
 
 
