@@ -46,6 +46,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A solution block outside a solution cell is an authoring mistake: fail instead of guessing.
 c.ClearSolutions.enforce_metadata = True
 
+# nbgrader's own generate_assignment (and formgrader's Generate button) would delete the kept
+# versions in assignments/<A>/.releases/ and copy instructor files into the release: it refuses,
+# before touching anything, and points to `autograder release` (autograder/nbgrader_guard.py).
+c.GenerateAssignment.exporter_class = "autograder.nbgrader_guard.GenerateRefused"
+
 # Solution cells cannot be deleted; grade and read-only cells cannot be edited or deleted.
 c.LockCells.lock_solution_cells = True
 c.LockCells.lock_grade_cells = True

@@ -411,3 +411,56 @@ def test_a_course_without_assignments_is_an_error_not_a_silent_pass(tmp_path, ca
     assert release(course=tmp_path, check=True) == 1
     assert release(course=tmp_path) == 1
     assert "nothing to release" in capsys.readouterr().out
+
+
+# --- nbgrader's own generate_assignment in this course -------------------------------------------
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """The repository's course files (config, A3's solutions and release) in a tmp folder."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    for part in ("solutions", "assignments"):
+        shutil.copytree(REPO / part / "A3", root / part / "A3",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_nbgraders_generate_assignment_refuses_and_points_to_autograder_release(
+    repo_copy: Path,
+) -> None:
+    import subprocess
+
+    before = tree(repo_copy / "assignments")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "nbgrader"),
+                           "generate_assignment", "A3", "--force"], cwd=repo_copy, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "autograder release A3" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert tree(repo_copy / "assignments") == before
+    assert rel.release(["A3"], course=repo_copy, check=True) == 0
+
+
+def test_formgraders_generate_button_refuses_and_changes_nothing(repo_copy: Path) -> None:
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    before = tree(repo_copy / "assignments")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(repo_copy)).load_config()
+    config.CourseDirectory.db_url = f"sqlite:///{repo_copy / 'gradebook.db'}"
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.generate_assignment("A3", force=True)
+    assert result["success"] is False
+    assert "autograder release A3" in result["log"]
+    assert tree(repo_copy / "assignments") == before
+
+
+def test_autograder_release_is_not_refused_by_the_course_config(repo_copy: Path) -> None:
+    shutil.rmtree(repo_copy / "assignments")
+    assert rel.release(["A3"], course=repo_copy) == 0
+    assert rel.release(["A3"], course=repo_copy, check=True) == 0
