@@ -1,4 +1,4 @@
-"""nbgrader configuration of the course (DESIGN §2, §4).
+"""nbgrader configuration of the course.
 
 The course directory is this repository: instructor sources in solutions/, the student release in
 assignments/. Generate the release with `autograder release` (it lints the sources, keeps every
@@ -34,7 +34,7 @@ c.CourseDirectory.ignore = [
     "assignment.toml",
 ]
 
-# Each ### BEGIN/END SOLUTION block becomes this stub, indented like the BEGIN line (DESIGN §4).
+# Each ### BEGIN/END SOLUTION block becomes this stub, indented like the BEGIN line.
 c.ClearSolutions.code_stub = {
     "python": (
         "# ========== START OF YOUR CODE (do not edit or delete this line) ==========\n"

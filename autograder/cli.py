@@ -1,4 +1,4 @@
-"""The `autograder` command (also `python -m autograder`). DESIGN §5 fixes its subcommands.
+"""The `autograder` command (also `python -m autograder`): the subcommands of README.md.
 
 Each subcommand is implemented by `cli_<name>(args) -> int` in the module that does the work;
 this file only parses arguments and turns unexpected failures into one clear line, never a

@@ -1,4 +1,4 @@
-"""Paths of the course and the per-assignment `assignment.toml` (DESIGN §5).
+"""Paths of the course and the per-assignment `assignment.toml` (docs/assignment-toml.md).
 
 The schema, with every key and its default, is documented in docs/assignment-toml.md.
 Only the `[private]` table is kept out of the student release; everything else is the
@@ -24,7 +24,7 @@ RELEASE_DIR = "assignments"
 CONFIG_NAME = "assignment.toml"
 DEFAULT_ALLOWED_IMPORTS = ("numpy", "math", "time")
 
-# Every rule id of DESIGN §5, in pipeline order. Reports, assignment.toml and tests use these.
+# Every rule id (docs/policy.md), in pipeline order. Reports, assignment.toml and tests use these.
 RULE_IDS = (
     "zip-structure",
     "zip-manifest",

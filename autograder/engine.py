@@ -1,4 +1,4 @@
-"""The hidden-test engine: one graded module in, plain results out (DESIGN §3 step 5).
+"""The hidden-test engine: one graded module in, plain results out (docs/sandbox.md).
 
 `grade_module` starts one sandboxed worker for the submission (autograder.sandbox), loads the
 graded module into it, runs every hidden test through it (autograder.hidden; a dead worker is

@@ -1,4 +1,4 @@
-"""`autograder grade`: a class of zips in, scores, feedback and the gradebook out (DESIGN §3, §5, §7).
+"""`autograder grade`: a class of zips in, scores, feedback and the gradebook out (docs/grading.md).
 
 The pipeline per student, in a pool worker (`grade_one`, which never raises):
 intake (safe unzip, structure, manifest) → check (integrity + rules) → graft → hidden tests in

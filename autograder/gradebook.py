@@ -1,4 +1,4 @@
-"""nbgrader's gradebook, written by the grading parent process only (DESIGN §3 step 6, §7).
+"""nbgrader's gradebook, written by the grading parent process only.
 
 What goes in (docs/grading.md explains the decision):
 

@@ -1,4 +1,4 @@
-"""The graft: the student's TODO-block bodies put into the pristine release cells (DESIGN §3 step 4).
+"""The graft: the student's TODO-block bodies put into the pristine release cells.
 
 Whatever the student did outside the TODO blocks (an edited signature, a helper in an added
 cell, a global set in a driver cell) is not part of what is graded: the graded module is built

@@ -574,7 +574,7 @@ def _compare(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, what: str) 
 
 @dataclass
 class TestResult:
-    """One test's outcome, as a report.json `tests` entry (DESIGN §5) plus extras.
+    """One test's outcome, as a report.json `tests` entry plus extras.
 
     `output` is the student's captured stdout/stderr during the test (truncated); `internal`
     a grader-side traceback for instructors (never shown to students).

@@ -1,4 +1,4 @@
-"""Intake: safe extraction of submission zips and a class's LMS export (DESIGN §3 step 1, §7).
+"""Intake: safe extraction of submission zips and a class's LMS export (docs/submission.md).
 
 Two jobs, both run by the grader before anything looks at a student's code:
 
@@ -145,7 +145,7 @@ class Intake:
 def violation(
     config: AssignmentConfig, rule: str, message: str, severity: str | None = None
 ) -> dict[str, Any]:
-    """A violation in DESIGN §5's report form; severity from assignment.toml unless forced."""
+    """A violation in report.json's form; severity from assignment.toml unless forced."""
     return {
         "rule": rule,
         "severity": severity or config.rule(rule).severity,

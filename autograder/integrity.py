@@ -1,11 +1,11 @@
-"""Integrity: a student notebook against the release version it declares (DESIGN §3 step 2, §4).
+"""Integrity: a student notebook against the release version it declares (docs/release.md).
 
 The machinery the integrity rules (`autograder/rules/cells.py`, `autograder/rules/code.py`) and the
 graft share:
 
 * `match_cells`: student cells -> release cells, by nbgrader grade_id, then nbformat cell id, then
   content, so one inserted cell is one `cell-added` even when a front end dropped all metadata;
-* `scan_blocks`: the TODO blocks of a cell between the marker lines of DESIGN §4;
+* `scan_blocks`: the TODO blocks of a cell between the marker lines of the release;
 * `code_difference`: code compared as tokens (whitespace, blank lines, line endings, indentation
   width and quote style never count; a comment or docstring edit is reported as such);
 * `student_code`: the code the student could have written, per cell, for the AST rules.

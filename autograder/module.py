@@ -1,4 +1,4 @@
-"""The graded module: a fixed preamble plus a notebook's definition cells (DESIGN §3 step 4).
+"""The graded module: a fixed preamble plus a notebook's definition cells.
 
 The grader imports what the notebook *defines*; it never runs what the notebook *does*.
 Definition cells are the nbgrader solution code cells, in notebook order, except those that opt

@@ -1,4 +1,4 @@
-"""Reading notebooks safely: one clear message naming the file, never a traceback (DESIGN §7).
+"""Reading notebooks safely: one clear message naming the file, never a traceback.
 
 Everything in the kit that opens a `.ipynb` (release, self-check, grading) goes through
 `read_notebook`, so a broken file is reported the same way everywhere.

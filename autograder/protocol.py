@@ -1,4 +1,4 @@
-"""The worker pipe: length-prefixed frames, `.npy` arrays, tagged JSON (DESIGN §6).
+"""The worker pipe: length-prefixed frames, `.npy` arrays, tagged JSON (docs/sandbox.md).
 
 A *message* is one JSON frame followed by the `.npy` frames of the arrays it refers to:
 

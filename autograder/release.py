@@ -1,4 +1,4 @@
-"""`autograder release`: the student release in assignments/ generated from solutions/ (DESIGN §4).
+"""`autograder release`: the student release in assignments/ generated from solutions/ (docs/release.md).
 
 Per assignment:
   1. lint the source notebooks (markers, grade_ids, points vs assignment.toml, definition cells);
@@ -42,7 +42,7 @@ from autograder.config import (
 )
 from autograder.notebook import NotebookError, notebook_text, parse_notebook, read_notebook
 
-# The marker lines around each TODO block, without indentation (DESIGN §4).
+# The marker lines around each TODO block, without indentation.
 START_MARKER = "# ========== START OF YOUR CODE (do not edit or delete this line) =========="
 END_MARKER = "# =========== END OF YOUR CODE (do not edit or delete this line) ==========="
 CODE_STUB = f"{START_MARKER}\nraise NotImplementedError\n{END_MARKER}"

@@ -1,4 +1,4 @@
-"""What grading writes for people: report.json, feedback.html, summary.html, grades.csv (DESIGN §5).
+"""What grading writes for people: report.json, feedback.html, summary.html, grades.csv (docs/grading.md).
 
 `build_report` turns one worker result (a plain dict, see `autograder.grade`) and the score
 arithmetic into the report.json dict; everything else renders reports. Rendering never sees the
@@ -116,7 +116,7 @@ def build_report(
     config: AssignmentConfig,
     overrides: Iterable[Override] = (),
 ) -> dict[str, Any]:
-    """report.json for one worker result (DESIGN §5 keys, plus status, groups and submission).
+    """report.json for one worker result (the documented keys, plus status, groups and submission; docs/grading.md).
 
     `result` keys: student_id, status, message, tests, violations, sandbox, seconds, and
     optionally submission (file, sha256, lms_time, late, notes) and key (the grading key).

@@ -1,4 +1,4 @@
-"""Starting the worker at the strongest isolation available, and calling it (DESIGN §6).
+"""Starting the worker at the strongest isolation available, and calling it.
 
 Levels, strongest first (docs/sandbox.md says what each one guarantees):
 

@@ -1,4 +1,4 @@
-"""Score = rubric points − capped deductions, never below 0; TA overrides on top (DESIGN §3 step 6).
+"""Score = rubric points − capped deductions, never below 0; TA overrides on top (docs/grading.md).
 
 Pure functions, no I/O except the override store at the bottom, so a regrade of the same results
 always gives the same score and the tests can state the arithmetic exactly.
@@ -325,7 +325,7 @@ def score_submission(
 ) -> ScoreResult:
     """The score of one submission: rubric points − capped deductions, never below 0.
 
-    `tests` and `violations` are in report.json form (DESIGN §5). `overrides` are this student's
+    `tests` and `violations` are in report.json form. `overrides` are this student's
     TA overrides, applied in the order documented at the top of this module.
     """
     overrides = list(overrides)

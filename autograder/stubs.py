@@ -1,4 +1,4 @@
-"""Grader-shipped functions a hidden test can pass to a student's function (DESIGN §5).
+"""Grader-shipped functions a hidden test can pass to a student's function.
 
 A test passes `ctx.stub("linear_constant_gradient_loss")` where the student's code expects a
 `loss_func` or `pred_func`; the worker resolves the name to the function here. Stubs make a

@@ -1,4 +1,4 @@
-"""`autograder submit`: the submission zip and its MANIFEST.json (DESIGN §5 "Submission zip").
+"""`autograder submit`: the submission zip and its MANIFEST.json (docs/submission.md).
 
 A student runs `autograder submit A3 --student-id ID` (or `make submission A=A3 ID=...`, or
 `submit_from_notebook("A3", student_id=ID)` in the notebook's last cell). The command:
@@ -295,7 +295,7 @@ def format_violation(v: dict[str, Any]) -> str:
 def build_manifest(
     config: AssignmentConfig, student_id: str, contents: dict[str, bytes], release: str | None
 ) -> dict[str, Any]:
-    """MANIFEST.json per DESIGN §5. The grader compares hashes; it never trusts the time."""
+    """MANIFEST.json (docs/submission.md). The grader compares hashes; it never trusts the time."""
     return {
         "assignment": config.name,
         "student_id": student_id,

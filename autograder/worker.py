@@ -1,4 +1,4 @@
-"""The process that runs student code, inside the sandbox (DESIGN §3 step 5, §6).
+"""The process that runs student code, inside the sandbox (docs/sandbox.md).
 
 Started by `autograder.sandbox` as `python -I -S -c <boot> --in FD --out FD [--no-guard]`.
 It reads messages from the pipe `--in` and answers on `--out` (autograder.protocol):

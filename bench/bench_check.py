@@ -1,4 +1,4 @@
-"""Benchmark `check_notebook` on a release-sized notebook (issue 5 goal: <= 0.2 s per notebook).
+"""Benchmark `check_notebook` on a release-sized notebook (goal: <= 0.2 s per notebook).
 
 Prints the median of N runs and its ratio to just reading the notebook with nbformat. Asserts
 nothing about time. Uses the real A3/A4 releases with their solutions grafted in when they exist,

@@ -1,4 +1,4 @@
-"""Benchmark of `grade`: N sample A4 submissions at --jobs 1 and --jobs 2 (issues 8 and 9).
+"""Benchmark of `grade`: N sample A4 submissions at --jobs 1 and --jobs 2.
 
     .venv/bin/python bench/bench_grade.py [-n 200] [--jobs 1 2] [--baseline-n 10] [--json-out F]
 

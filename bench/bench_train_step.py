@@ -1,4 +1,4 @@
-"""One SGD step of the A4 reference two-layer net against its GEMM lower bound (issue 4).
+"""One SGD step of the A4 reference two-layer net against its GEMM lower bound.
 
     .venv/bin/python bench/bench_train_step.py [--repeat 100] [--threads 1] [--json-out F]
 

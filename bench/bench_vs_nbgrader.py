@@ -1,4 +1,4 @@
-"""Grading throughput: `autograder grade` against `nbgrader autograde`, same submissions (issue 9).
+"""Grading throughput: `autograder grade` against `nbgrader autograde`, same submissions.
 
     .venv/bin/python bench/bench_vs_nbgrader.py [-n 10] [--assignments A3 A4] [--keep DIR]
 

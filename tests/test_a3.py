@@ -1,6 +1,6 @@
 """A3 (linear classifiers): the source notebook, its release, the hidden tests and the rubric.
 
-Specification of issue 3 (what every assignment must satisfy, the release's checks among
+Specification of A3 (what every assignment must satisfy, the release's checks among
 them, is in tests/test_releases.py):
 * the solution notebook runs start to end on digits and saves models over the full-credit bars;
 * every hidden test takes points from at least one realistic wrong implementation, while the

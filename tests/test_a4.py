@@ -1,6 +1,6 @@
 """A4 (two-layer net, flat backprop): the source notebook, its release, the hidden tests, the rubric.
 
-Specification of issue 4 (what every assignment must satisfy, the release's checks among
+Specification of A4 (what every assignment must satisfy, the release's checks among
 them, is in tests/test_releases.py):
 * the solution notebook runs start to end on digits in under 60 s and saves a model over the
   full-credit bar;

@@ -1,4 +1,4 @@
-"""Issue 5: `autograder check` — the API, the command's output and exit codes, zips, bad input."""
+"""`autograder check` — the API, the command's output and exit codes, zips, bad input."""
 
 from __future__ import annotations
 

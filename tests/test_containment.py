@@ -1,4 +1,4 @@
-"""Containment (issue 7 acceptance): hostile TODO bodies gain nothing and leave no trace.
+"""Containment: hostile TODO bodies gain nothing and leave no trace.
 
 Every test runs with the worker's import guard OFF (it is only there for friendly messages), at
 the strongest sandbox level of the machine (bwrap in CI). Each grades a hostile submission —

@@ -1,4 +1,4 @@
-"""Issue 5: the integrity machinery: cell matching, TODO blocks, code as tokens, release versions,
+"""The integrity machinery: cell matching, TODO blocks, code as tokens, release versions,
 and the graft that builds the graded module."""
 
 from __future__ import annotations

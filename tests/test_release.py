@@ -1,4 +1,4 @@
-"""`autograder release`: lint, nbgrader generate_assignment, versions, --check (issue 2, items 5/8).
+"""`autograder release`: lint, nbgrader generate_assignment, versions, --check; nbgrader's own generate refused.
 
 Every test works on a copy of tests/fixtures/course in tmp_path; nothing is written in the repo.
 """

@@ -1,4 +1,4 @@
-"""What every assignment of the course must satisfy (issues 3 and 4), checked for each of them:
+"""What every assignment of the course must satisfy, checked for each of them:
 
 * the source notebook is rebuilt byte for byte by its generator, every cell has a stable id and
   a grade_id, and the last cell builds the submission;

@@ -1,4 +1,4 @@
-"""Issue 5: `autograder rescue` grafts the student's work into a fresh release copy, loses nothing,
+"""`autograder rescue` grafts the student's work into a fresh release copy, loses nothing,
 and its output passes integrity."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 5: every policy rule, a clean input and >= 2 violating inputs built from a release.
+"""Every policy rule, a clean input and >= 2 violating inputs built from a release.
 
 The violating notebooks come from tests/fixtures/make_violations.py: on the synthetic T1 release
 always, and on the real A3/A4 releases (with the instructor's solution grafted in) when they are

@@ -1,4 +1,4 @@
-"""`autograder submit`, `submit_from_notebook` and the zip they write (DESIGN §5 "Submission zip")."""
+"""`autograder submit`, `submit_from_notebook` and the zip they write (docs/submission.md)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def work(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_checker(monkeypatch: pytest.MonkeyPatch):
-    """Tests choose the self-check they want; by default it is absent (as before issue 5 lands)."""
+    """Tests choose the self-check they want; by default it is absent."""
     monkeypatch.setitem(sys.modules, "autograder.check", None)
 
 
@@ -521,7 +521,7 @@ def solved_release(source: dict, release: dict) -> dict:
 def test_solution_grafted_notebook_round_trips_clean_through_submit_and_check(
     tmp_path: Path, monkeypatch, capsys
 ):
-    """Issue 6 acceptance: submit, then `check` of the produced zip, is clean for the solution."""
+    """Submit, then `check` of the produced zip, is clean for the solution."""
     monkeypatch.delitem(sys.modules, "autograder.check")
     import autograder.check as check
     source, release = REPO_ROOT / "solutions" / "A3" / NB, REPO_ROOT / "assignments" / "A3" / NB

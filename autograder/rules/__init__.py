@@ -1,4 +1,4 @@
-"""The policy rules, one small unit per rule id of DESIGN §5, registered in one list: `RULES`.
+"""The policy rules, one small unit per rule id (docs/policy.md), registered in one list: `RULES`.
 
 Each rule is a class with `rule_id` and `check(ctx) -> Iterable[Finding]` (see `base.py`);
 `run_rules` applies the assignment's policy (severity, deduction) to what they find. Adding a rule
@@ -44,7 +44,7 @@ RULES: list[Rule] = [
     OutputsCleared(),
 ]
 
-# The rules that compare the notebook with its release (DESIGN §3 step 2).
+# The rules that compare the notebook with its release.
 INTEGRITY_RULES = (
     "cell-added", "cell-deleted", "cell-reordered", "cell-duplicated", "cell-type-changed",
     "locked-cell-modified", "outside-todo-modified", "todo-marker-damaged",

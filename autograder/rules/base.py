@@ -1,7 +1,7 @@
 """What every policy rule shares: the finding it yields, the violation it becomes, its context.
 
 A rule is one small unit (STYLE.md, after nbgrader's preprocessors): a class with a `rule_id`
-(DESIGN §5) and `check(ctx) -> Iterable[Finding]`. It knows nothing about severities or points:
+(docs/policy.md) and `check(ctx) -> Iterable[Finding]`. It knows nothing about severities or points:
 the runner turns each finding into a `Violation` with the policy of `assignment.toml`
 (`AssignmentConfig.rule`). The registered list is `autograder.rules.RULES`.
 """
@@ -29,7 +29,7 @@ class Finding:
     cell/line: 1-based, as Jupyter's "cell N" (all cells counted) and the line inside that cell.
     detail: optional extra lines (e.g. a short diff), printed indented under the message.
     warning_only: the finding can never be more than a warning worth nothing (e.g. an edited
-    comment, DESIGN §4), whatever the rule's policy says.
+    comment), whatever the rule's policy says.
     """
 
     message: str
@@ -41,7 +41,7 @@ class Finding:
 
 @dataclass
 class Violation:
-    """One policy violation as it appears in the self-check and in report.json (DESIGN §5)."""
+    """One policy violation as it appears in the self-check and in report.json."""
 
     rule: str
     severity: str  # "error" | "warning"
@@ -53,7 +53,7 @@ class Violation:
     warning_only: bool = False  # a free warning whatever the rule's policy (Finding.warning_only)
 
     def to_dict(self) -> dict[str, Any]:
-        """The violation dict of DESIGN §5's report.json (plus `line`, and `detail` if any)."""
+        """The violation dict of report.json (plus `line`, and `detail` if any)."""
         out: dict[str, Any] = {
             "rule": self.rule,
             "severity": self.severity,

@@ -1,4 +1,4 @@
-"""Integrity of the cell list: added, deleted, moved, duplicated, type-changed (DESIGN §4).
+"""Integrity of the cell list: added, deleted, moved, duplicated, type-changed.
 
 All five read the one matching of student cells to release cells (`autograder.integrity`), so
 one inserted cell is exactly one `cell-added` and never "every later cell changed".

@@ -1,4 +1,4 @@
-"""Integrity of the code: read-only cells, code outside the TODO blocks, the markers (DESIGN §4).
+"""Integrity of the code: read-only cells, code outside the TODO blocks, the markers.
 
 Code is compared as tokens (`autograder.integrity.code_difference`): whitespace, blank lines,
 line endings, indentation width and quote style never count. An edited comment or docstring is

@@ -1,4 +1,4 @@
-"""Execution state: every code cell ran, with its outputs kept (DESIGN §1). Lenient by design.
+"""Execution state: every code cell ran, with its outputs kept. Lenient by design.
 
 Reported once per notebook, listing the cells. Rules we can check from the saved file alone:
 

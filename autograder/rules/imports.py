@@ -1,4 +1,4 @@
-"""`forbidden-import`: only the libraries of `[policy].allowed_imports` (DESIGN §1, §3 step 3).
+"""`forbidden-import`: only the libraries of `[policy].allowed_imports`.
 
 Looks at all the code the student could have written (TODO bodies, added cells, free cells,
 changed lines anywhere) and catches every way in: `import`/`from` (aliased or not), relative

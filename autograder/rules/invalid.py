@@ -1,4 +1,4 @@
-"""`notebook-invalid`: the file cannot be checked at all (DESIGN §7: one clear message, no traceback).
+"""`notebook-invalid`: the file cannot be checked at all (one clear message, no traceback).
 
 Broken JSON, an old nbformat, a file that is not a notebook, a notebook without the release's
 metadata, or a notebook of another assignment. The checker fills `CheckContext.invalid` while

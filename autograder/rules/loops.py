@@ -1,4 +1,4 @@
-"""`loop-in-vectorized`: the functions of `[policy].loop_free` must not loop (DESIGN §3 step 3).
+"""`loop-in-vectorized`: the functions of `[policy].loop_free` must not loop.
 
 Checked on the graded module (the graft), the code the grader will run. A loop is a `for` or
 `while` statement, a comprehension or generator expression, or a loop in disguise: `np.vectorize`,

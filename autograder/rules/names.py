@@ -1,4 +1,4 @@
-"""`undefined-name`: names the graded module uses but never defines (DESIGN §3 step 4).
+"""`undefined-name`: names the graded module uses but never defines.
 
 The graded module is built exactly as the grader builds it (graft, then
 `autograder.module.module_source`) and analysed with pyflakes. A global that only a later driver

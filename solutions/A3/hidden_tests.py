@@ -10,7 +10,7 @@ Conventions:
 * every shape or edge case is its own `ctx.case` (partial credit, and an error in one case does not
   hide the others);
 * SVM inputs are redrawn until every hinge margin s_j - s_yi + 1 (j != y_i) is at least
-  KINK_GAP away from 0, so a numeric gradient check never straddles a kink (DESIGN §7);
+  KINK_GAP away from 0, so a numeric gradient check never straddles a kink;
 * the best models are graded by the engine from [models]; there is no hidden test for them.
 """
 

@@ -12,7 +12,7 @@ Conventions (as in A3):
 * every shape or edge case is its own `ctx.case` (partial credit; an error in one case does not
   hide the others);
 * inputs are redrawn until every ReLU pre-activation is at least KINK_GAP away from 0, so a
-  numeric gradient check never straddles the kink (DESIGN §7); the one test about the kink
+  numeric gradient check never straddles the kink; the one test about the kink
   builds exact zeros on purpose, with integer-valued inputs, and compares with the reference;
 * nn_train is observed through grader stubs (autograder/stubs.py): `nn_probe_loss` reports the
   sum of the first entry of every parameter as its loss, with gradients of ones, so the

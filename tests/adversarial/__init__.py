@@ -1,1 +1,1 @@
-"""The adversarial corpus of issue 9: hostile or broken submissions and their expected outcomes."""
+"""The adversarial corpus: hostile or broken submissions and their expected outcomes."""

@@ -10,7 +10,7 @@ Each case names its `Expected` outcome: the rule ids that must be flagged, the s
 hidden tests that must not pass, and the highest score it may get (`cap`; the automatic points
 of A4 are 80, the manual 20 are empty until a TA grades them). Cases marked `guard=False` are
 graded in a second run with the worker's audit hook switched off (AUTOGRADER_WORKER_GUARD=0):
-they prove containment, which must hold without the hook (DESIGN §6).
+they prove containment, which must hold without the hook.
 
 tests/adversarial/test_corpus.py builds and grades the whole table; docs/adversarial.md lists it.
 """

@@ -1,4 +1,4 @@
-"""The corpus's summary table, printed at the end of the run (issue 9: cases, caught,
+"""The corpus's summary table, printed at the end of the run (cases, caught,
 contained, honest control at full marks)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Fuzzing the self-check with notebook JSON: it never raises, and always answers in the report
-format (DESIGN §5 violation dicts).
+format (report.json violation dicts).
 
 Three sources of documents: random JSON-ish values; the real A3 and A4 release notebooks
 mutated (keys dropped, values of the wrong type, huge strings, cells deleted, duplicated or
@@ -44,7 +44,7 @@ BASES = {a: release_json(a) for a in RELEASES}
 
 
 def assert_report_format(result: Any) -> None:
-    """A CheckResult whose violations are DESIGN §5 dicts, JSON-serialisable, printable."""
+    """A CheckResult whose violations are report.json dicts, JSON-serialisable, printable."""
     assert isinstance(result, CheckResult)
     for violation in result.violations:
         d = violation.to_dict()
