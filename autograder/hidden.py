@@ -24,7 +24,7 @@ import threading
 import traceback
 import types
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,23 +47,41 @@ BATCH_BYTES = 32 * 2**20  # argument bytes per call_many round trip of a gradien
 
 @dataclass(frozen=True)
 class HiddenTest:
-    """One registered hidden test: `func(ctx)` earns `weight` shares of group `grade_id`."""
+    """One registered hidden test: `func(ctx)` earns `weight` shares of group `grade_id`.
+
+    `requires`: names of earlier tests that must each pass at least one unit before this one
+    counts (see `hidden_test`).
+    """
 
     name: str
     grade_id: str
     weight: float
     func: Callable[[Context], Any]
+    requires: tuple[str, ...] = ()
 
 
-def hidden_test(grade_id: str, weight: float = 1.0) -> Callable[[Callable], Callable]:
-    """Register a test function of the group `grade_id` in the module that defines it."""
+def hidden_test(
+    grade_id: str, weight: float = 1.0, requires: str | Sequence[str] = ()
+) -> Callable[[Callable], Callable]:
+    """Register a test function of the group `grade_id` in the module that defines it.
+
+    requires: the name(s) of earlier tests of the same module that compare the same function
+    with the reference. A self-consistency test (a gradient against the function's own loss,
+    the same loss with shifted scores) passes for a function that does no work at all, e.g. one
+    returning `(0.0, zeros)`; with `requires` it counts only once every named test has passed
+    at least one unit (the function matches the reference on a case). Until then it is not run
+    and scores 0, and its message says which test to pass first.
+    """
     if not isinstance(grade_id, str) or not grade_id:
         raise TypeError("hidden_test needs a grade_id string, e.g. @hidden_test('svm_loss_naive')")
     if not weight > 0:
         raise ValueError(f"hidden_test weight must be > 0, got {weight!r}")
+    needed = (requires,) if isinstance(requires, str) else tuple(requires)
+    if not all(isinstance(r, str) and r for r in needed):
+        raise TypeError(f"hidden_test requires names of tests, got {requires!r}")
 
     def register(func: Callable) -> Callable:
-        spec = HiddenTest(func.__name__, grade_id, float(weight), func)
+        spec = HiddenTest(func.__name__, grade_id, float(weight), func, needed)
         func.__hidden_test__ = spec  # type: ignore[attr-defined]
         func.__globals__.setdefault(REGISTRY_ATTR, []).append(spec)
         return func
@@ -80,6 +98,11 @@ def collect_tests(module: types.ModuleType) -> list[HiddenTest]:
     for spec in specs:
         if spec.name in seen:
             raise ValueError(f"two hidden tests are named {spec.name!r}")
+        # The runner decides from results it already has: a prerequisite must come first.
+        for name in spec.requires:
+            if name not in seen:
+                raise ValueError(f"hidden test {spec.name!r} requires {name!r}, which is not a "
+                                 "test defined before it")
         seen.add(spec.name)
     return specs
 
@@ -283,10 +306,6 @@ class Unit:
 _RANK = {"passed": 0, "failed": 1, "error": 2, "timeout": 3}
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else repr(x)
-
-
 def _index(idx: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]" if idx else "[]"
 
@@ -467,14 +486,12 @@ class Context:
             return self._record(True, "")
         k = int(np.argmax(bad))
         idx = tuple(int(j) for j in np.unravel_index(flat_idx[k], x.shape))
-        rel = err / np.maximum(np.abs(a) + np.abs(numeric), np.finfo(float).tiny)
-        return self._record(
-            False,
-            f"{label}: {int(bad.sum())} of {len(a)} entries differ from the numeric gradient; "
-            f"max abs error {_fmt(np.nanmax(err) if not np.isnan(err).all() else np.nan)}, "
-            f"max rel error {_fmt(np.nanmax(rel) if not np.isnan(rel).all() else np.nan)}; "
-            f"first at {_index(idx)}: analytic {_fmt(a[k])}, numeric {_fmt(numeric[k])}",
-        )
+        # The same form as assert_close (no values): the numeric gradient is the student's own,
+        # but one rule for every message is the one that cannot leak by mistake.
+        head = (f"{label}: {int(bad.sum())} of {len(a)} entries differ from the numeric gradient "
+                f"of your own loss, the first at {_index(idx)}")
+        nonfinite = ~np.isfinite(a[bad]) | ~np.isfinite(numeric[bad])
+        return self._record(False, _difference(head, a[bad], numeric[bad], nonfinite, tol))
 
 
 def _nbytes(value: Any) -> int:
@@ -541,7 +558,11 @@ def _numeric(actual: Any, expected: np.ndarray, what: str) -> np.ndarray:
 
 
 def _compare(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, what: str) -> tuple[bool, str]:
-    """(passed, message) for |a - e| <= atol + rtol |e| elementwise, NaN never close."""
+    """(passed, message) for |a - e| <= atol + rtol |e| elementwise, NaN never close.
+
+    The message never lets the expected values be worked out (see `_difference`): it says how
+    many entries differ and how far off the worst one is in a coarse band.
+    """
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(a - e)
         ok = diff <= atol + rtol * np.abs(e)
@@ -550,23 +571,52 @@ def _compare(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, what: str) 
     if ok.all():
         return True, ""
     bad = ~ok
-    first = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
     nonfinite = ~np.isfinite(a) & np.isfinite(e)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = diff / np.maximum(np.abs(e), np.finfo(float).tiny)
-    finite = np.isfinite(diff)
-    head = f"{what} differs" if a.ndim == 0 else f"{what}: {int(bad.sum())} of {a.size} entries differ"
+    if a.ndim == 0:
+        head = f"{what} differs from the expected value"
+    else:
+        head = f"{what}: {int(bad.sum())} of {a.size} entries differ from the expected values"
+    return False, _difference(head, a[bad], e[bad], nonfinite[bad], rtol)
+
+
+def relative_difference(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """|a - e| / max(|a|, |e|) elementwise: 0 when equal, at most 2, never inf or absurd.
+
+    Symmetric in a and e, so an entry whose expected value is 0 gives 1 (100%) for any nonzero
+    answer, instead of a division by ~0. NaN where either side is not finite.
+    """
+    a, e = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        scale = np.maximum(np.abs(a), np.abs(e))
+        rel = np.where(scale > 0, np.abs(a - e) / np.where(scale > 0, scale, 1.0), 0.0)
+    return np.where(np.isfinite(a) & np.isfinite(e), rel, np.nan)
+
+
+# Bands of the largest relative difference shown to students: (upper bound, wording). Coarse on
+# purpose: an answer more than 10% off gets the same words whatever the expected value, and a
+# closer one learns only its band, so no series of answers (0, 1, 2x, ...) gives the expected
+# value away. rtol is named so a student whose error is only rounding can tell.
+BANDS = ((1e-3, "by less than 0.1%"), (1e-1, "by 0.1% to 10%"), (np.inf, "by more than 10%"))
+
+
+def band(rel: float) -> str:
+    """The coarse band of a relative difference, as words: 'by more than 10%'."""
+    return next(words for bound, words in BANDS if rel < bound)
+
+
+def _difference(head: str, a: np.ndarray, e: np.ndarray, nonfinite: np.ndarray, rtol: float) -> str:
+    """head + what is wrong with the differing entries `a` (expected `e`), in a form that never
+    reveals `e`: NaN/inf counts and the band of the largest relative difference."""
     parts = [head]
     if nonfinite.any():
-        parts.append(f"contains NaN/inf ({int(nonfinite.sum())} entries)")
-    if finite.any():
-        parts.append(
-            f"max abs error {_fmt(diff[finite].max())}, max rel error {_fmt(rel[finite].max())}"
-            f" (rtol {rtol:g}, atol {atol:g})"
-        )
-    at = f" at {_index(first)}" if a.ndim else ""
-    parts.append(f"first bad{at}: got {_fmt(a[first])}, expected {_fmt(e[first])}")
-    return False, "; ".join(parts)
+        parts.append(f"{int(nonfinite.sum())} of them NaN or inf")
+    rel = relative_difference(a[~nonfinite], e[~nonfinite])
+    rel = rel[np.isfinite(rel)]
+    if rel.size:
+        largest = float(rel.max())
+        words = "off" if a.size == 1 and not nonfinite.any() else "the worst entry is off"
+        parts.append(f"{words} {band(largest)} (relative; the tolerance is {rtol:g})")
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- the runner
@@ -590,6 +640,7 @@ class TestResult:
     message: str
     output: str = ""
     internal: str = ""
+    passed_units: int = 0  # what `requires` of a later test looks at
 
     def report_entry(self) -> dict[str, Any]:
         """The report.json entry (name, grade_id, score, max_score, status, message)."""
@@ -621,8 +672,10 @@ def run_hidden_tests(
     tests = collect_tests(tests_module)
     share = shares(tests, points)
     results = []
+    done: dict[str, TestResult] = {}
     for test in tests:
-        result = run_one(test, caller, ref_module, share[test.name], seed)
+        result = run_one(test, caller, ref_module, share[test.name], seed, prior=done)
+        done[test.name] = result
         if test.grade_id not in points:
             result.message = (result.message + " (no points: grade_id not in [tests])").strip()
         results.append(result)
@@ -632,9 +685,24 @@ def run_hidden_tests(
 
 
 def run_one(
-    test: HiddenTest, caller: Caller, ref: types.ModuleType | None, max_score: float, seed: int
+    test: HiddenTest,
+    caller: Caller,
+    ref: types.ModuleType | None,
+    max_score: float,
+    seed: int,
+    prior: Mapping[str, TestResult] | None = None,
 ) -> TestResult:
-    """Run one test function and score it from its units."""
+    """Run one test function and score it from its units.
+
+    prior: the results of the tests run before it (by name). A test with `requires` is run
+    only when each required test is in prior with at least one passed unit; otherwise it
+    scores 0 unrun. Without prior (None) a test with `requires` is never counted: gating is
+    what makes its points mean something.
+    """
+    missing = [name for name in test.requires
+               if prior is None or name not in prior or prior[name].passed_units == 0]
+    if missing:
+        return TestResult(test.name, test.grade_id, 0.0, max_score, "failed", _gated(missing))
     ctx = Context(caller, ref, test.name, seed)
     internal = ""
     try:
@@ -657,7 +725,14 @@ def run_one(
     status = max((u.status for u in ctx.units), key=_RANK.__getitem__)
     score = round(max_score * passed / len(ctx.units), 6)
     return TestResult(test.name, test.grade_id, score, max_score, status,
-                      _message(ctx.units), output, internal)
+                      _message(ctx.units), output, internal, passed)
+
+
+def _gated(missing: Sequence[str]) -> str:
+    """The message of a test held back by `requires` (names are the report's test names)."""
+    names = " and ".join(missing)
+    return (f"Not run yet: this check counts once your function gives the expected result on at "
+            f"least one case of {names}. Make that test pass on one case first.")
 
 
 def _message(units: list[Unit]) -> str:

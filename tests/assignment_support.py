@@ -175,3 +175,20 @@ def score_mutants(assignment: Assignment, mutants: Iterable[tuple[str, str, str]
             module = mutated(assignment, reference_source, grade_id, mutant_id, source)
             out[(grade_id, mutant_id)] = hidden_scores(tests_module, module, reference, cfg)
     return out
+
+
+def group_score(scores: Scores, group_of: dict[str, str], grade_id: str,
+                tests: Iterable[str] | None = None) -> tuple[float, float]:
+    """(score, max_score) of the group `grade_id` in one run (of `tests` only, if given)."""
+    names = [t for t in scores if group_of[t] == grade_id and (tests is None or t in tests)]
+    return (round(sum(scores[t][0] for t in names), 6), round(sum(scores[t][1] for t in names), 6))
+
+
+def score_table(rows: Iterable[tuple[str, str, float, float]]) -> str:
+    """A plain-text table of (mutant, group, score, max) rows, for the terminal (`pytest -s`)."""
+    rows = list(rows)
+    width = max([len("mutant")] + [len(m) for m, *_ in rows])
+    gwidth = max([len("group")] + [len(g) for _, g, *_ in rows])
+    lines = [f"{'mutant':<{width}}  {'group':<{gwidth}}  score/max"]
+    lines += [f"{m:<{width}}  {g:<{gwidth}}  {s:g}/{mx:g}" for m, g, s, mx in rows]
+    return "\n".join(lines)

@@ -1,9 +1,11 @@
-"""Realistic wrong implementations of the A3 functions (the mistakes students make).
+"""Realistic wrong implementations of the A3 functions (the mistakes students make), and
+answers that do no work at all.
 
 tests/test_a3.py grafts each one over the reference solution and checks that the hidden tests
 take points for it, while the reference gets full marks. MUTANTS maps a grade_id to
 (mutant id, source of the replacing function); the function named in the source replaces the
-reference's. Only the bug differs from the reference.
+reference's. Only the bug differs from the reference. NO_WORK has the same form: zeros or a
+constant whatever the inputs, which must score 0 in their group.
 """
 
 from __future__ import annotations
@@ -235,13 +237,61 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
         ("wrong-axis", PREDICT_WRONG_AXIS),
     ],
     "svm_get_search_params": [
-        ("grid-too-large", _search("svm_get_search_params", "[1e-3] * 10", "[1e-4] * 10")),
+        ("grid-too-large", _search("svm_get_search_params", "[1e-3 * k for k in range(1, 11)]",
+                                   "[1e-4 * k for k in range(1, 11)]")),
         ("empty-lists", _search("svm_get_search_params", "[]", "[]")),
         ("negative-learning-rate", _search("svm_get_search_params", "[-0.1, 0.1]", "[1e-3]")),
     ],
     "softmax_get_search_params": [
-        ("grid-too-large", _search("softmax_get_search_params", "[1e-3] * 10", "[1e-4] * 10")),
+        ("grid-too-large", _search("softmax_get_search_params", "[1e-3 * k for k in range(1, 11)]",
+                                   "[1e-4 * k for k in range(1, 11)]")),
         ("empty-lists", _search("softmax_get_search_params", "[]", "[]")),
         ("not-a-tuple", "def softmax_get_search_params():\n    return [0.1, 1.0]\n"),
     ],
+}
+
+
+# --------------------------------------------------------------------------- no work at all
+
+def _loss_constant(name: str, loss: str, fill: str) -> str:
+    return f"def {name}(W, X, y, reg):\n    return {loss}, np.{fill}_like(W)\n"
+
+
+def _no_work_losses(name: str) -> list[tuple[str, str]]:
+    return [("zeros", _loss_constant(name, "0.0", "zeros")),
+            ("constant", _loss_constant(name, "1.0", "ones"))]
+
+
+# Answers that ignore the inputs: all zeros, or one constant. Each must score 0 in its group
+# (tests/test_a3.py), whatever the self-consistency tests would say about them.
+NO_WORK: dict[str, list[tuple[str, str]]] = {
+    "svm_loss_naive": _no_work_losses("svm_loss_naive"),
+    "svm_loss_vectorized": _no_work_losses("svm_loss_vectorized"),
+    "softmax_loss_naive": _no_work_losses("softmax_loss_naive"),
+    "softmax_loss_vectorized": _no_work_losses("softmax_loss_vectorized"),
+    "sample_batch": [
+        ("zeros", "def sample_batch(X, y, num_train, batch_size):\n"
+                  "    return np.zeros((batch_size, X.shape[1])), np.zeros(batch_size, dtype=y.dtype)\n"),
+        ("constant", "def sample_batch(X, y, num_train, batch_size):\n"
+                     "    return np.ones((batch_size, X.shape[1])), np.ones(batch_size, dtype=y.dtype)\n"),
+    ],
+    "train_linear_classifier": [
+        ("zeros", "def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5,\n"
+                  "                            num_iters=100, batch_size=200, verbose=False):\n"
+                  "    return np.zeros_like(W), []\n"),
+        ("returns-W-unchanged",
+         "def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5,\n"
+         "                            num_iters=100, batch_size=200, verbose=False):\n"
+         "    return W, [1.0] * num_iters\n"),
+    ],
+    "predict_linear_classifier": [
+        ("zeros", "def predict_linear_classifier(W, X):\n"
+                  "    return np.zeros(X.shape[0], dtype=np.int64)\n"),
+        ("constant", "def predict_linear_classifier(W, X):\n"
+                     "    return np.ones(X.shape[0], dtype=np.int64)\n"),
+    ],
+    **{name: [("empty-lists", _search(name, "[]", "[]")),
+              ("zeros", _search(name, "[0.0]", "[0.0]")),
+              ("constant", _search(name, "[1e-3] * 3", "[1e-4] * 3"))]
+       for name in ("svm_get_search_params", "softmax_get_search_params")},
 }

@@ -4,7 +4,9 @@ Specification of A3 (what every assignment must satisfy, the release's checks am
 them, is in tests/test_releases.py):
 * the solution notebook runs start to end on digits and saves models over the full-credit bars;
 * every hidden test takes points from at least one realistic wrong implementation, while the
-  reference gets full marks.
+  reference gets full marks;
+* an answer that does no work (zeros or a constant, whatever the inputs) scores 0 in its group
+  (self-consistency tests count only after a reference match).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import pytest
 from assignment_support import (
     A3,
     error_outputs,
+    group_score,
     hidden_scores,
     load_builder,
     nbgrader,
     output_text,
     score_mutants,
+    score_table,
 )
-from mutants_a3 import MUTANTS
+from mutants_a3 import MUTANTS, NO_WORK
 
 from autograder.hidden import collect_tests
 
@@ -181,3 +185,41 @@ def test_every_hidden_test_is_failed_by_some_mutant(tests_module, mutant_scores)
         caught_by = [m for (g, m), scores in mutant_scores.items()
                      if g == test.grade_id and scores[test.name][0] < scores[test.name][1]]
         assert caught_by, f"no mutant makes {test.name} lose points"
+
+
+# --------------------------------------------------------------------------- no work, no points
+
+
+NO_WORK_IDS = [(g, m) for g, ms in NO_WORK.items() for m, _ in ms]
+
+
+@pytest.fixture(scope="module")
+def no_work_scores(tests_module, reference_source, reference, cfg):
+    """(grade_id, mutant id) -> test name -> (score, max_score, message); prints the table
+    (`pytest -s tests/test_a3.py -k no_work`)."""
+    mutants = [(g, m, source) for g, ms in NO_WORK.items() for m, source in ms]
+    scores = score_mutants(A3, mutants, tests_module, reference_source, reference, cfg)
+    group = {t.name: t.grade_id for t in collect_tests(tests_module)}
+    print("\nA3 answers that do no work:\n" + score_table(
+        (f"{g}/{m}", g, *group_score(scores[(g, m)], group, g)) for g, m in NO_WORK_IDS))
+    return scores
+
+
+@pytest.mark.parametrize(("grade_id", "mutant_id"), NO_WORK_IDS)
+def test_an_answer_that_does_no_work_scores_0_in_its_group(no_work_scores, tests_module, grade_id,
+                                                           mutant_id):
+    group = {t.name: t.grade_id for t in collect_tests(tests_module)}
+    scores = no_work_scores[(grade_id, mutant_id)]
+    earned = {name: s for name, s in scores.items() if group[name] == grade_id and s[0] > 0}
+    assert earned == {}, f"{grade_id}/{mutant_id} earns points for no work"
+
+
+def test_all_four_losses_returning_zeros_earn_no_loss_points(tests_module, reference_source,
+                                                             reference, cfg):
+    """The attack of the issue: every loss returns (0.0, zeros); it earned 12 of 40 before."""
+    losses = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
+    source = "".join(dict(NO_WORK[name])["zeros"] for name in losses)
+    scores = score_mutants(A3, [("losses", "all-zeros", source)], tests_module, reference_source,
+                           reference, cfg)[("losses", "all-zeros")]
+    group = {t.name: t.grade_id for t in collect_tests(tests_module)}
+    assert sum(group_score(scores, group, g)[0] for g in losses) == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 
 import numpy as np
@@ -15,7 +16,9 @@ from autograder.hidden import (
     StudentTimeout,
     collect_tests,
     hidden_test,
+    relative_difference,
     run_hidden_tests,
+    run_one,
     stable_seed,
 )
 from autograder.module import load_trusted_module
@@ -112,16 +115,126 @@ def test_calls_get_plain_copies_of_their_arguments():
     assert a[0] == 0 and out[0] == 99 and type(out) is np.ndarray
 
 
-def test_assert_close_message_gives_errors_and_first_bad_index():
+def test_assert_close_message_counts_the_entries_that_differ_and_bands_the_error():
     ctx = ctx_for()
     expected = np.zeros((2, 3))
     actual = expected.copy()
     actual[1, 2] = 0.5
     assert not ctx.assert_close(actual, expected, what="dW")
     msg = ctx.units[-1].failures[0]
-    assert "dW: 1 of 6 entries differ" in msg
-    assert "max abs error 0.5" in msg and "max rel error" in msg
-    assert "first bad at [1, 2]: got 0.5, expected 0" in msg
+    assert msg == ("dW: 1 of 6 entries differ from the expected values; off by more than 10% "
+                   "(relative; the tolerance is 1e-06)")
+
+
+@pytest.mark.parametrize(("actual", "words"), [
+    (3.3714, "off by less than 0.1%"),
+    (3.4, "off by 0.1% to 10%"),
+    (0.0, "off by more than 10%"),
+    (-3.37138, "off by more than 10%"),
+])
+def test_assert_close_tells_how_far_off_in_coarse_bands(actual, words):
+    ctx = ctx_for()
+    assert not ctx.assert_close(actual, 3.37138, what="loss")
+    assert ctx.units[-1].failures[0] == (f"loss differs from the expected value; {words} "
+                                         "(relative; the tolerance is 1e-06)")
+
+
+# ---- feedback never reveals a hidden value (the reference's result on a hidden input)
+
+SECRET_LOSS = 3.37138
+SECRET_DW = np.array([[0.0, 1.25, -2.5], [3.75, 0.0, -0.125]])
+# What a student who wants the answer without the work hands in, one submission each: zeros,
+# ones, a doubling series, signs, huge and tiny values.
+CRAFTED = [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, -1.0, 0.5, 1e6, -1e6, 1e-12]
+
+
+def feedback(answer, expected) -> str:
+    """The report message a student reads when their function returns `answer` and the hidden
+    test compares it with `expected` (the whole path: call, assert_close, the runner)."""
+    student = types.ModuleType("student")
+    student.f = lambda: answer
+
+    @hidden_test("g")
+    def compares(ctx):
+        with ctx.case("one hidden case"):
+            ctx.assert_close(ctx.call("f"), expected, rtol=1e-6, atol=1e-9, what="value")
+
+    (result,) = run_hidden_tests(make_tests_module(compares), InProcessCaller(student), None,
+                                 {"g": 1.0}, 0)
+    assert result.score == 0.0  # every crafted answer is wrong
+    return result.message
+
+
+def numbers_in(text: str) -> list[float]:
+    return [float(m) for m in re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", text)]
+
+
+def candidates(answers: list, messages: list[str]) -> list[float]:
+    """What an attacker computes from each (answer, message): every number shown, and the
+    expected value it would give if it were an absolute or relative error or a ratio."""
+    out = []
+    for answer, message in zip(answers, messages, strict=True):
+        for a in np.ravel(answer):
+            for n in numbers_in(message):
+                out += [n, a - n, a + n, n - a, a * n]
+                out += [a / (1 + n), a / n] if n not in (0.0, -1.0) else []
+                out += [a / (1 - n)] if n != 1.0 else []
+    return out
+
+
+def test_crafted_answers_do_not_recover_a_hidden_loss():
+    messages = [feedback(a, SECRET_LOSS) for a in CRAFTED]
+    recovered = [c for c in candidates(CRAFTED, messages)
+                 if np.isclose(c, SECRET_LOSS, rtol=1e-3, atol=0)]
+    assert recovered == [], messages
+
+
+def test_crafted_answers_get_the_same_feedback_whatever_the_hidden_loss():
+    """Two different hidden values, the same messages: nothing computed from them can tell
+    which one it was, so nothing can recover it."""
+    assert [feedback(a, SECRET_LOSS) for a in CRAFTED] == [feedback(a, 5.0) for a in CRAFTED]
+
+
+def test_crafted_arrays_do_not_recover_a_hidden_gradient():
+    shape = SECRET_DW.shape
+    arrays = [np.full(shape, a) for a in CRAFTED] + [np.arange(6.0).reshape(shape)]
+    messages = [feedback(a, SECRET_DW) for a in arrays]
+    secrets = SECRET_DW[SECRET_DW != 0]
+    recovered = [c for c in candidates(arrays, messages)
+                 if np.isclose(c, secrets, rtol=1e-3, atol=0).any()]
+    assert recovered == [], messages
+    assert messages == [feedback(a, 1.7 * SECRET_DW) for a in arrays]
+
+
+def test_an_expected_zero_entry_gives_no_absurd_relative_error():
+    ctx = ctx_for()
+    for answer in (5.6, 1e-300, -7.0):
+        assert not ctx.assert_close(np.array([answer, 1.0]), np.array([0.0, 1.0]), atol=0.0, what="dW")
+        message = ctx.units[-1].failures[0]
+        assert "off by more than 10%" in message
+        assert all(abs(n) <= 100 for n in numbers_in(message)), message
+
+
+def test_relative_difference_is_bounded_and_symmetric():
+    a = np.array([0.0, 5.6, 1e-300, 2.0, 3.0, np.nan])
+    e = np.array([3.37, 0.0, 0.0, 1.0, 3.0, 1.0])
+    rel = relative_difference(a, e)
+    np.testing.assert_array_equal(rel[:5], [1.0, 1.0, 1.0, 0.5, 0.0])
+    assert np.isnan(rel[5])
+    np.testing.assert_array_equal(relative_difference(e[:5], a[:5]), rel[:5])
+
+
+def test_check_gradient_message_shows_no_values():
+    ctx = ctx_for()
+    rng = np.random.default_rng(0)
+    W, X, y = rng.normal(size=(4, 3)), rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    _, dW = ctx.call("square_loss", W, X, y, 0.3)
+    assert not ctx.check_gradient("square_loss", (W, X, y, 0.3), 0, np.zeros_like(dW))
+    message = ctx.units[-1].failures[0]
+    assert message.startswith("gradient of square_loss w.r.t. argument 0: 12 of 12 entries "
+                              "differ from the numeric gradient of your own loss, the first at [0, 0]")
+    assert "off by more than 10%" in message
+    assert not any(np.isclose(n, dW, rtol=1e-3).any() for n in numbers_in(message)), message
 
 
 @pytest.mark.parametrize(
@@ -133,7 +246,7 @@ def test_assert_close_message_gives_errors_and_first_bad_index():
         ("text", "got str"),
         (None, "got NoneType"),
         ({"a": 1}, "got dict"),
-        (np.full((2, 3), np.nan), "NaN/inf"),
+        (np.full((2, 3), np.nan), "NaN or inf"),
         ([[0.0, 0.0, 0.0], [0.0, 0.0]], "ragged"),
     ],
 )
@@ -291,3 +404,68 @@ def test_a_test_without_checks_is_reported():
     (r,) = run_hidden_tests(make_tests_module(empty), InProcessCaller(module(REFERENCE)), None,
                             {"g": 1}, 0)
     assert r.status == "error" and "no checks" in r.message
+
+
+# ---- self-consistency counts only after a reference match (`requires`)
+
+CONSTANT = "def loss():\n    return 0.0\n"
+RIGHT = "def loss():\n    return 3.0\n"
+
+
+def gated_tests(ran: list[str]) -> types.ModuleType:
+    """A reference-matching test and a self-consistency test that requires it."""
+
+    @hidden_test("g", weight=1)
+    def loss_matches_reference(ctx):
+        for label in ("a", "b"):
+            with ctx.case(label):
+                ctx.assert_close(ctx.call("loss"), 3.0, what="loss")
+
+    @hidden_test("g", weight=1, requires="loss_matches_reference")
+    def loss_agrees_with_itself(ctx):
+        ran.append("consistent")
+        ctx.check(ctx.call("loss") == ctx.call("loss"), "the same loss twice")
+
+    return make_tests_module(loss_matches_reference, loss_agrees_with_itself)
+
+
+def test_self_consistency_earns_nothing_before_a_reference_match():
+    ran: list[str] = []
+    results = run_hidden_tests(gated_tests(ran), InProcessCaller(module(CONSTANT)), None,
+                               {"g": 4.0}, 0)
+    assert [(r.score, r.status) for r in results] == [(0.0, "failed"), (0.0, "failed")]
+    assert ran == []  # not run at all: no calls spent on it
+    assert "loss_matches_reference" in results[1].message and "Traceback" not in results[1].message
+
+
+def test_self_consistency_counts_after_a_reference_match():
+    ran: list[str] = []
+    results = run_hidden_tests(gated_tests(ran), InProcessCaller(module(RIGHT)), None,
+                               {"g": 4.0}, 0)
+    assert [(r.score, r.status) for r in results] == [(2.0, "passed"), (2.0, "passed")]
+    assert ran == ["consistent"]
+
+
+def test_one_matching_case_is_enough_for_self_consistency_to_count():
+    source = "calls = []\ndef loss():\n    calls.append(1)\n    return 3.0 if len(calls) == 1 else 0.0\n"
+    results = run_hidden_tests(gated_tests([]), InProcessCaller(module(source)), None, {"g": 4.0}, 0)
+    assert [r.score for r in results] == [1.0, 2.0]
+
+
+def test_requires_must_name_an_earlier_test():
+    @hidden_test("g", requires="defined_later")
+    def first(ctx):
+        ctx.check(True, "x")
+
+    @hidden_test("g")
+    def defined_later(ctx):
+        ctx.check(True, "x")
+
+    with pytest.raises(ValueError, match="requires 'defined_later'"):
+        collect_tests(make_tests_module(first, defined_later))
+
+
+def test_a_gated_test_run_alone_never_counts():
+    tests = collect_tests(gated_tests([]))
+    result = run_one(tests[1], InProcessCaller(module(RIGHT)), None, 2.0, 0)
+    assert (result.score, result.status) == (0.0, "failed")

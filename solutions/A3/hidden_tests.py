@@ -11,6 +11,12 @@ Conventions:
   hide the others);
 * SVM inputs are redrawn until every hinge margin s_j - s_yi + 1 (j != y_i) is at least
   KINK_GAP away from 0, so a numeric gradient check never straddles a kink;
+* no points for no work: a self-consistency test (the gradient against the function's own loss,
+  the loss with shifted scores) `requires` the loss to match the reference on at least one case,
+  since `(0.0, zeros)` is perfectly consistent with itself; a constant answer (zeros, ones, the
+  same class for every example, a grid of one repeated value) fails every case;
+* messages say how many entries differ and how far off in coarse bands, never an expected value
+  or a number computed from one (autograder.hidden.assert_close does the same);
 * the best models are graded by the engine from [models]; there is no hidden test for them.
 """
 
@@ -145,7 +151,7 @@ def svm_naive_gradient_matches_reference(ctx):
     _gradient_matches(ctx, "svm_loss_naive", svm_problem)
 
 
-@hidden_test("svm_loss_naive", weight=1)
+@hidden_test("svm_loss_naive", weight=1, requires="svm_naive_loss_matches_reference")
 def svm_naive_gradient_agrees_with_its_loss(ctx):
     _gradient_agrees_with_own_loss(ctx, "svm_loss_naive", svm_problem)
 
@@ -160,7 +166,7 @@ def svm_vectorized_gradient_matches_reference(ctx):
     _gradient_matches(ctx, "svm_loss_vectorized", svm_problem)
 
 
-@hidden_test("svm_loss_vectorized", weight=1)
+@hidden_test("svm_loss_vectorized", weight=1, requires="svm_vectorized_loss_matches_reference")
 def svm_vectorized_gradient_agrees_with_its_loss(ctx):
     _gradient_agrees_with_own_loss(ctx, "svm_loss_vectorized", svm_problem)
 
@@ -175,12 +181,12 @@ def softmax_naive_gradient_matches_reference(ctx):
     _gradient_matches(ctx, "softmax_loss_naive", softmax_problem)
 
 
-@hidden_test("softmax_loss_naive", weight=2)
+@hidden_test("softmax_loss_naive", weight=2, requires="softmax_naive_loss_matches_reference")
 def softmax_naive_gradient_agrees_with_its_loss(ctx):
     _gradient_agrees_with_own_loss(ctx, "softmax_loss_naive", softmax_problem)
 
 
-@hidden_test("softmax_loss_naive", weight=2)
+@hidden_test("softmax_loss_naive", weight=2, requires="softmax_naive_loss_matches_reference")
 def softmax_naive_is_stable_for_large_scores(ctx):
     _large_scores(ctx, "softmax_loss_naive")
 
@@ -195,12 +201,12 @@ def softmax_vectorized_gradient_matches_reference(ctx):
     _gradient_matches(ctx, "softmax_loss_vectorized", softmax_problem)
 
 
-@hidden_test("softmax_loss_vectorized", weight=2)
+@hidden_test("softmax_loss_vectorized", weight=2, requires="softmax_vectorized_loss_matches_reference")
 def softmax_vectorized_gradient_agrees_with_its_loss(ctx):
     _gradient_agrees_with_own_loss(ctx, "softmax_loss_vectorized", softmax_problem)
 
 
-@hidden_test("softmax_loss_vectorized", weight=2)
+@hidden_test("softmax_loss_vectorized", weight=2, requires="softmax_vectorized_loss_matches_reference")
 def softmax_vectorized_is_stable_for_large_scores(ctx):
     _large_scores(ctx, "softmax_loss_vectorized")
 
@@ -293,7 +299,7 @@ def train_steps_by_learning_rate_times_gradient(ctx):
             ctx.assert_close(W, W0 - lr * num_iters, rtol=1e-9, atol=1e-12,
                              what="W after training with a gradient of all ones")
             ctx.check(isinstance(history, (list, tuple, np.ndarray)) and len(history) == num_iters,
-                      "loss_history", f"expected {num_iters} losses (one per iteration), "
+                      "loss_history", f"needs {num_iters} losses (one per iteration), "
                       f"got {len(history) if hasattr(history, '__len__') else type(history).__name__}")
 
 
@@ -344,9 +350,11 @@ def train_lowers_the_loss_on_a_separable_problem(ctx):
         if type(W) is not np.ndarray or W.shape != W0.shape:
             return
         before, after = ref_loss(W0, X, y, 1e-3)[0], ref_loss(W, X, y, 1e-3)[0]
+        # No loss values in the message: they are the reference's, on hidden data.
+        went = "rose" if not after <= before else "fell by less than half"
         ctx.check(np.isfinite(after) and after < 0.5 * before, "training",
-                  f"with {name}, the loss on the training data went from {before:.4g} to "
-                  f"{after:.4g}; it should at least halve (check the sign of the update)")
+                  f"with {name}, the loss on the training data {went}; it should at least halve "
+                  "(check the sign of the update)")
         accuracy = float(np.mean(np.argmax(X @ W, axis=1) == y))
         ctx.check(accuracy >= 0.95, "training",
                   f"the trained W classifies {accuracy:.0%} of a separable training set correctly")
@@ -357,33 +365,52 @@ def train_lowers_the_loss_on_a_separable_problem(ctx):
 # --------------------------------------------------------------------------- predict
 
 
+def _two_class_problem(rng, N, D, C):
+    """W (D, C), X (N, D) whose argmax classes are not all the same (a constant guess never
+    passes a case)."""
+    for _ in range(1000):
+        W = rng.standard_normal((D, C))
+        X = rng.standard_normal((N, D))
+        if len(np.unique(np.argmax(X @ W, axis=1))) >= 2:
+            return W, X
+    raise RuntimeError("could not draw a problem with two classes")  # pragma: no cover
+
+
+def _predictions_are_the_argmax(ctx, W, X) -> None:
+    """Checks that the student's predict on (W, X) is argmax(X W) with an integer dtype."""
+    N = X.shape[0]
+    expected = np.argmax(X @ W, axis=1)
+    y_pred = ctx.call("predict_linear_classifier", W, X)
+    is_array = ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
+                         f"must be an array of shape ({N},), got {_shape(y_pred)}")
+    if is_array:
+        ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
+                  f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")
+        ctx.check(np.array_equal(y_pred, expected), "y_pred",
+                  f"{int(np.sum(y_pred != expected))} of {N} predictions are not the "
+                  "class with the highest score")
+
+
 @hidden_test("predict_linear_classifier")
 def predict_is_the_argmax_with_an_integer_dtype(ctx):
-    for label, N, D, C in (("N=40, D=6, C=5", 40, 6, 5), ("N=1", 1, 4, 3), ("C=2", 25, 3, 2),
-                           ("D=1", 10, 1, 4)):
-        W = ctx.rng.standard_normal((D, C))
-        X = ctx.rng.standard_normal((N, D))
-        expected = np.argmax(X @ W, axis=1)
+    for label, N, D, C in (("N=40, D=6, C=5", 40, 6, 5), ("C=2", 25, 3, 2), ("D=1", 10, 1, 4)):
+        W, X = _two_class_problem(ctx.rng, N, D, C)
         with ctx.case(label):
-            y_pred = ctx.call("predict_linear_classifier", W, X)
-            is_array = ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
-                                 f"expected an array of shape ({N},), got {_shape(y_pred)}")
-            if is_array:
-                ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
-                          f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")
-                ctx.check(np.array_equal(y_pred, expected), "y_pred",
-                          f"{int(np.sum(y_pred != expected))} of {N} predictions are not the "
-                          "class with the highest score")
+            _predictions_are_the_argmax(ctx, W, X)
+    with ctx.case("N=1 (one example at a time, two examples of different classes)"):
+        W, X = _two_class_problem(ctx.rng, 2, 4, 3)
+        for row in (0, 1):
+            _predictions_are_the_argmax(ctx, W, X[row:row + 1])
 
 
 # --------------------------------------------------------------------------- search grids
 
 
 def _grid_checks(ctx, name: str) -> None:
-    ok = numbers = False
+    ok = search = False
     lrs: list = []
     regs: list = []
-    with ctx.case("two lists of numbers"):
+    with ctx.case("two lists of numbers, at least 2 different pairs"):
         result = ctx.call(name)
         ok = ctx.check(type(result) in (tuple, list) and len(result) == 2, "return value",
                        "return a tuple (learning_rates, regularization_strengths)")
@@ -396,10 +423,15 @@ def _grid_checks(ctx, name: str) -> None:
             return
         lrs = np.asarray(lrs, dtype=object).ravel().tolist()
         regs = np.asarray(regs, dtype=object).ravel().tolist()
-        numbers = all(type(v) in (int, float) for v in lrs + regs)
-        ctx.check(numbers, "values", "every value must be a number (float)")
-    if not ok or not numbers:
-        ctx.check(False, "grid size", "the grid could not be read")
+        numbers = ctx.check(all(type(v) in (int, float) for v in lrs + regs), "values",
+                            "every value must be a number (float)")
+        # A grid of one repeated value searches nothing: no points for its format alone.
+        search = numbers and ctx.check(
+            len(set(lrs)) * len(set(regs)) >= 2, "grid",
+            "a search tries at least 2 different (learning rate, regularization) pairs")
+    if not ok or not search:
+        for what in ("values in range", "grid size"):
+            ctx.check(False, what, "not checked: return two lists of numbers that make a search")
         return
     with ctx.case("values in range"):
         ctx.check(len(lrs) > 0 and all(np.isfinite(v) and v > 0 for v in lrs), "learning_rates",
