@@ -11,6 +11,7 @@ captured output. Hidden tests, the reference and every comparison stay in this p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +19,7 @@ from typing import Any
 
 from autograder.config import AssignmentConfig
 from autograder.hidden import collect_tests, run_hidden_tests
+from autograder.measure import loop_violations, measure_loops, replaced_violations, zero_replaced
 from autograder.models import check_model
 from autograder.sandbox import Limits, SandboxCaller
 
@@ -56,6 +58,7 @@ def grade_module(
     guard: bool | None = None,
     data_dir: str | None = None,
     prestart: bool = True,
+    where: Callable[[int], tuple[int | None, int | None]] | None = None,
 ) -> EngineResult:
     """Run the assignment's hidden tests and model checks for one graded module.
 
@@ -65,6 +68,8 @@ def grade_module(
     from `[limits]` of assignment.toml. guard: the worker's import guard (default on; the
     environment variable AUTOGRADER_WORKER_GUARD=0 turns it off). prestart: boot the next
     submission's worker while this one is graded (autograder.sandbox, "the spare worker").
+    where: a graded-module line -> the student's (cell, line) (autograder.graft.GradedModule
+    .where), for the places of violations found while running (None: they have no place).
     """
     start = time.perf_counter()
     model_ids = {spec.grade_id for spec in config.models.values()}
@@ -72,23 +77,28 @@ def grade_module(
     seed = int(config.private.get("seed", 0))
     limits = limits or Limits.from_config(config.limits)
     with SandboxCaller(module_source, sandbox, limits, config.allowed_imports, guard,
-                       prestart=prestart) as caller:
+                       prestart=prestart, loop_free=config.loop_free) as caller:
         results = run_hidden_tests(tests_module, caller, ref_module, points, seed)
+        # loop-free, measured (autograder.measure): after the tests, in the same worker
+        measured, notes = measure_loops(caller, tests_module, config.loop_free, seed)
         level, refused, functions = caller.level, list(caller.violations), list(caller.functions)
-    tests = [r.report_entry() for r in results]
+        replaced = dict(caller.replaced)
+    tests = zero_replaced([r.report_entry() for r in results], replaced)
     tests += _groups_without_tests(tests_module, points)
     # A refused import is already a `forbidden-import` of the static rules (the message of the
     # failing test says what happened); counting it again here would punish one honest
     # mistake twice. Files, processes, network and ctypes are what this violation is for.
     violations = [_sandbox_violation(config, what) for what in refused
                   if not what.startswith("import ")]
+    violations += replaced_violations(config, module_source, replaced, where)
+    violations += loop_violations(config, module_source, measured, where)
     if submission_dir is not None:
         for spec in config.models.values():
             entry, found = check_model(spec, config, Path(submission_dir), ref_module, data_dir)
             tests.append(entry)
             violations += found
     output = "\n".join(f"--- {r.name} ---\n{r.output}" for r in results if r.output)
-    log = [f"{r.name}:\n{r.internal}" for r in results if r.internal]
+    log = [f"{r.name}:\n{r.internal}" for r in results if r.internal] + notes
     return EngineResult(tests, violations, level, round(time.perf_counter() - start, 3),
                         output, functions, log)
 

@@ -518,7 +518,9 @@ class WorkerProcess:
                 os.close(fd)
         self.fd_out = to_w_w
         os.set_blocking(self.fd_out, False)
-        self.reader = protocol.FrameReader(from_w_r)
+        # Replies are read with hard bounds (protocol.Bounds): by default no arrays and a small
+        # JSON head; a call's reply gets bounds derived from its arguments (_request).
+        self.reader = protocol.FrameReader(from_w_r, protocol.Bounds.for_reply())
         self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
         self._drain.start()
 
@@ -538,8 +540,8 @@ class WorkerProcess:
         frames = message if type(message) is list else protocol.encode(message)
         protocol.write_frames(self.fd_out, frames, time.monotonic() + timeout)
 
-    def receive(self, timeout: float) -> Any:
-        return self.reader.read_message(time.monotonic() + timeout)
+    def receive(self, timeout: float, bounds: protocol.Bounds | None = None) -> Any:
+        return self.reader.read_message(time.monotonic() + timeout, bounds)
 
     def exit_description(self) -> str:
         """Why the worker ended, in words a student can act on."""
@@ -677,8 +679,15 @@ class SandboxCaller(CallerBase):
         guard: bool | None = None,
         python: str | None = None,
         prestart: bool = False,
+        loop_free: Sequence[str] = (),
     ) -> None:
         self.source = module_source
+        # Calls of these are measured in the worker (its WorkMeter); `work` holds the counts of
+        # the last reply and `replaced` the graded names that are not their own def any more:
+        # plain, untrusted numbers and texts, read by autograder.measure.
+        self.loop_free = [str(n) for n in loop_free]
+        self.work: list[int] = []
+        self.replaced: dict[str, str] = {}
         self.python = python
         self.prestart = prestart
         self.limits = limits or Limits()
@@ -735,7 +744,8 @@ class SandboxCaller(CallerBase):
             _launch_spare(key, self.level, self.limits, self.guard, self.python)
         reply = self._request({"op": "load", "source": self.source,
                                "allowed_imports": self.allowed_imports,
-                               "output_cap": self.limits.output_kb * 1024},
+                               "output_cap": self.limits.output_kb * 1024,
+                               "loop_free": self.loop_free},
                               self.limits.load_timeout_s, "loading your code", load=True)
         self.functions = list(reply.get("functions", []))
 
@@ -784,7 +794,9 @@ class SandboxCaller(CallerBase):
             frames = protocol.encode(message)
         except protocol.ProtocolError as exc:  # the hidden test passed a non-plain argument
             raise TypeError(f"ctx.call({name!r}, ...): an argument cannot be sent ({exc})") from None
-        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls))
+        bounds = protocol.Bounds.for_reply(len(calls), protocol.array_bytes(message["calls"]))
+        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls),
+                              bounds=bounds)
         value = reply.get("value")
         if type(value) is not list or len(value) != len(calls):
             self._kill_worker()
@@ -792,7 +804,7 @@ class SandboxCaller(CallerBase):
         return value
 
     def _request(self, message: Any, timeout: float, what: str, calls: int = 1,
-                 load: bool = False) -> dict[str, Any]:
+                 load: bool = False, bounds: protocol.Bounds | None = None) -> dict[str, Any]:
         """Send a message and wait for its final reply.
 
         A batch of `calls` gets `timeout` per call: the worker reports progress after each call
@@ -809,7 +821,7 @@ class SandboxCaller(CallerBase):
             expected = 0
             while True:
                 left = min(timeout, hard_deadline - time.monotonic())
-                reply = worker.receive(max(left, 0.0))
+                reply = worker.receive(max(left, 0.0), bounds)
                 if type(reply) is dict and set(reply) == {"progress"}:
                     if reply["progress"] != expected or expected >= calls - 1:
                         raise protocol.ProtocolError("progress out of order")
@@ -841,6 +853,13 @@ class SandboxCaller(CallerBase):
         raise error
 
     def _absorb(self, reply: dict[str, Any]) -> None:
+        work = reply.get("work")
+        self.work = [w for w in work[:1000] if type(w) is int] if type(work) is list else []
+        replaced = reply.get("replaced")
+        if type(replaced) is dict:
+            for name, why in list(replaced.items())[:100]:
+                if type(name) is str and type(why) is str:
+                    self.replaced.setdefault(name[:100], why[:300])
         out = reply.get("out")
         if type(out) is str and out:
             self._output.write(out)

@@ -3,12 +3,19 @@
 Started by `autograder.sandbox` as `python -I -S -c <boot> --in FD --out FD [--no-guard]`.
 It reads messages from the pipe `--in` and answers on `--out` (autograder.protocol):
 
-    {"op": "load", "source": str, "allowed_imports": [...], "output_cap": int}
+    {"op": "load", "source": str, "allowed_imports": [...], "output_cap": int,
+     "loop_free": [names]}
         -> {"ok": true, "functions": [names]} | an error reply
     {"op": "call", "func": name, "calls": [[args, kwargs], ...], "seed": int}
         -> {"progress": i} after each call but the last, then
            {"ok": true, "value": [result, ...]} | an error reply
     {"op": "exit"}
+
+Every reply after a load also carries "replaced" ({name: why}: graded names that are no longer
+the function their own `def` created, see `OwnFunctions`), and a reply to a call of a
+`loop_free` function carries "work": the Python-level work of each call run so far (plain
+ints, see `WorkMeter`; -1 when the code switched the measurement off). The trusted side
+decides what they mean.
 
 Error replies: {"ok": false, "kind": "exception"|"bad-result"|"no-module", "type": str,
 "message": str}. Every reply carries "out" (the student's stdout/stderr, capped) and "guard"
@@ -23,6 +30,7 @@ boundary. The sandbox holds with `--no-guard`, and the containment tests prove i
 from __future__ import annotations
 
 import argparse
+import ast
 import builtins
 import contextlib
 import sys
@@ -142,6 +150,115 @@ def _exc_text(exc: BaseException) -> str:
     return text[:EXC_MESSAGE_CAP]
 
 
+# Python-level work counted per call before the meter stops counting (a naive loop over the
+# probes' sizes stays far below it; honest vectorized code does a few hundred steps at most).
+WORK_CAP = 200_000
+WORK_TAMPERED = -1
+
+
+class WorkMeter:
+    """Counts the Python-level work of one call: Python frames entered plus lines run, in any
+    code below the call (the student's, their lambdas, comprehensions and nested functions,
+    numpy's Python wrappers, callbacks that np.vectorize or map run). Whole-array numpy work
+    runs in C and costs nothing here, so honest vectorized code does the same work whatever
+    the size of its inputs, while a Python loop over the data does more work on more data.
+    """
+
+    def __init__(self, cap: int = WORK_CAP) -> None:
+        self.cap = cap
+        self.work = 0
+        self.capped = False
+        self.intact = True
+
+    def _on_call(self, frame: Any, event: str, arg: Any) -> Any:
+        self.work += 1
+        if self.work >= self.cap:
+            return self._stop(frame)
+        return self._on_line
+
+    def _on_line(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.work += 1
+            if self.work >= self.cap:
+                return self._stop(frame)
+        return self._on_line
+
+    def _stop(self, frame: Any) -> None:
+        """Enough counted: tracing off, so an endless loop costs no more than it would."""
+        self.capped = True
+        sys.settrace(None)
+        frame.f_trace_lines = False
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        sys.settrace(self._on_call)
+        try:
+            yield
+        finally:
+            # Code that switched the tracer off or replaced it cannot be measured: say so.
+            self.intact = self.capped or sys.gettrace() == self._on_call
+            sys.settrace(None)
+
+    def result(self) -> int:
+        """The count, capped; WORK_TAMPERED when the code switched the meter off."""
+        return min(self.work, self.cap) if self.intact else WORK_TAMPERED
+
+
+class OwnFunctions:
+    """Each graded name must stay the function its own `def` statement created.
+
+    The graded module is trusted text (release cells with the student's TODO bodies), parsed
+    here before any student code runs. Every top-level `def NAME` compiles to one code object
+    in the module's constants; after the module ran, and before and after every call, NAME must
+    be a plain function with exactly that code object, the module's globals and no closure.
+    `NAME = other`, a decorator or closure swapped in, `NAME.__code__ = ...`, a second top-level
+    `def NAME` (a body that left its block) or a rebinding made at run time all fail it.
+    """
+
+    def __init__(self, source: str, code: types.CodeType) -> None:
+        self.code: dict[str, types.CodeType] = {}
+        self.replaced: dict[str, str] = {}
+        lines: dict[str, list[int]] = {}
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                lines.setdefault(node.name, []).append(first)
+        consts = {(c.co_name, c.co_firstlineno): c for c in code.co_consts
+                  if isinstance(c, types.CodeType)}
+        for name, found in lines.items():
+            if len(found) > 1:
+                self.replaced[name] = (f"line {found[-1]}: defined {len(found)} times at the top "
+                                       "level of the graded code")
+            elif (name, found[0]) in consts:
+                self.code[name] = consts[(name, found[0])]
+        self.lines = {name: found[-1] for name, found in lines.items()}
+
+    def problem(self, namespace: dict[str, Any], name: str) -> str | None:
+        """Why `name` is not the function its def created (None: it is)."""
+        if name in self.replaced:
+            return self.replaced[name]
+        code = self.code.get(name)
+        if code is None:
+            return None  # not a graded name: nothing to compare with
+        value = namespace.get(name)
+        where = f"line {self.lines[name]}: "
+        if type(value) is not types.FunctionType:
+            return where + "no longer a function"
+        if value.__code__ is not code:
+            return where + f"replaced by another function (`{value.__code__.co_name[:60]}`)"
+        if value.__globals__ is not namespace or value.__closure__ is not None:
+            return where + "replaced by a rebuilt copy of itself"
+        return None
+
+    def verify(self, namespace: dict[str, Any]) -> None:
+        """Record every graded name that is not its own function any more (first reason kept)."""
+        for name in self.code:
+            if name not in self.replaced:
+                why = self.problem(namespace, name)
+                if why:
+                    self.replaced[name] = why
+
+
 class Worker:
     """Holds the student module and answers the grader's messages."""
 
@@ -157,6 +274,8 @@ class Worker:
         self.module: types.ModuleType | None = None
         self.load_error: tuple[str, str] | None = None
         self.output_cap = 16384
+        self.own: OwnFunctions | None = None  # the graded-name check, once a module is loaded
+        self.loop_free: set[str] = set()  # functions whose calls are measured (WorkMeter)
 
     def serve(self) -> None:
         while True:
@@ -187,6 +306,8 @@ class Worker:
         import numpy as np  # noqa: F401 - loaded before the guard, as the preamble needs it
 
         self.output_cap = int(msg.get("output_cap", self.output_cap))
+        loop_free = msg.get("loop_free", [])
+        self.loop_free = {n for n in loop_free if type(n) is str} if type(loop_free) is list else set()
         self.guard = Guard(tuple(msg.get("allowed_imports", ("numpy", "math", "time"))),
                            self.guard_enabled)
         self.guard.install()
@@ -195,14 +316,17 @@ class Worker:
         sink = self.protocol.CappedText(self.output_cap)
         try:
             code = compile(msg["source"], STUDENT_FILE, "exec")
+            self.own = OwnFunctions(msg["source"], code)  # before any student code runs
             with self._student_running(sink):
                 exec(code, module.__dict__)  # noqa: S102 - this process exists to run it
         except BaseException as exc:  # noqa: BLE001 - SyntaxError, SystemExit, anything
             self.load_error = (type(exc).__name__, _exc_text(exc))
             return self._error("exception", *self.load_error, sink)
         self.module = module
+        self.own.verify(vars(module))
         names = sorted(k for k, v in vars(module).items() if isinstance(v, types.FunctionType))
-        return {"ok": True, "functions": names, "out": sink.getvalue(), "guard": self._refused()}
+        return {"ok": True, "functions": names, "out": sink.getvalue(), "guard": self._refused(),
+                "replaced": self._replaced()}
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
@@ -212,11 +336,14 @@ class Worker:
             kind, text = self.load_error or ("NotLoaded", "no module loaded")
             return self._error("no-module", kind, text, sink)
         name = msg.get("func")
+        if type(name) is str and self._replaced_problem(name):
+            return self._error("exception", "ReplacedFunction", self._replaced_message(name), sink)
         func = self._function(name)
         if func is None:
             return self._error("exception", "NameError", f"{name} is not defined", sink)
         results = []
         calls = msg.get("calls", [])
+        work: list[int] | None = [] if name in self.loop_free else None
         for i, (args, kwargs) in enumerate(calls):
             try:
                 args = [self._resolve(a) for a in args]
@@ -224,11 +351,14 @@ class Worker:
             except LookupError as exc:
                 return self._error("exception", "NameError", str(exc.args[0]), sink)
             np.random.seed(int(msg.get("seed", 0)) % 2**32)
+            meter = WorkMeter() if work is not None else None
             try:
-                with self._student_running(sink):
+                with self._student_running(sink), meter.running() if meter else contextlib.nullcontext():
                     result = func(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
-                return self._error("exception", type(exc).__name__, _exc_text(exc), sink)
+                return self._error("exception", type(exc).__name__, _exc_text(exc), sink,
+                                   self._measured(work, meter))
+            self._measured(work, meter)
             try:
                 self.protocol.to_tagged(result, [])  # typed check now, with a clear message
             except self.protocol.ProtocolError as exc:
@@ -239,17 +369,51 @@ class Worker:
             results.append(result)
             if i + 1 < len(calls):
                 self.protocol.write_message(self.fd_out, {"progress": i})
-        return {"ok": True, "value": results, "out": sink.getvalue(), "guard": self._refused()}
+        reply = {"ok": True, "value": results, "out": sink.getvalue(), "guard": self._refused(),
+                 "replaced": self._replaced()}
+        if work is not None:
+            reply["work"] = work
+        return reply
 
     def _function(self, name: Any) -> Callable | None:
+        if type(name) is str and self._replaced_problem(name):
+            return None
         func = vars(self.module).get(name) if type(name) is str else None
         return func if isinstance(func, types.FunctionType) else None
+
+    # ---- the graded-name check and the loop measurement (see OwnFunctions and WorkMeter)
+
+    def _replaced_problem(self, name: str) -> str | None:
+        if self.own is None or self.module is None:
+            return None
+        self.own.verify(vars(self.module))
+        return self.own.replaced.get(name)
+
+    def _replaced_message(self, name: str) -> str:
+        return (f"`{name}` is not the function its own cell defines any more (your code "
+                "replaced or redefined it), so it was not graded")
+
+    def _replaced(self) -> dict[str, str]:
+        if self.own is None:
+            return {}
+        if self.module is not None:
+            self.own.verify(vars(self.module))
+        return dict(self.own.replaced)
+
+    @staticmethod
+    def _measured(work: list[int] | None, meter: WorkMeter | None) -> list[int] | None:
+        """Append this call's count to `work` (the reply's list) and return the list."""
+        if work is not None and meter is not None:
+            work.append(meter.result())
+        return work
 
     def _resolve(self, value: Any) -> Any:
         """A FuncRef argument as the function it names (LookupError if there is none)."""
         if type(value) is not self.protocol.FuncRef:
             return value
         func = self.stubs.get(value.name) if value.kind == "stub" else self._function(value.name)
+        if value.kind == "student" and self._replaced_problem(value.name):
+            raise LookupError(self._replaced_message(value.name) + " (passed as a function argument)")
         if func is None:
             raise LookupError(f"{value.name} is not defined (passed as a function argument)")
         return func
@@ -271,9 +435,13 @@ class Worker:
     def _refused(self) -> list[str]:
         return list(self.guard.refused) if self.guard else []
 
-    def _error(self, kind: str, exc_type: str, message: str, sink: Any) -> dict[str, Any]:
-        return {"ok": False, "kind": kind, "type": exc_type[:100], "message": message,
-                "out": sink.getvalue(), "guard": self._refused()}
+    def _error(self, kind: str, exc_type: str, message: str, sink: Any,
+               work: list[int] | None = None) -> dict[str, Any]:
+        reply = {"ok": False, "kind": kind, "type": exc_type[:100], "message": message,
+                 "out": sink.getvalue(), "guard": self._refused(), "replaced": self._replaced()}
+        if work is not None:
+            reply["work"] = work
+        return reply
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,253 @@
+"""Loop-free, measured; graded names, verified (the trusted side of both checks).
+
+The worker measures, the grader decides. For every `[policy].loop_free` function the worker
+counts the Python-level work of each call (autograder.worker.WorkMeter: frames entered plus
+lines run, in any Python code below the call) and sends the counts back as plain ints. Here the
+function is called on inputs of growing size, built by the assignment's *loop probes*
+(`@loop_probe` in hidden_tests.py), and if its work grows with the size, something in it
+loops in Python over the data: `loop-in-vectorized`, whatever the disguise (a `for`,
+recursion, `map`, a comprehension, np.vectorize's callbacks, a call to the naive version).
+Whole-array numpy code does the same Python work on 8 examples as on 128.
+
+The worker also reports graded names that are no longer the function their own `def` created
+(autograder.worker.OwnFunctions); each becomes one `sandbox-violation`, and the tests of that
+function's group score 0.
+
+Nothing the worker sends is trusted beyond its type: counts are ints, names must be functions
+the graded module defines, and every message is written here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autograder.config import AssignmentConfig
+from autograder.hidden import StudentError, stable_seed
+from autograder.protocol import FuncRef
+from autograder.rules.base import where as where_text
+from autograder.worker import WORK_CAP, WORK_TAMPERED
+
+PROBES_ATTR = "__loop_probes__"
+# The sizes a probe is built at. Three sizes a factor 4 apart: a loop over the data shows as
+# work that changes by at least one step per added item, honest code does not change at all.
+PROBE_SIZES = (8, 32, 128)
+# Work may differ between two sizes by this much for nothing (a branch on the shape).
+MIN_GROWTH = 12
+
+Where = Callable[[int], "tuple[int | None, int | None]"]
+
+
+# --------------------------------------------------------------------------- probes
+
+
+@dataclass(frozen=True)
+class LoopProbe:
+    """How to call loop-free function `name` at size n: `build(rng, n)` -> its positional args."""
+
+    name: str
+    build: Callable[[np.random.Generator, int], Sequence[Any]]
+
+
+def loop_probe(name: str) -> Callable[[Callable], Callable]:
+    """Register, in hidden_tests.py, the inputs of size n for measuring loop-free `name`.
+
+    The function gets a seeded `np.random.Generator` and a size n (8, 32, 128) and returns the
+    positional arguments of one call, as plain values (arrays, numbers, dicts; a function
+    argument as `student_function("...")`). Scale every axis the code must not loop over with
+    n (examples, features, classes), keep inputs clear of ties.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError("loop_probe needs the function's name, e.g. @loop_probe('svm_loss_vectorized')")
+
+    def register(func: Callable) -> Callable:
+        func.__globals__.setdefault(PROBES_ATTR, []).append(LoopProbe(name, func))
+        return func
+
+    return register
+
+
+def student_function(name: str) -> FuncRef:
+    """A probe argument that is one of the student's functions (e.g. nn_predict's loss_func)."""
+    return FuncRef("student", name)
+
+
+def collect_probes(module: types.ModuleType) -> dict[str, LoopProbe]:
+    """The loop probes a hidden-tests module registers, by function name (the last one wins)."""
+    return {probe.name: probe for probe in getattr(module, PROBES_ATTR, [])}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Measurement:
+    """The work of one loop-free function at each probe size (None: that call gave no count)."""
+
+    name: str
+    sizes: list[int]
+    work: list[int | None]
+    passes: set[str] = field(default_factory=set)  # student functions its probe passes it
+
+    @property
+    def tampered(self) -> bool:
+        return WORK_TAMPERED in self.work
+
+    @property
+    def grows(self) -> bool:
+        """Python-level work that depends on the size of the input (or no honest amount of it)."""
+        points = [(n, w) for n, w in zip(self.sizes, self.work, strict=True) if w is not None]
+        if any(w >= WORK_CAP for _, w in points):
+            return True
+        return any(abs(w2 - w1) >= max(MIN_GROWTH, (n2 - n1) // 2)
+                   for i, (n1, w1) in enumerate(points) for n2, w2 in points[i + 1:])
+
+
+def measure_loops(
+    caller: Any, tests_module: types.ModuleType, loop_free: Sequence[str], seed: int,
+    sizes: Sequence[int] = PROBE_SIZES,
+) -> tuple[list[Measurement], list[str]]:
+    """Call each loop-free function on its probe's inputs, one size per call, and read back the
+    worker's counts. Returns the measurements and notes for the instructor (a function without
+    a probe is measured by nobody: it is the instructor's to add). A caller that does not
+    measure (the in-process one) gives no measurements."""
+    if not hasattr(caller, "work"):
+        return [], []
+    probes = collect_probes(tests_module)
+    found, notes = [], []
+    for name in loop_free:
+        probe = probes.get(name)
+        if probe is None:
+            notes.append(f"internal: no @loop_probe for loop-free {name!r}: it was checked "
+                         "statically only")
+            continue
+        measured = Measurement(name, list(sizes), [])
+        for n in sizes:
+            args = tuple(probe.build(np.random.default_rng(stable_seed(seed, "loop", name, n)), n))
+            measured.passes |= {a.name for a in args if type(a) is FuncRef and a.kind == "student"}
+            caller.work = []
+            try:
+                caller.call_many(name, [(args, {})], seed)
+            except StudentError:
+                pass  # the count of a call that raised is still a count
+            caller.take_output()
+            work = list(caller.work)
+            measured.work.append(work[0] if work and work[0] >= WORK_TAMPERED else None)
+        found.append(measured)
+    return found, notes
+
+
+# --------------------------------------------------------------------------- violations
+
+
+def _graph(source: str) -> Any:
+    from autograder.rules.loops import CallGraph
+
+    try:
+        return CallGraph(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def loop_violations(
+    config: AssignmentConfig, source: str, measured: Sequence[Measurement], where: Where | None = None,
+) -> list[dict[str, Any]]:
+    """One `loop-in-vectorized` per loop-free function whose work grows (or that switched the
+    meter off), unless the static rule already charged it (it runs on the same graded module,
+    see autograder.rules.loops) or it only grows through another flagged function it calls or
+    is passed (one loop costs once, where it is)."""
+    graph = _graph(source)
+    functions = graph.functions if graph is not None else {}
+    flagged = [m for m in measured if (m.grows or m.tampered) and m.name in functions]
+
+    def reaches(m: Measurement, other: str) -> bool:
+        return m.name != other and (other in m.passes or graph.reaches(m.name, other, set()))
+
+    # callees first, so a function that only calls a looping one is the one left out
+    flagged.sort(key=lambda m: sum(reaches(m, o.name) for o in flagged))
+    kept: list[Measurement] = []
+    out = []
+    for m in flagged:
+        if graph.loop(m.name) is not None or any(reaches(m, k.name) for k in kept):
+            kept.append(m)
+            continue
+        kept.append(m)
+        out.append(_loop_violation(config, graph, m, where))
+    return out
+
+
+def _loop_violation(config: AssignmentConfig, graph: Any, m: Measurement, where: Where | None) -> dict:
+    policy = config.rule("loop-in-vectorized")
+    cell, line = _place(graph.functions[m.name].lineno, where)
+    todo = "use whole-array numpy operations (broadcasting, fancy indexing) instead"
+    if m.tampered:
+        what = ("its Python-level work could not be measured: your code switched off Python's "
+                "tracing while it ran")
+    else:
+        counts = ", ".join(f"{'?' if w is None else _count(w)} at size {n}"
+                           for n, w in zip(m.sizes, m.work, strict=True))
+        what = ("its Python-level work grows with the size of its input "
+                f"({counts} steps): it loops in Python over the data, in some form "
+                "(a loop, a comprehension, recursion, map, np.vectorize or a call to a "
+                "function that loops)")
+    return {"rule": "loop-in-vectorized", "severity": policy.severity,
+            "message": f"{where_text(cell, line)}`{m.name}` must be loop-free, but {what} — {todo}.",
+            "cell": cell, "line": line, "deduction": policy.deduction}
+
+
+def _count(w: int) -> str:
+    return f"over {WORK_CAP:,}" if w >= WORK_CAP else f"{w:,}"
+
+
+_LINE = re.compile(r"line (\d{1,9}):")
+
+
+def replaced_violations(
+    config: AssignmentConfig, source: str, replaced: dict[str, str], where: Where | None = None,
+) -> list[dict[str, Any]]:
+    """One `sandbox-violation` per graded name that is not its own def's function any more.
+    Only names the graded module defines at top level count (anything else was forged)."""
+    graph = _graph(source)
+    functions = graph.functions if graph is not None else {}
+    policy = config.rule("sandbox-violation")
+    out = []
+    for name in sorted(replaced):
+        if name not in functions:
+            continue
+        match = _LINE.match(replaced[name])
+        cell, line = _place(int(match.group(1)) if match else functions[name].lineno, where)
+        out.append({
+            "rule": "sandbox-violation", "severity": policy.severity,
+            "message": f"{where_text(cell, line)}`{name}` is not the function its own cell "
+                       "defines any more (your code rebound, redefined or rebuilt it), so its "
+                       "tests score 0 — keep your code inside the function's TODO block, and "
+                       "never assign to, decorate or redefine a graded function.",
+            "cell": cell, "line": line, "deduction": policy.deduction})
+    return out
+
+
+def zero_replaced(tests: list[dict[str, Any]], replaced: dict[str, str]) -> list[dict[str, Any]]:
+    """The test entries with the groups of replaced functions at 0 (also tests that passed
+    before the replacement happened: the function they checked was not the graded one)."""
+    for entry in tests:
+        if entry.get("grade_id") in replaced and entry.get("score", 0):
+            entry["score"] = 0.0
+            entry["status"] = "failed"
+            entry["message"] = (f"`{entry['grade_id']}` was replaced by your code, so this "
+                                "test scores 0. " + str(entry.get("message", ""))).strip()
+    return tests
+
+
+def _place(module_line: int, where: Where | None) -> tuple[int | None, int | None]:
+    if where is None:
+        return None, None
+    try:
+        return where(module_line)
+    except Exception:  # noqa: BLE001 - a place is a courtesy; the violation stands without it
+        return None, None
