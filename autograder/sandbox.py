@@ -518,9 +518,7 @@ class WorkerProcess:
                 os.close(fd)
         self.fd_out = to_w_w
         os.set_blocking(self.fd_out, False)
-        # Replies are read with hard bounds (protocol.Bounds): by default no arrays and a small
-        # JSON head; a call's reply gets bounds derived from its arguments (_request).
-        self.reader = protocol.FrameReader(from_w_r, protocol.Bounds.for_reply())
+        self.reader = protocol.FrameReader(from_w_r)
         self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
         self._drain.start()
 
@@ -540,8 +538,8 @@ class WorkerProcess:
         frames = message if type(message) is list else protocol.encode(message)
         protocol.write_frames(self.fd_out, frames, time.monotonic() + timeout)
 
-    def receive(self, timeout: float, bounds: protocol.Bounds | None = None) -> Any:
-        return self.reader.read_message(time.monotonic() + timeout, bounds)
+    def receive(self, timeout: float) -> Any:
+        return self.reader.read_message(time.monotonic() + timeout)
 
     def exit_description(self) -> str:
         """Why the worker ended, in words a student can act on."""
@@ -794,9 +792,7 @@ class SandboxCaller(CallerBase):
             frames = protocol.encode(message)
         except protocol.ProtocolError as exc:  # the hidden test passed a non-plain argument
             raise TypeError(f"ctx.call({name!r}, ...): an argument cannot be sent ({exc})") from None
-        bounds = protocol.Bounds.for_reply(len(calls), protocol.array_bytes(message["calls"]))
-        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls),
-                              bounds=bounds)
+        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls))
         value = reply.get("value")
         if type(value) is not list or len(value) != len(calls):
             self._kill_worker()
@@ -804,7 +800,7 @@ class SandboxCaller(CallerBase):
         return value
 
     def _request(self, message: Any, timeout: float, what: str, calls: int = 1,
-                 load: bool = False, bounds: protocol.Bounds | None = None) -> dict[str, Any]:
+                 load: bool = False) -> dict[str, Any]:
         """Send a message and wait for its final reply.
 
         A batch of `calls` gets `timeout` per call: the worker reports progress after each call
@@ -821,7 +817,7 @@ class SandboxCaller(CallerBase):
             expected = 0
             while True:
                 left = min(timeout, hard_deadline - time.monotonic())
-                reply = worker.receive(max(left, 0.0), bounds)
+                reply = worker.receive(max(left, 0.0))
                 if type(reply) is dict and set(reply) == {"progress"}:
                     if reply["progress"] != expected or expected >= calls - 1:
                         raise protocol.ProtocolError("progress out of order")
