@@ -5,12 +5,17 @@ What goes in (docs/grading.md explains the decision):
 * the assignment, its notebooks, and one nbgrader grade cell per grade cell of the *release*
   notebooks (grade_id, points, code/markdown), plus solution cells so formgrader can comment;
 * a test group of `[tests]` that has no grade cell in the notebook (a best-model group, say)
-  gets a markdown grade cell of its own, named by its grade_id, in the first notebook;
-* one extra markdown grade cell `autograder_deductions` with `max_score = 0`, whose
+  gets a grade cell of its own, named by its grade_id, in the first notebook;
+* one extra grade cell `autograder_deductions` with `max_score = 0`, whose
   `auto_score` is the (negative) adjustment that makes the notebook's sum equal the kit's
   score: − the capped deductions, or less when the score is floored at 0 or a TA set the total.
   nbgrader's `Grade.score` is a plain sum and does not validate signs, so `nbgrader export`,
   the formgrader totals and `average_*_score` all include it; `max_score` stays the rubric's.
+
+Both kinds of extra cell are *code* grade cells in the gradebook (they hold automatic points),
+so formgrader counts them in the code score: its written score is the inline questions alone and
+never shows a deduction as a negative written score. In the autograded notebook they are markdown
+cells, for their text.
 
 Per student, `record()` writes one transaction: the student, the submission (LMS time as
 timestamp), and for every grade cell its `auto_score`. `manual_score`s entered in formgrader are
@@ -70,9 +75,10 @@ def extra_cells(config: AssignmentConfig, notebooks: Mapping[str, Any]) -> list[
     """The grade cells the kit adds: groups without a notebook cell, then the deductions cell."""
     present = {c["name"] for cells in release_grade_cells(notebooks).values() for c in cells
                if c["kind"] == "grade"}
-    extra = [{"name": gid, "kind": "grade", "cell_type": "markdown", "max_score": pts}
+    # "code": formgrader adds them to the code score, not to the written (inline question) one
+    extra = [{"name": gid, "kind": "grade", "cell_type": "code", "max_score": pts}
              for gid, pts in config.tests.items() if gid not in present]
-    extra.append({"name": DEDUCTIONS_CELL, "kind": "grade", "cell_type": "markdown", "max_score": 0.0})
+    extra.append({"name": DEDUCTIONS_CELL, "kind": "grade", "cell_type": "code", "max_score": 0.0})
     return extra
 
 

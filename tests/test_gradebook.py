@@ -89,6 +89,23 @@ def test_deductions_are_a_negative_auto_score_that_export_includes(writer, tmp_p
     assert export_totals(default_db_url(tmp_path), "GX") == {"s1": 5.0}
 
 
+def test_a_deduction_is_in_the_code_score_never_a_negative_written_score(writer):
+    writer.record(report(violations=["forbidden-import"]))  # 4 + 6 - 5, q1 not graded yet
+    sub = writer.gb.find_submission("GX", "s1")
+    assert (sub.code_score, sub.written_score, sub.score) == (5.0, 0.0, 5.0)
+    assignment = writer.gb.find_assignment("GX")
+    assert (assignment.max_code_score, assignment.max_written_score) == (10.0, 2.0)
+    assert writer.gb.average_assignment_written_score("GX") == 0.0
+
+
+def test_a_gradebook_with_markdown_extra_cells_is_moved_to_code_cells(writer):
+    for name, points in (("model", 6.0), (DEDUCTIONS_CELL, 0.0)):  # as an older kit wrote them
+        writer.gb.update_or_create_grade_cell(name, "nb", "GX", max_score=points, cell_type="markdown")
+    writer.sync_assignment()
+    cells = {c.name: c.cell_type for c in writer.gb.find_notebook("nb", "GX").grade_cells}
+    assert cells == {"add": "code", "q1": "markdown", "model": "code", DEDUCTIONS_CELL: "code"}
+
+
 def test_floored_score_is_the_gradebook_total_too(writer):
     r = report(add=1.0, model=0.0, violations=["forbidden-import"])
     assert r["score"] == 0.0
