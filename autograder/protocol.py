@@ -39,6 +39,12 @@ MAX_MESSAGE = 512 * 2**20  # bytes in all the frames of one message
 MAX_ARRAYS = 100_000  # arrays in one message (a batch of gradient-check calls has many)
 MAX_DEPTH = 64  # nesting of lists/tuples/dicts
 ARRAY_KINDS = "biuf"  # bool, signed/unsigned int, float; no object, complex, void, str
+MAX_ITEMSIZE = 8  # float64/int64 at most: nothing graded needs float128
+# The trusted side's hard bounds on what the worker sends (see Bounds): a JSON head is parsed
+# once, after a cheap count of its containers, so its memory is a small multiple of its size.
+MAX_HEAD = 2**20  # bytes of a JSON head read by the grader
+MAX_HEAD_CONTAINERS = 65_536  # '[' and '{' bytes in such a head (an upper bound of lists/dicts)
+MAX_NPY_HEADER = 65_536 + 12  # an .npy header (numpy writes about 128 bytes)
 
 # Every numpy scalar type (exact classes); a student subclass of np.float64 is not in this set.
 _NUMPY_SCALARS = frozenset(
@@ -57,6 +63,50 @@ class PipeClosed(ProtocolError):
 
 class PipeTimeout(ProtocolError):
     """No complete message before the deadline."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What one message may hold, checked while it is read (before anything is allocated).
+
+    The worker reads the grader's requests with the generous defaults; the grader reads the
+    worker's replies with bounds derived from its request (`for_reply`), so a forged frame costs
+    it at most about `head_bytes` × a small factor plus `array_bytes`.
+    """
+
+    head_bytes: int = MAX_FRAME
+    containers: int | None = None  # None: not counted
+    arrays: int = MAX_ARRAYS
+    array_bytes: int = MAX_MESSAGE  # data bytes of all the message's arrays together
+    itemsize: int = 16
+
+    @classmethod
+    def for_reply(cls, calls: int = 0, argument_bytes: int = 0) -> Bounds:
+        """Bounds of the reply to a request of `calls` calls whose arguments hold
+        `argument_bytes` bytes of arrays (0 calls: a reply without arrays, e.g. to load).
+
+        What a graded function can legitimately return is of the size of its inputs (a gradient
+        is as big as its weights) or small (scores, hidden activations and histories of the
+        tiny problems hidden tests use): twice the arguments plus 16 MiB covers both.
+        """
+        if calls <= 0:
+            return cls(MAX_HEAD, MAX_HEAD_CONTAINERS, 0, 0, MAX_ITEMSIZE)
+        return cls(MAX_HEAD, MAX_HEAD_CONTAINERS, min(MAX_ARRAYS, 16 * calls + 16),
+                   min(MAX_MESSAGE, 2 * argument_bytes + 16 * 2**20), MAX_ITEMSIZE)
+
+
+def array_bytes(value: Any, depth: int = 0) -> int:
+    """Bytes of the plain arrays inside a value (arguments of a request), for Bounds.for_reply."""
+    cls = type(value)
+    if cls is np.ndarray:
+        return int(value.nbytes)
+    if depth > MAX_DEPTH:
+        return 0
+    if cls in (list, tuple):
+        return sum(array_bytes(v, depth + 1) for v in value)
+    if cls is dict:
+        return sum(array_bytes(v, depth + 1) for v in value.values())
+    return 0
 
 
 @dataclass(frozen=True)
@@ -156,35 +206,43 @@ def array_to_npy(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def npy_to_array(data: bytes) -> np.ndarray:
+def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     """Read one `.npy` frame without pickle, checking the header against the frame first.
 
     np.load would allocate `prod(shape)` elements before reading the data; a lying header
-    (shape 10**12 in a 100-byte frame) must not make the trusted process allocate it.
+    (shape 10**12 in a 100-byte frame) must not make the trusted process allocate it. A
+    `bytearray` frame becomes the array's own (writable) memory, without a copy; `bytes` are
+    copied once (the array must be writable: student code may change its arguments in place).
     """
-    buf = io.BytesIO(data)
+    buf = io.BytesIO(bytes(memoryview(data)[:MAX_NPY_HEADER]))
     try:
         version = np.lib.format.read_magic(buf)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
         elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
         else:
             raise ValueError(f"version {version}")
     except Exception as exc:  # noqa: BLE001 - any malformed header is the same error
         raise ProtocolError(f"malformed .npy frame ({exc})") from None
     if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.hasobject:
         raise ProtocolError(f"array of dtype {dtype} refused")
+    if dtype.itemsize > max_itemsize:
+        raise ProtocolError(f"array of dtype {dtype} refused (at most {max_itemsize} bytes "
+                            "per number)")
     count = 1
     for n in shape:
         count *= int(n)
-    if count * dtype.itemsize != len(data) - buf.tell():
+    offset = buf.tell()
+    if count * dtype.itemsize != len(data) - offset:
         raise ProtocolError("array frame size does not match its header")
-    buf.seek(0)
-    try:
-        arr = np.load(buf, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ProtocolError(f"unreadable .npy frame ({exc})") from None
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    if type(data) is not bytearray:
+        arr = arr.copy()
+    if fortran:
+        arr = arr.reshape(shape[::-1]).transpose()
+    else:
+        arr = arr.reshape(shape)
     if type(arr) is not np.ndarray:
         raise ProtocolError("array frame did not decode to an ndarray")
     return arr
@@ -213,15 +271,30 @@ def encode(value: Any) -> list[bytes]:
 
 def decode(frames: list[bytes]) -> Any:
     """The value of a message given its frames (JSON head first)."""
+    head = parse_head(frames[0])
+    if head["n"] != len(frames) - 1:
+        raise ProtocolError("array count does not match the frames")
+    return value_of(head, [npy_to_array(f) for f in frames[1:]])
+
+
+def parse_head(data: bytes | bytearray, containers: int | None = None) -> dict[str, Any]:
+    """The JSON head of a message, parsed once; `containers` bounds its lists and dicts (counted
+    on the bytes before parsing: a `[[],[],...]` flood is refused without building it)."""
+    if containers is not None and data.count(b"[") + data.count(b"{") > containers:
+        raise ProtocolError(f"a message head with more than {containers} lists or dicts")
     try:
-        head = json.loads(frames[0].decode("utf-8"))
+        head = json.loads(data.decode("utf-8") if type(data) is bytearray else data)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"malformed JSON frame ({str(exc)[:80]})") from None
     if type(head) is not dict or type(head.get("n")) is not int or "v" not in head:
         raise ProtocolError("malformed message head")
-    if head["n"] != len(frames) - 1:
-        raise ProtocolError("array count does not match the frames")
-    arrays = [npy_to_array(f) for f in frames[1:]]
+    if head["n"] < 0:
+        raise ProtocolError("malformed message head")
+    return head
+
+
+def value_of(head: dict[str, Any], arrays: list[np.ndarray]) -> Any:
+    """The value a parsed head stands for, given its arrays."""
     try:
         return from_tagged(head["v"], arrays)
     except RecursionError:
@@ -298,45 +371,47 @@ class CappedText(io.TextIOBase):
 
 
 class FrameReader:
-    """Reads messages from a file descriptor with an optional deadline (trusted side).
+    """Reads messages from a file descriptor with an optional deadline.
 
-    Frames are capped in size and in number, so a hostile writer can make the reader wait
-    (until the deadline) but not allocate without bound.
+    Every frame is bounded before it is read (its length prefix against the Bounds), read
+    straight into one buffer (no chunks joined), and an array frame becomes its array without
+    a copy: a hostile writer can make the reader wait (until the deadline), not allocate more
+    than the bounds.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, bounds: Bounds | None = None) -> None:
         self.fd = fd
+        self.bounds = bounds or Bounds()
 
-    def read_message(self, deadline: float | None = None) -> Any:
-        head = self._frame(deadline)
-        n_arrays = 0
-        try:
-            peek = json.loads(head.decode("utf-8"))
-            n_arrays = peek.get("n", 0) if type(peek) is dict else 0
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            pass  # decode() reports it
-        frames = [head]
-        if type(n_arrays) is int and n_arrays > 0:
-            if n_arrays > MAX_ARRAYS:
-                raise ProtocolError(f"more than {MAX_ARRAYS} arrays in one message")
-            total = len(head)
-            for _ in range(n_arrays):
-                frames.append(self._frame(deadline))
-                total += len(frames[-1])
-                if total > MAX_MESSAGE:
-                    raise ProtocolError(f"a message over {MAX_MESSAGE} bytes")
-        return decode(frames)
+    def read_message(self, deadline: float | None = None, bounds: Bounds | None = None) -> Any:
+        b = bounds or self.bounds
+        head = parse_head(self._frame(deadline, b.head_bytes, "message head"), b.containers)
+        n_arrays = head["n"]
+        if n_arrays > b.arrays:
+            raise ProtocolError(f"{n_arrays} arrays in one message (at most {b.arrays} here)")
+        arrays = []
+        left = b.array_bytes
+        for _ in range(n_arrays):
+            frame = self._frame(deadline, min(MAX_FRAME, left + MAX_NPY_HEADER), "array")
+            arr = npy_to_array(frame, b.itemsize)
+            left -= arr.nbytes
+            if left < 0:
+                raise ProtocolError(f"arrays over {b.array_bytes} bytes in one message")
+            arrays.append(arr)
+        return value_of(head, arrays)
 
-    def _frame(self, deadline: float | None) -> bytes:
+    def _frame(self, deadline: float | None, limit: int = MAX_FRAME,
+               what: str = "frame") -> bytearray:
         size = LENGTH.unpack(self._exact(LENGTH.size, deadline))[0]
-        if size > MAX_FRAME:
-            raise ProtocolError(f"a frame of {size} bytes (limit {MAX_FRAME})")
+        if size > limit:
+            raise ProtocolError(f"a frame of {size} bytes (limit {limit} for {what})")
         return self._exact(size, deadline)
 
-    def _exact(self, size: int, deadline: float | None) -> bytes:
-        chunks: list[bytes] = []
-        remaining = size
-        while remaining:
+    def _exact(self, size: int, deadline: float | None) -> bytearray:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -344,9 +419,9 @@ class FrameReader:
                 ready, _, _ = select.select([self.fd], [], [], left)
                 if not ready:
                     raise PipeTimeout("no answer before the deadline")
-            chunk = os.read(self.fd, min(remaining, 1 << 20))
-            if not chunk:
+            n = os.readv(self.fd, [view[got:got + (1 << 20)]])
+            if not n:
                 raise PipeClosed("the other end closed the pipe")
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            got += n
+        view.release()
+        return buf

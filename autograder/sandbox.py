@@ -85,15 +85,18 @@ class Limits:
     fsize_mb: int = 16  # RLIMIT_FSIZE
     tmpfs_mb: int = 64  # size of the sandbox's /tmp (bwrap)
     output_kb: int = 16  # student stdout/stderr kept per call
+    # Wall clock spent running the student's code over the whole submission (loading it and
+    # every call), on top of the per-call limit: once spent, the remaining calls are timeouts.
+    submission_seconds: float = 60.0
 
     @classmethod
     def from_config(cls, limits: dict[str, float] | None) -> Limits:
         """Limits with the keys of `[limits]` that this class knows (others are ignored)."""
-        known = {f.name for f in fields(cls)}
+        known = {f.name: f.type for f in fields(cls)}
         kw: dict[str, Any] = {}
         for key, value in (limits or {}).items():
             if key in known:
-                kw[key] = float(value) if key.endswith("_s") and "timeout" in key else int(value)
+                kw[key] = float(value) if known[key] in (float, "float") else int(value)
         return cls(**kw)
 
 
@@ -518,7 +521,9 @@ class WorkerProcess:
                 os.close(fd)
         self.fd_out = to_w_w
         os.set_blocking(self.fd_out, False)
-        self.reader = protocol.FrameReader(from_w_r)
+        # Replies are read with hard bounds (protocol.Bounds): by default no arrays and a small
+        # JSON head; a call's reply gets bounds derived from its arguments (_request).
+        self.reader = protocol.FrameReader(from_w_r, protocol.Bounds.for_reply())
         self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
         self._drain.start()
 
@@ -538,8 +543,8 @@ class WorkerProcess:
         frames = message if type(message) is list else protocol.encode(message)
         protocol.write_frames(self.fd_out, frames, time.monotonic() + timeout)
 
-    def receive(self, timeout: float) -> Any:
-        return self.reader.read_message(time.monotonic() + timeout)
+    def receive(self, timeout: float, bounds: protocol.Bounds | None = None) -> Any:
+        return self.reader.read_message(time.monotonic() + timeout, bounds)
 
     def exit_description(self) -> str:
         """Why the worker ended, in words a student can act on."""
@@ -703,6 +708,10 @@ class SandboxCaller(CallerBase):
         self.functions: list[str] = []
         self.violations: list[str] = []
         self._output = CappedWriter(self.limits.output_kb * 1024)
+        self._seq = 0  # request id: the worker echoes it, so a late or forged reply is told apart
+        self.spent = 0.0  # seconds of the submission's time budget used (Limits.submission_seconds)
+        self.budget_spent = False  # a call was cut short or refused because the budget ran out
+        self.notes: list[str] = []  # for the report: what happened beyond the tests' results
 
     # ---- lifecycle
 
@@ -740,7 +749,8 @@ class SandboxCaller(CallerBase):
             self.worker = self._ready(worker, fallback=False)
         if self.prestart and self.starts == 1:
             _launch_spare(key, self.level, self.limits, self.guard, self.python)
-        reply = self._request({"op": "load", "source": self.source,
+        self._seq += 1
+        reply = self._request({"op": "load", "id": self._seq, "source": self.source,
                                "allowed_imports": self.allowed_imports,
                                "output_cap": self.limits.output_kb * 1024,
                                "loop_free": self.loop_free},
@@ -786,13 +796,16 @@ class SandboxCaller(CallerBase):
             except StudentError as exc:  # the module cannot be loaded: no call can succeed
                 self.load_error = exc
                 raise
-        message = {"op": "call", "func": name, "seed": int(seed),
+        self._seq += 1
+        message = {"op": "call", "id": self._seq, "func": name, "seed": int(seed),
                    "calls": [[list(a), dict(k)] for a, k in calls]}
         try:
             frames = protocol.encode(message)
         except protocol.ProtocolError as exc:  # the hidden test passed a non-plain argument
             raise TypeError(f"ctx.call({name!r}, ...): an argument cannot be sent ({exc})") from None
-        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls))
+        bounds = protocol.Bounds.for_reply(len(calls), protocol.array_bytes(message["calls"]))
+        reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls),
+                              bounds=bounds)
         value = reply.get("value")
         if type(value) is not list or len(value) != len(calls):
             self._kill_worker()
@@ -800,25 +813,41 @@ class SandboxCaller(CallerBase):
         return value
 
     def _request(self, message: Any, timeout: float, what: str, calls: int = 1,
-                 load: bool = False) -> dict[str, Any]:
+                 load: bool = False, bounds: protocol.Bounds | None = None) -> dict[str, Any]:
         """Send a message and wait for its final reply.
 
         A batch of `calls` gets `timeout` per call: the worker reports progress after each call
         but the last, and each progress frame restarts the clock. Progress must count up
         (0, 1, ...) and stops at calls - 1, so student code writing forged progress frames on
         the pipe cannot keep a hung batch alive; the whole batch never gets more than
-        calls * timeout.
+        calls * timeout, and never more than what is left of the submission's time budget.
+
+        Every reply carries the id of its request: one with an older id is a reply that came
+        late because student code wrote a forged one first, and is skipped; any other id is an
+        error.
         """
         worker = self.worker
         assert worker is not None
-        hard_deadline = time.monotonic() + calls * timeout
+        seq = self._seq
+        budget = self.limits.submission_seconds
+        if self.spent >= budget:
+            self.budget_spent = True
+            raise StudentTimeout(f"{what}: not run, because {self._budget_text()} is spent")
+        start = time.monotonic()
+        budget_deadline = start + budget - self.spent
+        hard_deadline = min(start + calls * timeout, budget_deadline)
         try:
-            worker.send(message, timeout)
+            worker.send(message, min(timeout, budget_deadline - start))
             expected = 0
             while True:
                 left = min(timeout, hard_deadline - time.monotonic())
-                reply = worker.receive(max(left, 0.0))
-                if type(reply) is dict and set(reply) == {"progress"}:
+                reply = worker.receive(max(left, 0.0), bounds)
+                if type(reply) is dict and reply.get("id") != seq:
+                    rid = reply.get("id")
+                    if type(rid) is int and rid < seq:
+                        continue  # the real reply to an earlier request, after a forged one
+                    raise protocol.ProtocolError("a reply to another request")
+                if type(reply) is dict and set(reply) == {"progress", "id"}:
                     if reply["progress"] != expected or expected >= calls - 1:
                         raise protocol.ProtocolError("progress out of order")
                     expected += 1
@@ -826,6 +855,10 @@ class SandboxCaller(CallerBase):
                 break
         except protocol.PipeTimeout:
             self._kill_worker()
+            if time.monotonic() >= budget_deadline:
+                self.budget_spent = True
+                raise StudentTimeout(f"{what}: stopped, because {self._budget_text()} is "
+                                     "spent") from None
             raise StudentTimeout(f"{what}: no result within {timeout:g} s") from None
         except protocol.PipeClosed:
             why = worker.exit_description()
@@ -835,6 +868,8 @@ class SandboxCaller(CallerBase):
             self._kill_worker()
             raise StudentError("BadResult", f"{what}: the worker sent something that is not a "
                                f"plain result ({exc})") from None
+        finally:
+            self.spent += time.monotonic() - start
         if type(reply) is not dict:
             self._kill_worker()
             raise StudentError("BadResult", f"{what}: malformed reply")
@@ -847,6 +882,10 @@ class SandboxCaller(CallerBase):
                 error.exc_type, f"your code could not be loaded: {error.message}")
             raise self.load_error
         raise error
+
+    def _budget_text(self) -> str:
+        return (f"the time budget for running your whole submission "
+                f"({self.limits.submission_seconds:g} s)")
 
     def _absorb(self, reply: dict[str, Any]) -> None:
         work = reply.get("work")

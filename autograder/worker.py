@@ -274,6 +274,7 @@ class Worker:
         self.module: types.ModuleType | None = None
         self.load_error: tuple[str, str] | None = None
         self.output_cap = 16384
+        self.request_id: Any = None
         self.own: OwnFunctions | None = None  # the graded-name check, once a module is loaded
         self.loop_free: set[str] = set()  # functions whose calls are measured (WorkMeter)
 
@@ -284,6 +285,8 @@ class Worker:
             except self.protocol.PipeClosed:
                 return
             op = msg.get("op") if type(msg) is dict else None
+            # Echoed in every reply and progress frame of this request (see sandbox._request).
+            self.request_id = msg.get("id") if type(msg) is dict else None
             if op == "exit":
                 return
             if op == "load":
@@ -295,12 +298,14 @@ class Worker:
                            "message": f"unknown op {op!r}", "out": "", "guard": []})
 
     def send(self, reply: dict[str, Any]) -> None:
+        reply["id"] = self.request_id
         try:
             self.protocol.write_message(self.fd_out, reply)
         except self.protocol.ProtocolError as exc:  # e.g. a result over the size cap
             self.protocol.write_message(self.fd_out, {
                 "ok": False, "kind": "bad-result", "type": "BadResult",
-                "message": f"the result cannot be sent ({exc})", "out": "", "guard": []})
+                "message": f"the result cannot be sent ({exc})", "out": "", "guard": [],
+                "id": self.request_id})
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
         import numpy as np  # noqa: F401 - loaded before the guard, as the preamble needs it
@@ -368,7 +373,7 @@ class Worker:
                                    "nested too deeply", sink)
             results.append(result)
             if i + 1 < len(calls):
-                self.protocol.write_message(self.fd_out, {"progress": i})
+                self.protocol.write_message(self.fd_out, {"progress": i, "id": self.request_id})
         reply = {"ok": True, "value": results, "out": sink.getvalue(), "guard": self._refused(),
                  "replaced": self._replaced()}
         if work is not None:
