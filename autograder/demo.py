@@ -36,6 +36,9 @@ NOTEBOOK = "two_layer_net.ipynb"
 MODEL = "nn_best_model.npz"
 DEMO_DIR = REPO_ROOT / "build" / "demo"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+SUBMIT_CELL = "a4-submit"
+# per cell of the solved notebook; the search cell takes ~30 s on an idle core, minutes on a busy one
+CELL_TIMEOUT_S = 1800
 START_WORDS, END_WORDS = "START OF YOUR CODE", "END OF YOUR CODE"
 
 Edit = Callable[[Any], None]
@@ -90,7 +93,10 @@ def solved_notebook(source_nb: Any, release_nb: Any) -> Any:
         if cell.cell_type == "code" and START_WORDS in cell.source:
             cell.source = fill_todo_blocks(cell.source, solution_bodies(src.source))
         elif cell.cell_type == "markdown" and "YOUR ANSWER HERE" in cell.source:
-            cell.source = src.source  # the model answer, so formgrader has something to grade
+            # the model answer, so formgrader has something to grade, without the solution
+            # markers a student never sees
+            cell.source = "\n".join(line for line in src.source.splitlines()
+                                    if line.strip() not in (BEGIN, END))
     return nb
 
 
@@ -241,13 +247,21 @@ def executed_solution(course: Path, cache: Path, echo: Callable[[str], None]) ->
     if nb_path.is_file() and model_path.is_file():
         echo(f"Solved notebook: reusing the run in {nb_path.parent}")
         return read_notebook(nb_path), model_path.read_bytes()
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     echo("Solved notebook: running it start to end on digits (once; it is cached) ...")
     with tempfile.TemporaryDirectory(prefix="autograder-demo-run-") as tmp:
         work = Path(tmp)
-        NotebookClient(solved, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(work)}}).execute()
+        # local sockets in the run's private folder: no TCP port, nothing for others to reach
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(work / "kernel"))
+        client = NotebookClient(solved, km=kernel, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                                resources={"metadata": {"path": str(work)}})
+        try:
+            client.execute()
+        except Exception as exc:  # nbclient's CellTimeoutError, DeadKernelError, ...: one line
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise RuntimeError(f"the solved notebook did not run: {type(exc).__name__}: {first}") from None
         errors = [o for c in solved.cells if c.cell_type == "code" for o in c.get("outputs", [])
                   if o.get("output_type") == "error"]
         if errors:
@@ -275,6 +289,11 @@ def build_student(student: Student, solved: Any, model: bytes, work: Path, subs:
 
     nb = copy.deepcopy(solved)
     edit_code("a4-settings", 'STUDENT_ID = "your-student-id"', f'STUDENT_ID = "{student.sid}"')(nb)
+    # The saved notebook as a student uploads it: saved, then the submit cell run, so the file
+    # holds no output of that cell (the solved run's says the id was still the placeholder).
+    for cell in nb.cells:
+        if _gid(cell) == SUBMIT_CELL:
+            cell.outputs, cell.execution_count = [], None
     for edit in student.edits:
         edit(nb)
     folder = work / student.sid
@@ -302,12 +321,15 @@ def build_student(student: Student, solved: Any, model: bytes, work: Path, subs:
 
 
 def demo_course(dest: Path) -> Path:
-    """A course folder for the demo: A4's solutions and release copied, state kept beside them."""
+    """A course folder for the demo: A4's solutions and release copied, state kept beside them,
+    and the repository's nbgrader_config.py, so formgrader started there (`make formgrader`)
+    lists the assignment and its submissions."""
     for part in ("solutions", "assignments"):
         target = dest / part / ASSIGNMENT
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(REPO_ROOT / part / ASSIGNMENT, target)
+    shutil.copyfile(REPO_ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
     return dest
 
 
@@ -397,7 +419,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     root = Path(args.out).resolve()
     print(f"2. Building the sample class (student code runs in the {level} sandbox)")
-    run = run_demo(root, args.jobs)
+    try:
+        run = run_demo(root, args.jobs)
+    except RuntimeError as exc:  # the solved notebook or a demo student could not be built
+        print(f"make demo: {exc}. Nothing was graded.", file=sys.stderr)
+        return 1
     print("3. Results")
     print_table(run, find_config(ASSIGNMENT, root / "course"))
     for s in STUDENTS:
