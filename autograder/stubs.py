@@ -68,3 +68,19 @@ def nn_probe_loss(
 
 
 STUBS["nn_probe_loss"] = nn_probe_loss
+
+
+# Added for A4's nn_predict test: scores that vary from example to example and that no
+# student function computes, so predictions must come from the loss_func passed in, and a
+# constant guess (every example class 0) cannot pass.
+def nn_linear_scores_loss(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
+) -> Any:
+    """A two-layer-net loss whose scores are X W1 W2 (no biases, no ReLU), shape (N, C), when
+    y is None; else (0.0, grads of ones) like nn_constant_gradient_loss."""
+    if y is None:
+        return X @ params["W1"] @ params["W2"]
+    return np.float64(0.0), {k: np.ones_like(v) for k, v in params.items()}
+
+
+STUBS["nn_linear_scores_loss"] = nn_linear_scores_loss

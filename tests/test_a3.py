@@ -216,7 +216,7 @@ def test_an_answer_that_does_no_work_scores_0_in_its_group(no_work_scores, tests
 
 def test_all_four_losses_returning_zeros_earn_no_loss_points(tests_module, reference_source,
                                                              reference, cfg):
-    """The attack of the issue: every loss returns (0.0, zeros); it earned 12 of 40 before."""
+    """Every loss returns (0.0, zeros): consistent with itself, and it earned 12 of 40 once."""
     losses = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
     source = "".join(dict(NO_WORK[name])["zeros"] for name in losses)
     scores = score_mutants(A3, [("losses", "all-zeros", source)], tests_module, reference_source,

@@ -6,7 +6,8 @@ them, is in tests/test_releases.py):
   full-credit bar;
 * every hidden test takes points from at least one realistic wrong implementation (wrong ReLU
   mask, regularized biases, missing /N, dW1 from the wrong input, no decay, decay every
-  iteration, ...), while the reference gets full marks.
+  iteration, ...), while the reference gets full marks;
+* an answer that does no work (zeros or a constant, whatever the inputs) scores 0 in its group.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from assignment_support import (
     A4,
     REPO,
     error_outputs,
+    group_score,
     hidden_scores,
     load_builder,
     mutated,
     nbgrader,
     output_text,
     score_mutants,
+    score_table,
     solution_blocks,
 )
 
@@ -531,3 +534,97 @@ def test_every_hidden_test_is_failed_by_some_mutant(tests_module, mutant_scores)
         caught_by = [m for (g, m), scores in mutant_scores.items()
                      if g == test.grade_id and _lost(scores[test.name])]
         assert caught_by, f"no mutant of {test.grade_id} makes {test.name} lose points"
+
+
+# ----- no work, no points: answers that ignore their inputs (zeros or a constant)
+
+_FB_CONSTANT = '''
+def nn_forward_backward(params, X, y=None, reg=0.0):
+    if y is None:
+        return np.FILL((X.shape[0], params["W2"].shape[1]))
+    return LOSS, {k: np.FILL_like(v) for k, v in params.items()}
+'''
+
+_FORWARD_CONSTANT = '''
+def nn_forward_pass(params, X):
+    N = X.shape[0]
+    return np.FILL((N, params["W2"].shape[1])), np.FILL((N, params["W1"].shape[1]))
+'''
+
+_TRAIN_CONSTANT = '''
+def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-3,
+             learning_rate_decay=0.95, reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+    return {"loss_history": HISTORY, "train_acc_history": HISTORY, "val_acc_history": HISTORY}
+'''
+
+_SEARCH_PARAMS = "def nn_get_search_params():\n    return {}, {}, {}, {}\n"
+
+_FIND_BEST_CONSTANT = '''
+def find_best_net(X_train, y_train, X_val, y_val, search_params, num_iters=1000,
+                  batch_size=200, seed=0, verbose=False):
+    return RESULT
+'''
+
+_CONSTANT_FIND_BEST = ('{k: np.ones(1) for k in ("W1", "b1", "W2", "b2")}, {}, 1.0, '
+                       '[{"val_acc": 1.0}] * len(search_params[0])')
+_SEARCH_TEST, _FIND_BEST_TEST = "search_params_are_sensible", "find_best_net_keeps_the_best"
+
+
+def _constant(template: str, **values: str) -> str:
+    return _fill(template, {}, **values)
+
+
+_ZERO_FB = _constant(_FB_CONSTANT, FILL="zeros", LOSS="0.0")
+_ONE_FB = _constant(_FB_CONSTANT, FILL="ones", LOSS="1.0")
+_ZERO_SEARCH = _SEARCH_PARAMS.format("[0.0]", "[0]", "[0.0]", "[0.0]")
+_ZERO_FIND_BEST = _constant(_FIND_BEST_CONSTANT, RESULT="{}, {}, 0.0, []")
+
+# (grade_id, mutant id, source, the tests of the group it must get 0 in; None: all of them).
+# nn_forward_backward is graded in two groups (the loss, the gradients); nn_search holds two
+# functions, each mutated alone (0 in its own test) and both together (0 in the group).
+NO_WORK: list[tuple[str, str, str, tuple[str, ...] | None]] = [
+    ("nn_forward_pass", "zeros", _constant(_FORWARD_CONSTANT, FILL="zeros"), None),
+    ("nn_forward_pass", "constant", _constant(_FORWARD_CONSTANT, FILL="ones"), None),
+    ("nn_loss", "zeros", _ZERO_FB, None),
+    ("nn_loss", "constant", _ONE_FB, None),
+    ("nn_backward", "zeros", _ZERO_FB, None),
+    ("nn_backward", "constant", _ONE_FB, None),
+    ("nn_predict", "zeros", "def nn_predict(params, loss_func, X):\n"
+                            "    return np.zeros(X.shape[0], dtype=np.int64)\n", None),
+    ("nn_predict", "constant", "def nn_predict(params, loss_func, X):\n"
+                               "    return np.ones(X.shape[0], dtype=np.int64)\n", None),
+    ("nn_train", "empty-histories", _constant(_TRAIN_CONSTANT, HISTORY="[]"), None),
+    ("nn_train", "constant", _constant(_TRAIN_CONSTANT, HISTORY="[1.0] * num_iters"), None),
+    ("nn_search", "search-params-empty", _SEARCH_PARAMS.format("[]", "[]", "[]", "[]"),
+     (_SEARCH_TEST,)),
+    ("nn_search", "search-params-zeros", _ZERO_SEARCH, (_SEARCH_TEST,)),
+    ("nn_search", "search-params-constant",
+     _SEARCH_PARAMS.format("[0.1] * 2", "[10] * 2", "[1e-4] * 2", "[0.95] * 2"), (_SEARCH_TEST,)),
+    ("nn_search", "find-best-net-zeros", _ZERO_FIND_BEST, (_FIND_BEST_TEST,)),
+    ("nn_search", "find-best-net-constant", _constant(_FIND_BEST_CONSTANT, RESULT=_CONSTANT_FIND_BEST),
+     (_FIND_BEST_TEST,)),
+    ("nn_search", "both-zeros", _ZERO_SEARCH + _ZERO_FIND_BEST, None),
+]
+
+
+@pytest.fixture(scope="module")
+def no_work_scores(tests_module, reference_source, reference, cfg):
+    """(grade_id, mutant id) -> test name -> (score, max_score, message); prints the table
+    (`pytest -s tests/test_a4.py -k no_work`)."""
+    mutants = [(g, m, source) for g, m, source, _tests in NO_WORK]
+    scores = score_mutants(A4, mutants, tests_module, reference_source, reference, cfg)
+    group = _group_of(tests_module)
+    print("\nA4 answers that do no work:\n" + score_table(
+        (f"{g}/{m}", g if tests is None else f"{g} ({', '.join(tests)})",
+         *group_score(scores[(g, m)], group, g, tests)) for g, m, _s, tests in NO_WORK))
+    return scores
+
+
+@pytest.mark.parametrize(("grade_id", "mutant_id"), [(g, m) for g, m, _s, _t in NO_WORK])
+def test_an_answer_that_does_no_work_scores_0_in_its_group(no_work_scores, tests_module, grade_id,
+                                                           mutant_id):
+    tests = next(t for g, m, _s, t in NO_WORK if (g, m) == (grade_id, mutant_id))
+    group = _group_of(tests_module)
+    earned = {name: s for name, s in no_work_scores[(grade_id, mutant_id)].items()
+              if group[name] == grade_id and (tests is None or name in tests) and s[0] > 0}
+    assert earned == {}, f"{grade_id}/{mutant_id} earns points for no work"

@@ -14,6 +14,14 @@ Conventions (as in A3):
 * inputs are redrawn until every ReLU pre-activation is at least KINK_GAP away from 0, so a
   numeric gradient check never straddles the kink; the one test about the kink
   builds exact zeros on purpose, with integer-valued inputs, and compares with the reference;
+* no points for no work: the numeric gradient check `requires` the gradients to match the
+  reference on at least one case (zero gradients agree perfectly with a constant loss); a
+  constant answer (zeros, ones, class 0 for everything, repeated search values) fails every case;
+* messages say how many entries differ and how far off in coarse bands, never an expected value
+  or a number computed from one (autograder.hidden.assert_close does the same);
+* nn_predict is observed through a stub loss_func (`nn_linear_scores_loss`: scores X W1 W2)
+  whose argmax has at least two classes in every case, so it is graded apart from the forward
+  pass and a constant prediction never passes;
 * nn_train is observed through grader stubs (autograder/stubs.py): `nn_probe_loss` reports the
   sum of the first entry of every parameter as its loss, with gradients of ones, so the
   learning rate of every step is loss_history[t] - loss_history[t + 1] divided by 4;
@@ -217,7 +225,7 @@ def gradients_match_reference(ctx):
                                  what=f"grads[{key!r}] {params[key].shape}")
 
 
-@hidden_test("nn_backward", weight=4)
+@hidden_test("nn_backward", weight=4, requires="gradients_match_reference")
 def gradients_agree_with_own_loss(ctx):
     """Every entry of every gradient against centered differences of the student's own loss."""
     for label, N, D, H, C, reg in GRADCHECK_CASES:
@@ -253,31 +261,43 @@ def relu_gradient_at_exactly_zero_is_zero(ctx):
 # --------------------------------------------------------------------------- predict
 
 
+def _stub_scores_problem(rng, N, D, H, C):
+    """params, X whose stub scores X W1 W2 pick at least two different classes (for N >= 2)."""
+    for _ in range(1000):
+        params, X, _y = net_problem(rng, N, D, H, C)
+        if N < 2 or len(np.unique(np.argmax(X @ params["W1"] @ params["W2"], axis=1))) >= 2:
+            return params, X
+    raise RuntimeError("could not draw a problem with two classes")  # pragma: no cover
+
+
+def _predictions_are_the_argmax(ctx, params, X) -> None:
+    """Checks nn_predict(params, loss_func, X) with the stub loss_func: the argmax of its
+    scores X W1 W2, as integers."""
+    N = X.shape[0]
+    y_pred = ctx.call("nn_predict", params, ctx.stub("nn_linear_scores_loss"), X)
+    if not ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
+                     f"must be an array of shape ({N},), got {_shape(y_pred)}"):
+        return
+    ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
+              f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")
+    expected = np.argmax(X @ params["W1"] @ params["W2"], axis=1)
+    ctx.check(np.array_equal(y_pred, expected), "y_pred",
+              f"{int(np.sum(y_pred != expected))} of {N} predictions are not the class with the "
+              "highest score: compute the scores with loss_func(params, X) (the loss_func passed "
+              "in, whatever it is), then take the argmax of each row")
+
+
 @hidden_test("nn_predict")
 def predict_is_the_argmax_with_an_integer_dtype(ctx):
-    for label, N, D, H, C in (("N=30, D=5, H=8, C=4", 30, 5, 8, 4), ("N=1", 1, 3, 4, 3),
-                              ("C=2, H=1", 12, 4, 1, 2)):
-        params, X, _y = net_problem(ctx.rng, N, D, H, C)
+    for label, N, D, H, C in (("N=30, D=5, H=8, C=4", 30, 5, 8, 4), ("C=2, H=1", 12, 4, 1, 2),
+                              ("N=10, D=3, H=5, C=4", 10, 3, 5, 4)):
+        params, X = _stub_scores_problem(ctx.rng, N, D, H, C)
         with ctx.case(label):
-            # The student's own scores: predict is graded apart from the forward pass.
-            scores = np.asarray(ctx.call("nn_forward_backward", params, X), dtype=np.float64)
-            y_pred = ctx.call("nn_predict", params, ctx.func("nn_forward_backward"), X)
-            if not ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
-                             f"expected an array of shape ({N},), got {_shape(y_pred)}"):
-                continue
-            ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
-                      f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")
-            if scores.shape == (N, C):
-                expected = np.argmax(scores, axis=1)
-                ctx.check(np.array_equal(y_pred, expected), "y_pred",
-                          f"{int(np.sum(y_pred != expected))} of {N} predictions are not the class "
-                          "with the highest score")
-    with ctx.case("uses the loss_func it is given"):
-        params, X, _y = net_problem(ctx.rng, 10, 3, 5, 4)
-        y_pred = ctx.call("nn_predict", params, ctx.stub("nn_constant_gradient_loss"), X)
-        ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (10,) and not np.any(y_pred),
-                  "y_pred", "with a loss_func whose scores are all 0, every prediction is class 0: "
-                  "compute the scores with loss_func(params, X)")
+            _predictions_are_the_argmax(ctx, params, X)
+    with ctx.case("N=1 (one example at a time, two examples of different classes)"):
+        params, X = _stub_scores_problem(ctx.rng, 2, 3, 4, 3)
+        for row in (0, 1):
+            _predictions_are_the_argmax(ctx, params, X[row:row + 1])
 
 
 # --------------------------------------------------------------------------- training
@@ -301,7 +321,7 @@ def _history(ctx, stats, key: str, length: int | None = None):
     if not ctx.check(arr is not None, key, "must be a list of numbers"):
         return None
     if length is not None and not ctx.check(len(arr) == length, key,
-                                            f"expected {length} entries, got {len(arr)}"):
+                                            f"needs {length} entries, got {len(arr)}"):
         return None
     return arr
 
@@ -409,8 +429,10 @@ def search_params_are_sensible(ctx):
                 ctx.check(False, name, "must hold numbers only")
                 return
         lrs, sizes, regs, decays = lists
-        count = int(np.prod([len(v) for v in lists]))
-        ctx.check(2 <= count <= 36, "search size", f"{count} combinations; keep it between 2 and 36")
+        # Different combinations: repeating one value searches nothing.
+        count = int(np.prod([len(np.unique(v)) for v in lists]))
+        ctx.check(2 <= count <= 36, "search size",
+                  f"{count} different combinations; keep it between 2 and 36")
         ctx.check(np.all(lrs > 0), "learning_rates", "must all be > 0")
         ctx.check(np.all(sizes >= 1) and np.all(sizes == np.round(sizes)), "hidden_sizes",
                   "must all be positive integers")
@@ -440,7 +462,7 @@ def find_best_net_keeps_the_best(ctx):
                 continue
             shapes = {k: best_params[k].shape for k in PARAM_KEYS}
             want = {"W1": (2, 6), "b1": (6,), "W2": (6, 3), "b2": (3,)}
-            if not ctx.check(shapes == want, "best_params", f"shapes {shapes}, expected {want}"):
+            if not ctx.check(shapes == want, "best_params", f"shapes {shapes}, must be {want}"):
                 continue
             scores = ctx.ref.nn_forward_pass(best_params, X[40:])[0]
             actual = float(np.mean(np.argmax(scores, axis=1) == y[40:]))
@@ -448,8 +470,8 @@ def find_best_net_keeps_the_best(ctx):
             ctx.check(abs(float(best_val_acc) - best_of_results) < 1e-12, "best_val_acc",
                       f"{best_val_acc} is not the best val_acc of the results ({best_of_results})")
             ctx.check(abs(actual - best_of_results) < 1e-12, "best_params",
-                      f"their validation accuracy is {actual:.3f}, the best net's is "
-                      f"{best_of_results:.3f}: return the parameters of the best net")
+                      "their validation accuracy is not the best net's: return the parameters "
+                      "of the best net")
             ctx.check(best_of_results >= 0.9, "find_best_net",
                       f"the best validation accuracy is {best_of_results:.3f} on separable clusters "
                       "(a net trained with learning rate 0.5 reaches 0.9)")
