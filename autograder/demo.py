@@ -341,7 +341,7 @@ def build_class(root: Path, students: tuple[Student, ...] = STUDENTS,
     by every demo and by tests/test_demo.py, so the notebook runs once per content change).
     """
     course = demo_course(root / "course")
-    for state in ("autograded", "grading", "gradebook.db"):
+    for state in ("autograded", "submitted", "grading", "gradebook.db"):
         path = course / state
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     solved, model = executed_solution(course, cache or DEMO_DIR / "cache", echo)

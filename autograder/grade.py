@@ -432,6 +432,14 @@ class Parent:
                 nb["cells"].extend(extra)
             text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
             atomic_write_text(folder / name, text)
+        # formgrader's Manage Assignments counts submissions by their folders in submitted/:
+        # one per student, holding only the LMS submission time, never the student's files
+        # (nbgrader's own autograde would run them outside the sandbox).
+        submitted = self.course / "submitted" / folder.relative_to(self.course / "autograded")
+        submitted.mkdir(parents=True, exist_ok=True)
+        when = report.get("submission", {}).get("submitted_at")
+        if when:
+            atomic_write_text(submitted / "timestamp.txt", f"{when}\n")
 
 
 # Imported once by the fork server, so every worker starts with them loaded (best effort: a
