@@ -22,6 +22,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.config import AssignmentConfig, ConfigError, find_config, release_dir
+from autograder.identity import shown_id
 from autograder.notebook import NotebookError, parse_notebook, read_notebook
 from autograder.rules import CheckContext, Violation, run_rules
 
@@ -219,25 +220,46 @@ def read_release(path: Path) -> NotebookNode:
     return _RELEASE_CACHE[key]
 
 
+def published_versions(assignment: str, notebook: str, course: str | Path | None) -> dict[str, Path]:
+    """{version: kept release notebook} for every version published under `.releases/`.
+
+    The folder is listed, never indexed by a string a notebook carries: a declared version is
+    only ever compared with these names, so `../../solutions/A3` or a classmate's folder can
+    never become "the release" a submission is checked and grafted against.
+    """
+    root = release_dir(assignment, course) / RELEASES
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return {}
+    out = {}
+    for entry in entries:
+        kept = entry / notebook
+        if entry.is_dir() and not entry.is_symlink() and kept.is_file() and not kept.is_symlink():
+            out[entry.name] = kept
+    return out
+
+
 def find_release(
-    assignment: str, notebook: str, version: str, course: str | Path | None
+    assignment: str, notebook: str, version: object, course: str | Path | None
 ) -> tuple[NotebookNode, str, list[str]]:
-    """(release notebook, its version, notes): the declared version, else the current release."""
-    base = release_dir(assignment, course)
-    kept = base / RELEASES / version / notebook
-    if version and kept.is_file():
-        return _read_release_or_unusable(kept), version, []
-    current = base / notebook
+    """(release notebook, its version, notes): the declared version when it is a published one
+    (an exact match of the name), else the current release with a note for review."""
+    kept = published_versions(assignment, notebook, course)
+    if isinstance(version, str) and version in kept:
+        return _read_release_or_unusable(kept[version]), version, []
+    current = release_dir(assignment, course) / notebook
     if not current.is_file():
-        raise Unusable(f"no release of {assignment} ({current}) in this kit — update the kit "
+        raise Unusable(f"no release of {assignment} ({notebook}) in this kit — update the kit "
                        "(or check the assignment name).")
     release = _read_release_or_unusable(current)
     now = str(declared(release).get("version", "?"))
-    if version == now:
+    shown = shown_id(version, 40) if version not in (None, "") else ""
+    if isinstance(version, str) and version == now:
         notes = []
-    elif version:
-        notes = [f"your notebook declares release version {version} of {assignment}, which this "
-                 f"kit does not have; it was checked against the current release (version {now})."]
+    elif shown:
+        notes = [f"your notebook declares release version {shown!r} of {assignment}, which was "
+                 f"never published; it was checked against the current release (version {now})."]
     else:
         notes = [f"your notebook declares no release version; the current release of {assignment} "
                  f"(version {now}) was used."]

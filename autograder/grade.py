@@ -43,6 +43,7 @@ from autograder.config import (
     release_dir,
     solution_dir,
 )
+from autograder.identity import student_path
 from autograder.report import (
     build_report,
     read_report_json,
@@ -156,14 +157,12 @@ def _trusted_modules(config: AssignmentConfig, course: Path) -> tuple[Any, Any]:
     return _CACHE[key]
 
 
-def release_notebook(config: AssignmentConfig, course: Path, name: str, student_nb: Any) -> Any:
-    """The release version the student's notebook declares (DESIGN §4), else the current one."""
-    from autograder.notebook import read_notebook
+def release_notebook(config: AssignmentConfig, course: Path, name: str, version: str) -> Any:
+    """The published release `version` of notebook `name` (the one the self-check resolved:
+    the version the student's notebook declares when it was published, else the current one)."""
+    from autograder.check import find_release
 
-    version = str((student_nb.metadata.get("autograder") or {}).get("version", ""))
-    base = release_dir(config.name, course)
-    kept = base / ".releases" / version / name
-    return read_notebook(kept if version and kept.is_file() else base / name)
+    return find_release(config.name, name, version, course)[0]
 
 
 class StepFailed(Exception):
@@ -193,6 +192,8 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
     course = Path(task["course"])
     config = find_config(task["assignment"], course)
     out["step"] = "intake"
+    if task.get("unidentified"):  # nobody's grade: not graded, listed for review
+        raise StepFailed(str(task["unidentified"]))
     intake = extract_submission(task["path"], work / "submission", config)
     out["violations"] += [_as_dict(v) for v in intake.violations]
     if not intake.ok:
@@ -212,6 +213,8 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
             v.setdefault("file", name)
             v["message"] = _as_submitted(str(v.get("message", "")), path, task["path"], name)
         out["violations"] += found
+        out["submission"].setdefault("notes", [])
+        out["submission"]["notes"] += [f"{name}: {n}" for n in _get(checked, "notes", []) or []]
         if any(v.get("rule") == "notebook-invalid" for v in found):
             raise StepFailed(next(v["message"] for v in found if v.get("rule") == "notebook-invalid"))
         out["step"] = "graft"
@@ -219,7 +222,8 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
             student_nb = read_notebook(path)
         except NotebookError as exc:
             raise StepFailed(_as_submitted(str(exc), path, task["path"], name)) from None
-        sources.append(graded_module_source(student_nb, release_notebook(config, course, name, student_nb)))
+        release = release_notebook(config, course, name, str(_get(checked, "version", "") or ""))
+        sources.append(graded_module_source(student_nb, release))
 
     out["step"] = "engine"
     from autograder.engine import grade_module
@@ -316,6 +320,11 @@ class ClassRun:
     peak_worker_kib: int = 0  # the largest peak RSS a worker reported (benchmarks)
 
 
+def _identified(report: Mapping[str, Any]) -> bool:
+    """False for a submission whose owner is unknown (graded as failed under a safe name)."""
+    return report.get("submission", {}).get("id_source") != "unidentified"
+
+
 class Parent:
     """Everything the parent process writes: autograded notebooks, gradebook, reports, log."""
 
@@ -355,8 +364,9 @@ class Parent:
         self.peak_worker_kib = max(self.peak_worker_kib, int(result.pop("rss_kib", 0) or 0))
         sid = str(result["student_id"])
         report = build_report(result, self.config, self.overrides_for(sid))
-        self._write_autograded(report, notebooks)
-        self.gradebook.record(report, report["submission"].get("submitted_at"))
+        if _identified(report):  # an unknown owner gets no gradebook row and no formgrader copy
+            self._write_autograded(report, notebooks)
+            self.gradebook.record(report, report["submission"].get("submitted_at"))
         write_feedback(self.out, report, self.config)
         self._log(report, cause)
         write_report_json(self.out, report)
@@ -371,7 +381,8 @@ class Parent:
                                           f"{type(exc).__name__}: {exc}")
             report = build_report(failed, self.config)
             try:
-                self.gradebook.record(report)
+                if _identified(report):
+                    self.gradebook.record(report)
             except Exception:  # the gradebook itself is the problem: report.json still says so
                 pass
             write_feedback(self.out, report, self.config)
@@ -385,7 +396,8 @@ class Parent:
         new = build_report(result, self.config, self.overrides_for(str(report["student_id"])))
         if new["score"] == report["score"] and new["overrides"] == report["overrides"]:
             return report
-        self.gradebook.record(new, new["submission"].get("submitted_at"))
+        if _identified(new):
+            self.gradebook.record(new, new["submission"].get("submitted_at"))
         write_feedback(self.out, new, self.config)
         self._log(new, "override: " + ("; ".join(new["overrides"]) or "removed"))
         write_report_json(self.out, new)
@@ -412,8 +424,9 @@ class Parent:
         """
         from autograder.gradebook import autograded_cells_markdown
         from autograder.notebook import notebook_text
+        from autograder.sanitize import safe_notebook
 
-        folder = self.course / "autograded" / str(report["student_id"]) / self.config.name
+        folder = student_path(self.course / "autograded", str(report["student_id"]), self.config.name)
         for i, name in enumerate(self.config.notebooks):
             try:
                 nb = json.loads(notebooks[name])
@@ -430,6 +443,10 @@ class Parent:
                 if nb.get("nbformat_minor", 5) < 5:  # cell ids came with nbformat 4.5
                     extra = [{k: v for k, v in c.items() if k != "id"} for c in extra]
                 nb["cells"].extend(extra)
+            # formgrader renders this on the TA's Jupyter origin: only inert parts go in
+            nb, dropped = safe_notebook(nb, self.release_nbs[name].metadata)
+            if dropped:
+                report.setdefault("autograded_dropped", {})[name] = dict(dropped)
             text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
             atomic_write_text(folder / name, text)
         # formgrader's Manage Assignments counts submissions by their folders in submitted/:
@@ -583,6 +600,7 @@ def _entry_task(entry: Any, config: AssignmentConfig, course: Path, key: str) ->
         "course": str(course),
         "key": key,
         "violations": [_as_dict(v) for v in getattr(entry, "violations", [])],
+        "unidentified": str(getattr(entry, "unidentified", "") or ""),
         "submission": {
             "file": Path(entry.path).name,
             "sha256": sha,
@@ -590,6 +608,9 @@ def _entry_task(entry: Any, config: AssignmentConfig, course: Path, key: str) ->
             "late": getattr(entry, "late", None),
             "lms": getattr(entry, "lms", ""),
             "notes": list(getattr(entry, "notes", [])),
+            "id_source": getattr(entry, "id_source", ""),
+            "manifest_student_id": getattr(entry, "manifest_student_id", None),
+            "other_attempts": [Path(p).name for p in getattr(entry, "other_attempts", [])],
         },
     }
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.config import AssignmentConfig, ensure_tools_on_path
+from autograder.identity import UnsafeIdError, is_valid_id, shown_id
 from autograder.module import nbgrader_meta
 
 DEDUCTIONS_CELL = "autograder_deductions"
@@ -174,6 +175,8 @@ class GradebookWriter:
             SubmittedNotebook,
         )
 
+        if not is_valid_id(student_id):  # only validated ids reach nbgrader's gradebook
+            raise UnsafeIdError(f"student id {shown_id(student_id)!r} is not a valid student id")
         student = db.get(Student, student_id)
         if student is None:
             student = Student(id=student_id)

@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autograder.config import AssignmentConfig
+from autograder.identity import id_problem, shown_id, unidentified_id
 
 MiB = 1024 * 1024
 MANIFEST_NAME = "MANIFEST.json"
@@ -767,7 +768,9 @@ LMS_PATTERNS: dict[str, str] = {
     # Canvas "Download submissions": <sortablename>[_LATE]_<user id>_<attachment id>_<file name>
     "canvas": r"(?:^|/)(?P<name>[^/_]+)_(?P<late>LATE_)?(?P<lms_id>\d+)_(?P<attempt>\d+)_(?P<file>[^/]+)$",
     # Moodle "Download all submissions": <Full Name>_<participant id>_assignsubmission_file_[/]<file>
-    "moodle": r"(?:^|/)(?P<name>[^/]+?)_(?P<lms_id>\d+)_assignsubmission_file_/?(?P<file>.+)$",
+    # (names hold no "_" in either LMS's export, which keeps the two patterns disjoint: a file a
+    # student named like the other LMS's pattern cannot match at the start of a path component)
+    "moodle": r"(?:^|/)(?P<name>[^/_]+)_(?P<lms_id>\d+)_assignsubmission_file_/?(?P<file>.+)$",
     # `autograder submit` names: <A>_<student id>.zip, browsers may add " (1)"
     "plain": r"(?:^|/)(?P<assignment>[A-Za-z]+\d+)_(?P<lms_id>[A-Za-z0-9_-][A-Za-z0-9._-]*?)(?: \((?P<attempt>\d+)\))?\.zip$",
 }
@@ -789,8 +792,9 @@ class SubmissionEntry:
     submitted_at: datetime | None = None
     time_source: str = "none"  # lms-metadata | export-member-date | file-mtime | none
     late: bool | None = None  # None: the LMS does not say
-    id_source: str = "lms"  # roster | lms | manifest | file-name
+    id_source: str = "lms"  # roster | lms | unidentified
     manifest_student_id: str | None = None
+    unidentified: str = ""  # why no valid id was found: graded as failed, listed for review
     violations: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     other_attempts: list[Path] = field(default_factory=list)
@@ -808,6 +812,7 @@ class SubmissionEntry:
             "late": self.late,
             "id_source": self.id_source,
             "manifest_student_id": self.manifest_student_id,
+            "unidentified": self.unidentified,
             "violations": list(self.violations),
             "notes": list(self.notes),
             "other_attempts": [str(p) for p in self.other_attempts],
@@ -827,6 +832,7 @@ class _Unit:
     submitted_at: datetime | None = None
     time_source: str = "none"
     notes: list[str] = field(default_factory=list)
+    rel: str = ""  # where the export holds it: what an unidentified submission is named after
 
 
 def load_roster(roster: str | Path | Mapping[str, str] | None) -> dict[str, str] | None:
@@ -928,8 +934,7 @@ class _WorkDir:
 
 
 def _patterns(lms: str, pattern: str | None) -> list[tuple[str, re.Pattern[str]]]:
-    """(lms name, regex) to try in order."""
-    out: list[tuple[str, re.Pattern[str]]] = []
+    """(lms name, regex) candidates for the export's format (`_export_format` picks one)."""
     if pattern:
         try:
             custom = re.compile(pattern)
@@ -941,10 +946,37 @@ def _patterns(lms: str, pattern: str | None) -> list[tuple[str, re.Pattern[str]]
             raise IntakeError(
                 "not-found", f"--pattern {pattern!r} needs a named group (?P<lms_id>...)"
             )
-        out.append((lms if lms in ("canvas", "moodle") else "custom", custom))
+        # the instructor's pattern is the export's format: nothing else is tried
+        return [(lms if lms in ("canvas", "moodle") else "custom", custom)]
     names = AUTO_ORDER if lms in ("auto", "gradescope") else (lms,)
-    out.extend((name, re.compile(LMS_PATTERNS[name])) for name in names)
-    return out
+    return [(name, re.compile(LMS_PATTERNS[name])) for name in names]
+
+
+def _export_format(
+    files: list[tuple[str, Path]], assignment: str, regexes: list[tuple[str, re.Pattern[str]]]
+) -> list[tuple[str, re.Pattern[str]]]:
+    """The one format this export is in, decided from all its files at once.
+
+    Each candidate scores the number of files it names, then how near the top of the export its
+    matches start (an LMS names the top-level entries; a student names only what is inside).
+    A file a student called `h_111_assignsubmission_file_A3.zip` in a Canvas export is then still
+    read the Canvas way, so it can never be taken for LMS user 111's submission.
+    """
+    if len(regexes) <= 1:
+        return regexes
+    best: tuple[tuple[int, int, int], int] | None = None
+    for order, candidate in enumerate(regexes):
+        count = depth = 0
+        for rel, _ in files:
+            hit = _first_match(rel, assignment, [candidate])
+            if hit is not None:
+                count += 1
+                depth += rel[: hit[1].start()].count("/") + (hit[1].group(0).startswith("/"))
+        score = (count, -depth, -order)
+        if best is None or score > best[0]:
+            best = (score, order)
+    assert best is not None
+    return [regexes[best[1]]]
 
 
 def _is_single_submission(root: Path, config: AssignmentConfig) -> bool:
@@ -1005,9 +1037,10 @@ def _plain_units(
     """Canvas, Moodle and plain names: each zip is one attempt; loose files are gathered."""
     units: list[_Unit] = []
     loose: dict[tuple[str, str], list[tuple[re.Match[str], str, Path]]] = {}
+    # Moodle's online-text and comment plugins are not file submissions
+    files = [(rel, path) for rel, path in files if not MOODLE_OTHER.search(rel)]
+    regexes = _export_format(files, assignment, regexes)
     for rel, path in files:
-        if MOODLE_OTHER.search(rel):
-            continue  # Moodle's online-text and comment plugins: not a file submission
         hit = _first_match(rel, assignment, regexes)
         if hit is None:
             if path.suffix.lower() in (".zip", ".ipynb"):  # could be a student's: never dropped
@@ -1015,7 +1048,7 @@ def _plain_units(
             continue  # anything else (a roster, a README) is not a submission
         lms_name, m = hit
         if path.suffix.lower() == ".zip":
-            units.append(_unit_from_match(lms_name, m, path, from_archive))
+            units.append(_unit_from_match(lms_name, m, path, from_archive, rel))
         else:
             loose.setdefault((lms_name, m.group("lms_id")), []).append((m, rel, path))
     zipped = {(u.lms, u.lms_id) for u in units}
@@ -1050,7 +1083,9 @@ def _group(m: re.Match[str], name: str) -> str | None:
     return m.groupdict().get(name)
 
 
-def _unit_from_match(lms_name: str, m: re.Match[str], path: Path, from_archive: bool) -> _Unit:
+def _unit_from_match(
+    lms_name: str, m: re.Match[str], path: Path, from_archive: bool, rel: str = ""
+) -> _Unit:
     when, source = _file_time(path, from_archive)
     attempt = _group(m, "attempt")
     late = bool(_group(m, "late")) if "late" in m.re.groupindex else None  # only Canvas says
@@ -1063,6 +1098,7 @@ def _unit_from_match(lms_name: str, m: re.Match[str], path: Path, from_archive: 
         attempt=int(attempt) if attempt and attempt.isdigit() else 0,
         submitted_at=when,
         time_source=source,
+        rel=rel or path.name,
     )
 
 
@@ -1074,9 +1110,8 @@ def _unknown_unit(rel: str, path: Path, from_archive: bool) -> _Unit:
         lms_id=None,
         submitted_at=when,
         time_source=source,
-        notes=[
-            f"'{rel}' matches no LMS file-name pattern: identity taken from its manifest or name"
-        ],
+        rel=rel,
+        notes=[f"'{rel}' matches no file-name pattern of this export"],
     )
 
 
@@ -1224,9 +1259,7 @@ def _gradescope_units(meta_path: Path, from_archive: bool) -> list[_Unit]:
         )
         if info is None:
             unit = _unknown_unit(folder.name, path, from_archive)
-            unit.notes[0] = (
-                f"'{folder.name}' is not in {GRADESCOPE_METADATA}: identity taken from its manifest or name"
-            )
+            unit.notes[0] = f"'{folder.name}' is not in {GRADESCOPE_METADATA}"
             units.append(unit)
             continue
         when = parse_lms_time(info.get("created_at"))
@@ -1241,6 +1274,7 @@ def _gradescope_units(meta_path: Path, from_archive: bool) -> list[_Unit]:
                 attempt=attempt,
                 submitted_at=when,
                 time_source="lms-metadata" if when else "none",
+                rel=folder.name,
             )
             if not person.get("sid"):
                 unit.notes.append(
@@ -1298,21 +1332,32 @@ def _settle(
 def _identify(
     unit: _Unit, config: AssignmentConfig, roster: dict[str, str] | None
 ) -> SubmissionEntry:
-    """Student id from the LMS (mapped through the roster), compared with the manifest's."""
+    """Whose submission this is: the LMS id (through the roster when there is one), which for a
+    plain folder is the `A3_<id>.zip` file name. The manifest's id is only compared with it
+    (student-id-mismatch), never used instead: a zip cannot name its own owner. Without a valid
+    id the entry is `unidentified` (graded as failed under a safe name, listed for review)."""
     manifest = peek_manifest(unit.path)
     claimed = manifest.get("student_id") if manifest else None
     claimed = claimed if isinstance(claimed, str) else None
     notes = list(unit.notes)
+    student_id, id_source, why = "", "unidentified", ""
     if unit.lms_id and roster is not None and unit.lms_id in roster:
         student_id, id_source = roster[unit.lms_id], "roster"
     elif unit.lms_id:
         student_id, id_source = unit.lms_id, "lms"
         if roster is not None:
-            notes.append(f"LMS id {unit.lms_id} is not in the roster: graded under the LMS id")
-    elif claimed:
-        student_id, id_source = claimed, "manifest"
+            notes.append(f"LMS id {shown_id(unit.lms_id)} is not in the roster: graded under the LMS id")
     else:
-        student_id, id_source = PurePosixPath(unit.path.name).stem, "file-name"
+        why = f"'{shown_id(unit.rel or unit.path.name)}' matches no file-name pattern of this export"
+    problem = id_problem(student_id) if student_id else ""
+    if problem:
+        why = f"the id {shown_id(student_id)!r} found for it cannot be used: {problem}"
+    if why:
+        hint = (f" Its MANIFEST.json names {shown_id(claimed)!r}: if that is right, give it the "
+                f"name {config.name}_<id>.zip (or map it with --roster or --pattern) and grade again."
+                if claimed else " Find out whose it is, then rename it or map it with --roster.")
+        why = f"Whose submission this is is unknown: {why}.{hint}"
+        student_id, id_source = unidentified_id(unit.rel or unit.path.name), "unidentified"
     entry = SubmissionEntry(
         student_id=student_id,
         path=unit.path,
@@ -1324,6 +1369,7 @@ def _identify(
         late=unit.late,
         id_source=id_source,
         manifest_student_id=claimed,
+        unidentified=why,
         notes=notes,
         attempt=unit.attempt,
     )
@@ -1336,8 +1382,8 @@ def _identify(
             violation(
                 config,
                 "student-id-mismatch",
-                f"MANIFEST.json says student '{claimed}' but the LMS submission belongs to '{student_id}': "
-                f"graded as '{student_id}'. Was this zip made by someone else?",
+                f"MANIFEST.json says student {shown_id(claimed)!r} but the LMS submission belongs "
+                f"to '{student_id}': graded as '{student_id}'. Was this zip made by someone else?",
             )
         )
     return entry

@@ -38,6 +38,7 @@ import numpy as np
 
 import autograder
 from autograder.config import CONFIG_NAME, AssignmentConfig, ConfigError, find_config, load_config
+from autograder.identity import id_problem, shown_id
 from autograder.intake import (
     MANIFEST_NAME,
     STUDENT_LIMITS,
@@ -48,7 +49,6 @@ from autograder.intake import (
 
 # Letters, digits, '-', '_' and '.', not starting with '.', at most 64 characters: safe in a
 # file name on every OS and in an LMS upload, and never a path.
-STUDENT_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 # What a notebook's `STUDENT_ID = ...` line holds before the student fills it in.
 PLACEHOLDER_RE = re.compile(
     r"^(your[ _-]?(student[ _-]?)?id.*|student[ _-]?id|none|todo|x+|0+)$", re.I
@@ -103,19 +103,22 @@ def validate_student_id(student_id: Any) -> str:
                 "(e.g. --student-id 2022123456, or STUDENT_ID in the notebook)."
             ]
         )
-    if not STUDENT_ID_RE.match(sid):
+    problem = id_problem(sid)
+    if problem:
         bad = sorted({c for c in sid if not re.match(r"[A-Za-z0-9._-]", c)})
         why = (
             f"it contains {' '.join(repr(c) for c in bad)}"
             if bad
-            else (
-                "it starts with '.'" if sid.startswith(".") else "it is longer than 64 characters"
-            )
+            else f"it starts with {sid[0]!r}"
+            if not sid[0].isalnum()
+            else "it is longer than 64 characters"
+            if len(sid) > 64
+            else problem
         )
         raise SubmitRefused(
             [
-                f"Student id {sid!r} cannot be used: {why}. Use only letters A-Z, "
-                "digits, '-', '_' and '.' (not first), as in 2022123456."
+                f"Student id {shown_id(sid)!r} cannot be used: {why}. Use only letters A-Z, "
+                "digits, '-', '_' and '.' (starting with a letter or digit), as in 2022123456."
             ]
         )
     return sid
@@ -165,8 +168,8 @@ def _missing_message(
             "(or pass --dir), and keep the notebook's name unchanged."
         )
     return (
-        f"{name} is missing from {directory}: run the notebook cell that saves it "
-        f'(np.savez("{name}", ...)), then submit again.'
+        f"{name} is missing from {directory}: run the notebook's locked search cell that "
+        "saves it, then submit again."
     )
 
 
@@ -209,7 +212,7 @@ def _check_model(name: str, data: bytes, config: AssignmentConfig) -> tuple[str 
     except ValueError as exc:
         return (
             None,
-            f'{name} is {exc}: run the cell that saves it again (np.savez("{name}", W=...)).',
+            f"{name} is {exc}: run the notebook's locked search cell that saves it again.",
         )
     if not shapes:
         return None, f"{name} holds no arrays: run the cell that saves your best model again."

@@ -712,9 +712,12 @@ def test_plain_folder_grades_under_the_file_name_and_flags_a_renamed_copy(tmp_pa
     entries = by_id(collect_submissions(tmp_path / "in", "A3", CONFIG, work_dir=tmp_path / "w"))
     assert entries["2022123456"].violations == []
     assert [v["rule"] for v in entries["2022000002"].violations] == ["student-id-mismatch"]
-    odd = entries["2022000003"]  # no pattern matched: identity from the manifest, with a note
-    assert odd.lms == "unknown" and odd.id_source == "manifest"
-    assert "matches no LMS" in odd.notes[0]
+    # no pattern matched: the manifest never names the owner; a safe name, listed for review
+    assert "2022000003" not in entries
+    [odd] = [e for sid, e in entries.items() if sid.startswith("unidentified_")]
+    assert odd.lms == "unknown" and odd.id_source == "unidentified"
+    assert "matches no file-name pattern" in odd.unidentified
+    assert "'2022000003'" in odd.unidentified  # what the manifest claims, for the TA to check
 
 
 def test_custom_pattern_finds_the_lms_id(tmp_path: Path):
@@ -770,3 +773,63 @@ def test_bytes_helpers_are_consistent():  # the manifest helper hashes what the 
     members = good_members()
     manifest = json.loads(members["MANIFEST.json"])
     assert manifest["files"][NB] == hashlib.sha256(io.BytesIO(CONTENT[NB]).read()).hexdigest()
+
+
+# --- who decides (the manifest never does) ------------------------------------------------
+
+
+def test_a_zip_named_by_no_pattern_cannot_take_a_classmates_identity(tmp_path: Path):
+    student_zip(tmp_path / "in" / "A3_s77.zip", "s77", date=(2024, 3, 1, 12, 0, 0))
+    student_zip(tmp_path / "in" / "my homework.zip", "s77", date=(2024, 3, 2, 12, 0, 0))  # newer
+    entries = by_id(collect_submissions(tmp_path / "in", "A3", CONFIG, work_dir=tmp_path / "w"))
+    own = entries["s77"]
+    assert own.path.name == "A3_s77.zip" and own.other_attempts == []
+    [odd] = [e for sid, e in entries.items() if sid != "s77"]
+    assert odd.id_source == "unidentified" and odd.path.name == "my homework.zip"
+    assert "'s77'" in odd.unidentified  # the claim is shown for a human, never acted on
+
+
+@pytest.mark.parametrize("claim", ["../../x", "/tmp/abs", "zz/../v2", "a\x00b", "grades.csv",
+                                   "<img src=x onerror=alert(1)>", "=HYPERLINK(\"x\")"])
+def test_a_hostile_manifest_id_never_becomes_the_student_id(tmp_path: Path, claim: str):
+    student_zip(tmp_path / "in" / "upload.zip", claim)
+    [entry] = collect_submissions(tmp_path / "in", "A3", CONFIG, work_dir=tmp_path / "w")
+    assert entry.student_id.startswith("unidentified_") and entry.id_source == "unidentified"
+    assert "\x00" not in entry.unidentified
+
+
+@pytest.mark.parametrize("name", ["A3_grades.csv.zip", "A3_-cmd.zip", "A3_con.zip"])
+def test_a_file_name_id_that_is_not_a_valid_id_is_unidentified(tmp_path: Path, name: str):
+    student_zip(tmp_path / "in" / name, "s1")
+    [entry] = collect_submissions(tmp_path / "in", "A3", CONFIG, work_dir=tmp_path / "w")
+    assert entry.id_source == "unidentified" and "cannot be used" in entry.unidentified
+
+
+def test_a_roster_id_that_is_not_a_valid_id_is_unidentified(tmp_path: Path):
+    student_zip(tmp_path / "export" / "doejane_12345_67890_A3.zip", "s1")
+    [entry] = collect_submissions(tmp_path / "export", "A3", CONFIG, roster={"12345": "../x"},
+                                  work_dir=tmp_path / "w")
+    assert entry.id_source == "unidentified"
+
+
+def test_a_moodle_looking_file_in_a_canvas_export_is_read_the_canvas_way(tmp_path: Path):
+    export = tmp_path / "export"
+    student_zip(export / "victimvic_111_70001_A3.zip", "s111")
+    student_zip(export / "doejane_LATE_222_70002_A3.zip", "s222")
+    # the attacker (Canvas user 333, late) uploads a file named like Moodle's pattern for user 111
+    student_zip(export / "attackeran_LATE_333_70003_h_111_assignsubmission_file_A3.zip", "s111")
+    entries = by_id(collect_submissions(export, "A3", CONFIG, work_dir=tmp_path / "w"))
+    assert set(entries) == {"111", "222", "333"}
+    assert entries["111"].path.name == "victimvic_111_70001_A3.zip"
+    assert entries["111"].other_attempts == []
+    assert entries["333"].lms == "canvas" and entries["333"].late is True
+    assert entries["222"].late is True
+
+
+def test_a_canvas_looking_file_in_a_moodle_export_is_read_the_moodle_way(tmp_path: Path):
+    export = tmp_path / "export"
+    student_zip(export / "Vic Tim_111_assignsubmission_file_" / "A3.zip", "s111")
+    student_zip(export / "At Tacker_333_assignsubmission_file_" / "x_111_9_A3.zip", "s111")
+    entries = by_id(collect_submissions(export, "A3", CONFIG, work_dir=tmp_path / "w"))
+    assert set(entries) == {"111", "333"}
+    assert entries["111"].path.name == "A3.zip" and entries["111"].other_attempts == []

@@ -193,7 +193,8 @@ def test_missing_declared_version_falls_back_to_the_current_release_with_a_note(
     nb.metadata["autograder"]["version"] = "0"
     result = check_notebook(mv.write(nb, tmp_path / "mine.ipynb"), course=course)
     assert result.version == "2"
-    assert len(result.notes) == 1 and "version 0" in result.notes[0]
+    assert len(result.notes) == 1 and "version '0'" in result.notes[0]
+    assert "never published" in result.notes[0]
     assert [v.rule for v in result.violations] == ["locked-cell-modified"]  # v2's intro differs
 
 

@@ -87,6 +87,20 @@ class OutsideTodoModified:
             diff = code_difference(r_src, s_src, r_scan.blocks, s_scan.blocks)
             if diff is not None:
                 yield _finding(ctx, s, diff, "code outside the TODO block", "outside the TODO block")
+        yield from _escaped_bodies(ctx)
+
+
+def _escaped_bodies(ctx: CheckContext) -> Iterator[Finding]:
+    """TODO bodies whose code leaves their block (the graft grades the release's stub instead)."""
+    for filled in ctx.graft.info:
+        for escape in filled.escapes:
+            cell, line = filled.line_map[escape.line - 1] if escape.line <= len(filled.line_map) else (None, None)
+            yield Finding(
+                f"{where(cell, line)}{escape.why}: code in a TODO block must stay inside its "
+                "function, so this block is graded as if it were empty. Indent it like the "
+                "marker lines and use no `global`/`nonlocal`.",
+                cell=cell, line=line,
+            )
 
 
 class TodoMarkerDamaged:
