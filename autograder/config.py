@@ -23,6 +23,7 @@ SOLUTIONS_DIR = "solutions"
 RELEASE_DIR = "assignments"
 CONFIG_NAME = "assignment.toml"
 DEFAULT_ALLOWED_IMPORTS = ("numpy", "math", "time")
+DEFAULT_SUBMISSION_SECONDS = 60.0  # [limits] submission_seconds: one submission's time budget
 
 # Every rule id (docs/policy.md), in pipeline order. Reports, assignment.toml and tests use these.
 RULE_IDS = (
@@ -100,6 +101,12 @@ class AssignmentConfig:
     private: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def submission_seconds(self) -> float:
+        """`[limits] submission_seconds`: the wall clock one submission's code may run in total
+        (loading it and every call), on top of the per-call limit; 60 s unless set."""
+        return float(self.limits.get("submission_seconds", DEFAULT_SUBMISSION_SECONDS))
 
     @property
     def max_score(self) -> float:

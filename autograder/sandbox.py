@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from autograder import protocol
+from autograder.config import DEFAULT_SUBMISSION_SECONDS
 from autograder.hidden import CallerBase, CappedWriter, StudentError, StudentTimeout
 from autograder.module import PREAMBLE
 
@@ -87,7 +88,7 @@ class Limits:
     output_kb: int = 16  # student stdout/stderr kept per call
     # Wall clock spent running the student's code over the whole submission (loading it and
     # every call), on top of the per-call limit: once spent, the remaining calls are timeouts.
-    submission_seconds: float = 60.0
+    submission_seconds: float = DEFAULT_SUBMISSION_SECONDS
 
     @classmethod
     def from_config(cls, limits: dict[str, float] | None) -> Limits:
@@ -728,6 +729,12 @@ class SandboxCaller(CallerBase):
         if self.lease is not None:
             self.lease.release()
             self.lease = None
+        if self.budget_spent and not any("time budget" in n for n in self.notes):
+            self.notes.append(
+                f"The time budget for running your whole submission "
+                f"({self.limits.submission_seconds:g} s) was spent before every test had run: "
+                "the calls after that were not run and count as timeouts. Make the slow "
+                "functions faster (the tests' messages say which ones timed out).")
 
     def start(self) -> None:
         """Start a worker and load the graded module into it (a load error is remembered and
@@ -790,6 +797,7 @@ class SandboxCaller(CallerBase):
     ) -> list[Any]:
         if self.load_error is not None:
             raise self.load_error
+        self._check_budget(name)  # before a worker is started for nothing
         if self.worker is None:
             try:
                 self.start()
@@ -830,9 +838,7 @@ class SandboxCaller(CallerBase):
         assert worker is not None
         seq = self._seq
         budget = self.limits.submission_seconds
-        if self.spent >= budget:
-            self.budget_spent = True
-            raise StudentTimeout(f"{what}: not run, because {self._budget_text()} is spent")
+        self._check_budget(what)
         start = time.monotonic()
         budget_deadline = start + budget - self.spent
         hard_deadline = min(start + calls * timeout, budget_deadline)
@@ -870,6 +876,8 @@ class SandboxCaller(CallerBase):
                                f"plain result ({exc})") from None
         finally:
             self.spent += time.monotonic() - start
+        finally:
+            self.spent += time.monotonic() - start
         if type(reply) is not dict:
             self._kill_worker()
             raise StudentError("BadResult", f"{what}: malformed reply")
@@ -882,6 +890,16 @@ class SandboxCaller(CallerBase):
                 error.exc_type, f"your code could not be loaded: {error.message}")
             raise self.load_error
         raise error
+
+    def _check_budget(self, what: str) -> None:
+        """StudentTimeout when the submission's time budget is spent (nothing more is run)."""
+        if self.spent >= self.limits.submission_seconds:
+            self.budget_spent = True
+            raise StudentTimeout(f"{what}: not run, because {self._budget_text()} is spent")
+
+    def _budget_text(self) -> str:
+        return (f"the time budget for running your whole submission "
+                f"({self.limits.submission_seconds:g} s)")
 
     def _budget_text(self) -> str:
         return (f"the time budget for running your whole submission "

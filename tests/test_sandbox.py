@@ -84,6 +84,11 @@ def imports_os():
 
 def opens_file():
     return open("/etc/hostname").read()
+
+
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
 '''
 
 FAST = Limits(call_timeout_s=2.0, load_timeout_s=20.0)
@@ -223,6 +228,39 @@ def test_a_hung_call_times_out_and_the_next_call_works():
         with pytest.raises(StudentTimeout, match="no result within 0.5 s"):
             c.call("spin", (), {}, 0)
         assert c.call("add", (1.0, 2.0), {}, 0) == 3.0
+
+
+def test_limits_read_the_submission_budget_from_assignment_toml():
+    assert Limits().submission_seconds == 60.0
+    assert Limits.from_config({"submission_seconds": 5}).submission_seconds == 5.0
+
+
+def test_the_release_carries_the_submission_budget_to_students():
+    from autograder.config import load_config, release_dir
+
+    for assignment in ("A3", "A4"):
+        config = load_config(release_dir(assignment) / "assignment.toml")
+        assert config.limits["submission_seconds"] == config.submission_seconds == 60.0
+
+
+def test_a_call_that_outlives_the_submission_budget_is_a_timeout_saying_so():
+    limits = Limits(call_timeout_s=5.0, load_timeout_s=20.0, submission_seconds=1.0)
+    with caller(limits=limits) as c:
+        with pytest.raises(StudentTimeout, match=r"stopped, because the time budget .*\(1 s\)"):
+            c.call("nap", (3.0,), {}, 0)
+        assert c.budget_spent
+
+
+def test_calls_after_the_budget_is_spent_are_timeouts_without_running():
+    limits = Limits(call_timeout_s=5.0, load_timeout_s=20.0, submission_seconds=1.0)
+    with caller(limits=limits) as c:
+        with pytest.raises(StudentTimeout):
+            c.call("nap", (3.0,), {}, 0)
+        starts = c.starts
+        with pytest.raises(StudentTimeout, match="not run, because the time budget"):
+            c.call("add", (1.0, 2.0), {}, 0)
+        assert c.starts == starts  # no worker was started for it
+    assert any("time budget" in note for note in c.notes)
 
 
 def test_a_module_that_cannot_load_fails_every_call_with_its_error():
