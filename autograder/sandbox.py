@@ -876,8 +876,6 @@ class SandboxCaller(CallerBase):
                                f"plain result ({exc})") from None
         finally:
             self.spent += time.monotonic() - start
-        finally:
-            self.spent += time.monotonic() - start
         if type(reply) is not dict:
             self._kill_worker()
             raise StudentError("BadResult", f"{what}: malformed reply")
@@ -896,10 +894,6 @@ class SandboxCaller(CallerBase):
         if self.spent >= self.limits.submission_seconds:
             self.budget_spent = True
             raise StudentTimeout(f"{what}: not run, because {self._budget_text()} is spent")
-
-    def _budget_text(self) -> str:
-        return (f"the time budget for running your whole submission "
-                f"({self.limits.submission_seconds:g} s)")
 
     def _budget_text(self) -> str:
         return (f"the time budget for running your whole submission "
