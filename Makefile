@@ -13,9 +13,11 @@ ID  ?=
 NB  ?= assignments/$(A)/$(if $(filter A4,$(A)),two_layer_net,linear_classifier).ipynb
 SUBMISSIONS ?= build/demo/submissions
 OUT ?= build/grades/$(A)
+COURSE ?= build/demo/course
+PORT ?= 8888
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint release release-check check submission grade bench cifar10 clean
+.PHONY: help setup demo test lint release release-check check submission grade formgrader bench cifar10 clean
 
 help: ## list the targets with one line each
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +57,9 @@ submission: setup ## build your submission zip: make submission A=A3 ID=20221234
 
 grade: setup ## grade a class: make grade A=A3 SUBMISSIONS=dir-or-lms.zip OUT=build/grades/A3
 	$(BIN)/autograder grade $(A) $(SUBMISSIONS) --out $(OUT)
+
+formgrader: setup ## nbgrader's formgrader on 127.0.0.1 for a course: make formgrader [COURSE=build/demo/course] [PORT=8888]
+	$(PY) -m autograder.formgrader $(COURSE) --port $(PORT)
 
 bench: setup ## benchmarks: figures as ratios measured in the same run -> build/bench/results.json, docs/benchmarks.md
 	$(PY) bench/run_all.py

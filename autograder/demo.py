@@ -247,15 +247,16 @@ def executed_solution(course: Path, cache: Path, echo: Callable[[str], None]) ->
     if nb_path.is_file() and model_path.is_file():
         echo(f"Solved notebook: reusing the run in {nb_path.parent}")
         return read_notebook(nb_path), model_path.read_bytes()
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     echo("Solved notebook: running it start to end on digits (once; it is cached) ...")
     with tempfile.TemporaryDirectory(prefix="autograder-demo-run-") as tmp:
         work = Path(tmp)
         # local sockets in the run's private folder: no TCP port, nothing for others to reach
-        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(work / "kernel"))
-        client = NotebookClient(solved, km=kernel, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+        # (nbclient still owns the kernel manager, so it shuts the kernel down at the end)
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(work / "kernel")}})
+        client = NotebookClient(solved, config=ipc, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                                 resources={"metadata": {"path": str(work)}})
         try:
             client.execute()
