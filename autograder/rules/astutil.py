@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 
@@ -11,10 +12,15 @@ from collections.abc import Set as AbstractSet
 DEFAULT_ALIASES = {"np": "numpy", "numpy": "numpy", "math": "math", "time": "time"}
 
 
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
 def collect_aliases(trees: Iterable[ast.AST]) -> dict[str, str]:
-    """Local name -> dotted path, from imports and plain re-bindings (`vec = np.vectorize`)."""
+    """Local name -> dotted path, from imports and plain re-bindings (`vec = np.vectorize`),
+    also of a module or a builtin (`xp = np`, `mp = map`), in chains (`a = np; b = a`), by
+    tuple, walrus or `getattr` with a constant name (`f = getattr(np, 'vectorize')`)."""
     aliases = dict(DEFAULT_ALIASES)
-    assigns: list[ast.Assign] = []
+    assigns: list[tuple[ast.expr, ast.expr]] = []
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -27,23 +33,55 @@ def collect_aliases(trees: Iterable[ast.AST]) -> dict[str, str]:
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 for name in node.names:
                     aliases[name.asname or name.name] = f"{node.module}.{name.name}"
-            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-                assigns.append(node)
-    for node in assigns:  # after the imports, so `vec = xp.vectorize` resolves `xp`
-        target = node.targets[0]
-        if isinstance(target, ast.Name) and isinstance(node.value, (ast.Name, ast.Attribute)):
-            dotted = resolve(node.value, aliases)
-            if dotted and "." in dotted:
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    assigns.extend(_pairs(target, node.value))
+            elif isinstance(node, ast.NamedExpr):
+                assigns.append((node.target, node.value))
+    # after the imports, so `vec = xp.vectorize` resolves `xp`; again until nothing changes,
+    # so a chain resolves whatever order its links come in
+    for _ in range(len(assigns) + 1):
+        changed = False
+        for target, value in assigns:
+            dotted = resolve(value, aliases)
+            if not isinstance(target, ast.Name) or not dotted or aliases.get(target.id) == dotted:
+                continue
+            head = dotted.partition(".")[0]
+            if "." in dotted or head in aliases.values() or head in BUILTIN_NAMES:
                 aliases[target.id] = dotted
+                changed = True
+        if not changed:
+            break
     return aliases
 
 
+def _pairs(target: ast.expr, value: ast.expr) -> Iterator[tuple[ast.expr, ast.expr]]:
+    """(name, value) pairs of one assignment, tuples unpacked element by element."""
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
+        if len(target.elts) == len(value.elts):
+            for t, v in zip(target.elts, value.elts, strict=True):
+                yield from _pairs(t, v)
+    else:
+        yield target, value
+
+
+def constant_getattr(node: ast.AST) -> ast.Attribute | None:
+    """`getattr(obj, 'name')` (a constant name) as the attribute `obj.name` it reads."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str) and node.args[1].value.isidentifier()):
+        attr = ast.Attribute(value=node.args[0], attr=node.args[1].value, ctx=ast.Load())
+        return ast.copy_location(attr, node)
+    return None
+
+
 def dotted_name(node: ast.AST) -> str | None:
-    """`a.b.c` for a chain of attributes on a name, else None."""
+    """`a.b.c` for a chain of attributes on a name, else None (`getattr(a, 'b')` is `a.b`)."""
     parts: list[str] = []
+    node = constant_getattr(node) or node
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
-        node = node.value
+        node = constant_getattr(node.value) or node.value
     if not isinstance(node, ast.Name):
         return None
     parts.append(node.id)

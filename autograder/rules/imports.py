@@ -145,7 +145,9 @@ def _call_problem(node: ast.Call, aliases: dict[str, str]) -> str | None:
             return None
         return f"`{func.id}(...)` {DANGEROUS_CALLS[func.id]}"
     if isinstance(func, ast.Name) and func.id in ATTRIBUTE_CALLS and node.args:
-        if _is_module(node.args[0], aliases):
+        computed = len(node.args) >= 2 and not (
+            isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str))
+        if _is_module(node.args[0], aliases) and not computed:  # computed: forbidden-call's
             return f"`{func.id}({dotted_name(node.args[0])}, ...)` on a module hides what is used"
     path = resolve(func, aliases) or ""
     if path.startswith("importlib") or path.split(".")[-1] == "__import__":
