@@ -174,7 +174,9 @@ def loss_matches_reference(ctx):
                 ctx.assert_close(out[0], ref_loss, rtol=RTOL, what="loss")
 
 
-@hidden_test("nn_loss", weight=1)
+# `if y is None: return scores` is given in the release: it counts once the loss is the
+# student's own work, so a body that only sets loss = 0.0 earns nothing in this group.
+@hidden_test("nn_loss", weight=1, requires="loss_matches_reference")
 def loss_returns_scores_without_labels(ctx):
     for label, N, D, H, C in (("N=4, D=3, H=5, C=3", 4, 3, 5, 3), ("N=1, H=1", 1, 2, 1, 4)):
         params, X, _y = net_problem(ctx.rng, N, D, H, C)
