@@ -413,7 +413,8 @@ class Context:
 
         actual must be a number or a plain float array (int allowed where expected is int) of
         expected's shape, without NaN/inf where expected is finite. The failure message gives
-        the max abs and rel error and the first bad index.
+        how many entries differ, how many are NaN/inf, and the band of the largest relative
+        difference (`BANDS`): never an expected value, nor an error it could be worked out from.
         """
         what = what or "value"
         exp = np.asarray(expected)

@@ -118,7 +118,7 @@ return a - b
 '''))
     entry = add_test(result)
     assert entry["score"] == 0.0 and entry["status"] == "failed"
-    assert "max abs error" in entry["message"]
+    assert "from the expected value" in entry["message"] and "off by" in entry["message"]
 
 
 def test_an_object_equal_to_everything_gains_nothing(then_honest):
