@@ -183,7 +183,7 @@ EXPECTED: dict[str, tuple[str, float, list[str]]] = {
     "s02": ("graded", 80.0, []),  # full marks, a second student: the same score
     "s03": ("graded", 65.0, []),  # no reg gradient on W1: nn_backward 9/20, nn_train 8/12
     "s04": ("graded", 78.333333, []),  # no max shift: the large-scores part of nn_loss
-    "s05": ("graded", 62.0, []),  # no ReLU gate: nn_backward 6/20, nn_train 8/12
+    "s05": ("graded", 56.0, []),  # no ReLU gate: nn_backward 0/20, nn_train 8/12
     "s06": ("graded", 79.0, ["outside-todo-modified"]),  # -1, the graft ignores the edit
     "s07": ("graded", 79.5, ["cell-added"]),  # -0.5
     "s08": ("graded", 75.0, ["forbidden-import"]),  # -5, even in a free cell
