@@ -40,9 +40,11 @@ class ModelInvalid(ValueError):
 def load_model_file(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an `.npz`, without pickle, refusing anything that is not plain arrays."""
     if not path.is_file():
-        raise ModelInvalid(f"{path.name} is missing: save it with np.savez in the notebook")
+        raise ModelInvalid(f"{path.name} is missing: run the notebook's locked search cell that saves it "
+                           "(next to the notebook), then submit again")
     if not zipfile.is_zipfile(path):
-        raise ModelInvalid(f"{path.name} is not an .npz file (save it with np.savez)")
+        raise ModelInvalid(f"{path.name} is not an .npz file: run the notebook's locked search cell "
+                           "that saves it again, then submit again")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()

@@ -19,8 +19,10 @@ import numpy as np
 def linear_constant_gradient_loss(
     W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
 ) -> tuple[float, np.ndarray]:
-    """A linear-classifier loss with loss 0 and gradient dW = ones, shape (D, C) like W."""
-    return 0.0, np.ones_like(W)
+    """A linear-classifier loss with loss 0 and gradient dW = ones, shape (D, C) like W.
+
+    Every stub's loss is a numpy float, as a student's own loss is: `loss.item()` works."""
+    return np.float64(0.0), np.ones_like(W)
 
 
 def nn_constant_gradient_loss(
@@ -32,7 +34,7 @@ def nn_constant_gradient_loss(
     """
     if y is None:
         return np.zeros((X.shape[0], params["W2"].shape[1]))
-    return 0.0, {k: np.ones_like(v) for k, v in params.items()}
+    return np.float64(0.0), {k: np.ones_like(v) for k, v in params.items()}
 
 
 def nn_zero_predict(params: dict[str, np.ndarray], loss_func: Callable, X: np.ndarray) -> np.ndarray:
@@ -63,7 +65,7 @@ def nn_probe_loss(
     """
     if y is None:
         return np.zeros((X.shape[0], params["W2"].shape[1]))
-    loss = float(sum(float(np.ravel(v)[0]) for v in params.values()))
+    loss = np.float64(sum(float(np.ravel(v)[0]) for v in params.values()))
     return loss, {k: np.ones_like(v) for k, v in params.items()}
 
 

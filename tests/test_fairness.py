@@ -221,3 +221,30 @@ def test_check_and_report_agree_on_every_finding_cost(solved_a3, a3):
     assert [(v.rule, v.severity) for v in result.violations] == \
         [(v["rule"], v["severity"]) for v in report["violations"]]
     assert sum(v.deduction for v in result.violations) == pytest.approx(report["deduction"])
+
+
+# --------------------------------------------------------------------------- smaller items
+
+
+def test_missing_model_message_never_asks_for_a_forbidden_call(tmp_path):
+    from autograder.models import ModelInvalid, load_model_file
+
+    with pytest.raises(ModelInvalid) as missing:
+        load_model_file(tmp_path / "svm_best_model.npz")
+    (tmp_path / "softmax_best_model.npz").write_text("not a zip")
+    with pytest.raises(ModelInvalid) as broken:
+        load_model_file(tmp_path / "softmax_best_model.npz")
+    for message in (str(missing.value), str(broken.value)):
+        assert "np.savez" not in message and "search cell" in message
+
+
+def test_grader_stubs_return_a_numpy_loss_so_item_works():
+    import numpy as np
+
+    from autograder.stubs import STUBS
+
+    params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 2)), "b2": np.zeros(2)}
+    X, y = np.ones((4, 2)), np.zeros(4, dtype=np.int64)
+    losses = [STUBS["linear_constant_gradient_loss"](np.zeros((2, 3)), X, y, 0.0)[0]]
+    losses += [STUBS[name](params, X, y)[0] for name in STUBS if name.startswith("nn_") and "loss" in name]
+    assert [float(loss.item()) for loss in losses] == [float(loss) for loss in losses]

@@ -263,7 +263,7 @@ def test_missing_files_are_refused_with_one_numbered_action_each(work: Path, cou
         "  1. linear_classifier.ipynb is missing" in out
         and "rename it to linear_classifier.ipynb" in out
     )
-    assert "  2. svm_best_model.npz is missing" in out and "np.savez" in out
+    assert "  2. svm_best_model.npz is missing" in out and "locked search cell that saves it" in out
     assert not (work / "A3_s1.zip").exists()
 
 

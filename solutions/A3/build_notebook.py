@@ -558,11 +558,11 @@ W = 0.01 * np.random.default_rng(2).standard_normal((X_dev.shape[1], num_classes
 for reg in (0.0, 0.5):
     loss_naive, grad_naive = svm_loss_naive(W, X_dev, y_dev, reg)
     loss_vec, grad_vec = svm_loss_vectorized(W, X_dev, y_dev, reg)
+    assert np.shape(grad_vec) == W.shape, f"dW has shape {np.shape(grad_vec)}; it must be {W.shape}"
     loss_diff = abs(loss_naive - loss_vec)
     grad_diff = np.linalg.norm(grad_naive - grad_vec)
     print(f"reg = {reg}: loss naive {loss_naive:.10f}, vectorized {loss_vec:.10f}; "
           f"difference {loss_diff:.1e}, gradient difference (Frobenius norm) {grad_diff:.1e}")
-    assert np.shape(grad_vec) == W.shape, f"dW has shape {np.shape(grad_vec)}; it must be {W.shape}"
     assert loss_diff < 1e-9, "The vectorized loss differs from the naive loss by more than 1e-9."
     assert grad_diff < 1e-9, "The vectorized gradient differs from the naive one by more than 1e-9."
 print("svm_loss_vectorized agrees with svm_loss_naive.")
@@ -679,12 +679,12 @@ W_shift[-1] = 1e5
 for shift, reg in ((0, 0.0), (0, 0.5), (1, 0.0)):
     loss_naive, grad_naive = softmax_loss_naive(W + shift * W_shift, X_dev, y_dev, reg)
     loss_vec, grad_vec = softmax_loss_vectorized(W + shift * W_shift, X_dev, y_dev, reg)
+    assert np.shape(grad_vec) == W.shape, f"dW has shape {np.shape(grad_vec)}; it must be {W.shape}"
     loss_diff = abs(loss_naive - loss_vec)
     grad_diff = np.linalg.norm(grad_naive - grad_vec)
     print(f"scores {'+ 1e5' if shift else 'as is'}, reg = {reg}: loss naive {loss_naive:.10f}, "
           f"vectorized {loss_vec:.10f}; difference {loss_diff:.1e}, gradient difference "
           f"(Frobenius norm) {grad_diff:.1e}")
-    assert np.shape(grad_vec) == W.shape, f"dW has shape {np.shape(grad_vec)}; it must be {W.shape}"
     assert np.isfinite(loss_vec), "The loss is inf/nan for large scores: shift each row by its maximum."
     assert loss_diff < 1e-9, "The vectorized loss differs from the naive loss by more than 1e-9."
     assert grad_diff < 1e-9, "The vectorized gradient differs from the naive one by more than 1e-9."
@@ -720,8 +720,11 @@ assert np.shape(X_batch) == (4, 3) and np.shape(y_batch) == (4,), "Shapes must b
 rows = (X_batch[:, 0] / 3).astype(int)
 assert np.all(X_batch == X_small[rows]), "Every row of X_batch must be a row of X."
 assert np.all(y_batch == y_small[rows]), "y_batch[k] must be the label of the row X_batch[k]."
-X_batch, y_batch = sample_batch(X_small, y_small, 10, 25)
-assert len(y_batch) == 25, "Sample with replacement: batch_size may exceed num_train."
+try:
+    X_batch, y_batch = sample_batch(X_small, y_small, 10, 25)
+except ValueError:  # np.random.choice(..., replace=False) refuses a batch larger than the data
+    y_batch = []
+assert len(y_batch) == 25, "Sample with replacement (replace=True): batch_size may exceed num_train."
 print("sample_batch sanity checks passed.")
 """)
 
@@ -736,7 +739,7 @@ same loop trains the SVM and softmax.
 # Sanity checks for train_linear_classifier. Do not edit.
 # 1. A loss whose gradient is always 1: each step must move every weight by exactly -learning_rate.
 def constant_gradient_loss(W, X, y, reg):
-    return 0.0, np.ones_like(W)
+    return np.float64(0.0), np.ones_like(W)
 
 W0 = np.zeros((3, 2))
 W1, history = train_linear_classifier(constant_gradient_loss, W0, np.ones((5, 3)), np.zeros(5, dtype=np.int64),
@@ -753,10 +756,11 @@ y_blobs = np.arange(150) % 3
 X_blobs = np.array([[4.0, 0.0], [-2.0, 3.5], [-2.0, -3.5]])[y_blobs] + 0.5 * rng.standard_normal((150, 2))
 X_blobs = np.hstack([X_blobs, np.ones((150, 1))])
 W0 = 0.001 * rng.standard_normal((3, 3))
-np.random.seed(0)
-W1, history = train_linear_classifier(softmax_loss_vectorized, W0, X_blobs, y_blobs,
-                                      learning_rate=0.1, reg=1e-3, num_iters=200, batch_size=30)
 loss_before = softmax_loss_vectorized(W0, X_blobs, y_blobs, 1e-3)[0]
+np.random.seed(0)
+# A copy: an update in place (W -= learning_rate * grad) is fine, and must not change W0 here.
+W1, history = train_linear_classifier(softmax_loss_vectorized, W0.copy(), X_blobs, y_blobs,
+                                      learning_rate=0.1, reg=1e-3, num_iters=200, batch_size=30)
 loss_after = softmax_loss_vectorized(W1, X_blobs, y_blobs, 1e-3)[0]
 print(f"loss on the whole set: before {loss_before:.4f}, after {loss_after:.4f}")
 assert loss_after < 0.5 * loss_before, "The loss did not go down: check the sign of the update."

@@ -136,7 +136,7 @@ def nn_forward_backward(params, X, y=None, reg=0.0):
     ### END SOLUTION
 
     # ---- Part 3: the backward pass, "flat". ----------------------------------------------
-    # The forward pass was, line by line:
+    # The forward pass was, line by line (`pre` stays inside nn_forward_pass: you have `hidden`):
     #     pre    = X.dot(W1) + b1                       (N, H)   in nn_forward_pass
     #     hidden = np.maximum(0, pre)                   (N, H)   in nn_forward_pass
     #     scores = hidden.dot(W2) + b2                  (N, C)   in nn_forward_pass
@@ -146,7 +146,8 @@ def nn_forward_backward(params, X, y=None, reg=0.0):
     #     dscores      (N, C)   from the loss line (the data part of the loss)
     #     grads["W2"]  (H, C)   and grads["b2"] (C,)   from the scores line
     #     dhidden      (N, H)                          from the scores line
-    #     dpre         (N, H)   the ReLU gate: 0 where pre <= 0 (hidden > 0 exactly where pre > 0)
+    #     dpre         (N, H)   the ReLU gate: 0 where pre <= 0; use `hidden > 0`, which holds
+    #                           exactly where pre > 0
     #     grads["W1"]  (D, H)   and grads["b1"] (H,)   from the pre line
     # and add the gradient of the regularization to grads["W2"] and grads["W1"].
     # Every d<name> has the shape of <name>: check it when a product does not fit.
@@ -173,7 +174,9 @@ def nn_predict(params, loss_func, X):
     Inputs:
     - params: dict with W1 (D, H), b1 (H,), W2 (H, C), b2 (C,).
     - loss_func: a function like nn_forward_backward: loss_func(params, X) returns the
-      scores (N, C) when called without y.
+      scores (N, C) when called without y. Get the scores from loss_func(params, X), the
+      function you are given, not from nn_forward_pass: the checks (and the grader) pass
+      other functions as loss_func.
     - X: (N, D) data to classify.
 
     Returns y_pred: (N,) integer array; y_pred[i] in 0..C-1 is the predicted class of X[i].
@@ -550,7 +553,8 @@ with $\lambda$ = `reg`. Note: the data loss is the **mean** over the $N$ example
 regularization is `reg * (np.sum(W1 * W1) + np.sum(W2 * W2))`, **without a factor 1/2**, and the
 **biases are not regularized**.
 
-Numerical stability: $e^{s}$ overflows for scores in the hundreds. Subtracting each row's maximum
+Numerical stability: $e^{s}$ overflows float64 (to `inf`) once $s$ exceeds about 709, and scores
+that large do happen with big weights or a too-large learning rate. Subtracting each row's maximum
 score before exponentiating changes no probability (the factor $e^{-\max}$ cancels in the
 fraction) and keeps every exponent $\le 0$. This is required.
 
@@ -592,13 +596,16 @@ assert difference < 1e-10, (
     "The loss differs. Check the mean over N (not the sum), -log of the correct class's "
     "probability, and reg * (np.sum(W1 * W1) + np.sum(W2 * W2)): no 1/2, no biases.")
 
-# 3. Large scores must not overflow (subtract each row's maximum before np.exp).
+# 3. Large scores must not overflow: adding 1000 to every score (through b2) makes np.exp of an
+#    unshifted score overflow (above about 709), but changes no probability, so not the loss.
 big = init_toy_model()
-big["W2"] = 1000 * big["W2"]
+big["b2"] = big["b2"] + 1000.0
 with np.errstate(over="ignore", invalid="ignore"):
     big_loss = loss_before_backward(big, X_toy, y_toy, 0.0)
-assert np.isfinite(big_loss), (
-    "The loss is not finite for large scores: subtract each row's maximum score first.")
+    small_loss = loss_before_backward(init_toy_model(), X_toy, y_toy, 0.0)
+assert np.isfinite(big_loss) and abs(big_loss - small_loss) < 1e-8, (
+    "The loss is wrong for large scores (it must not change when every score grows by 1000): "
+    "subtract each row's maximum score before np.exp.")
 print("nn_forward_backward loss sanity checks passed.")
 """)
 
@@ -702,7 +709,8 @@ positive), or a leaky ReLU that passes a small gradient where pre < 0.
 ## 4. Training with SGD
 
 To classify, pick the class with the highest score: write `nn_predict` first; it takes the loss
-function as an argument (called without `y`, it returns the scores).
+function as an argument (called without `y`, it returns the scores). Take the scores from the
+`loss_func` you are given, not from `nn_forward_pass`: the check below passes another function.
 
 Then `nn_train`: minibatch **stochastic gradient descent**. Each iteration draws `batch_size`
 examples with replacement, computes the loss and the gradients on them, and moves every parameter
@@ -730,6 +738,15 @@ assert np.shape(y_pred) == (5,), f"y_pred has shape {np.shape(y_pred)}; it must 
 assert np.issubdtype(np.asarray(y_pred).dtype, np.integer), "y_pred must hold integers (class indices)."
 expected = np.argmax(nn_forward_pass(init_toy_model(), X_toy)[0], axis=1)
 assert np.array_equal(y_pred, expected), "Each prediction is the class with the highest score."
+
+# The scores must come from the loss_func passed in: here one that prefers class 2 for every row.
+def prefers_class_2(params, X, y=None, reg=0.0):
+    return np.tile([0.0, 1.0, 5.0], (X.shape[0], 1))
+
+y_pred_2 = nn_predict(init_toy_model(), prefers_class_2, X_toy)
+assert np.array_equal(y_pred_2, [2, 2, 2, 2, 2]), (
+    "nn_predict must take the scores from loss_func(params, X), the function it is given, "
+    "not from nn_forward_pass.")
 print("nn_predict sanity checks passed.")
 """)
 
@@ -743,7 +760,7 @@ print("nn_predict sanity checks passed.")
 def constant_gradient_loss(params, X, y=None, reg=0.0):
     if y is None:
         return np.zeros((X.shape[0], params["W2"].shape[1]))
-    return 0.0, {{name: np.ones_like(value) for name, value in params.items()}}
+    return np.float64(0.0), {{name: np.ones_like(value) for name, value in params.items()}}
 
 def zero_predict(params, loss_func, X):
     return np.zeros(X.shape[0], dtype=np.int64)
