@@ -19,7 +19,16 @@ from typing import Any
 
 from autograder.config import AssignmentConfig
 from autograder.hidden import collect_tests, run_hidden_tests
-from autograder.measure import loop_violations, measure_loops, replaced_violations, zero_replaced
+from autograder.measure import (
+    LOOPING_NOTE,
+    REPLACED_NOTE,
+    CallLog,
+    loop_violations,
+    looping_functions,
+    measure_loops,
+    replaced_violations,
+    zero_tests,
+)
 from autograder.models import check_model
 from autograder.sandbox import Limits, SandboxCaller
 
@@ -78,12 +87,16 @@ def grade_module(
     limits = limits or Limits.from_config(config.limits)
     with SandboxCaller(module_source, sandbox, limits, config.allowed_imports, guard,
                        prestart=prestart, loop_free=config.loop_free) as caller:
-        results = run_hidden_tests(tests_module, caller, ref_module, points, seed)
+        calls = CallLog(caller)  # which functions each test called, for zero_tests below
+        results = run_hidden_tests(tests_module, calls, ref_module, points, seed, on_result=calls.done)
         # loop-free, measured (autograder.measure): after the tests, in the same worker
-        measured, notes = measure_loops(caller, tests_module, config.loop_free, seed)
+        measured, probe_notes = measure_loops(caller, tests_module, config.loop_free, seed)
         level, refused, functions = caller.level, list(caller.violations), list(caller.functions)
         replaced = dict(caller.replaced)
-    tests = zero_replaced([r.report_entry() for r in results], replaced)
+    # A replaced graded function earns its tests nothing (also those that passed it along), a
+    # loop-free function that loops (static rule or measurement) the tests that call it.
+    tests = zero_tests([r.report_entry() for r in results], calls, replaced, REPLACED_NOTE, passed=True)
+    tests = zero_tests(tests, calls, looping_functions(config, module_source, measured), LOOPING_NOTE)
     tests += _groups_without_tests(tests_module, points)
     # A refused import is already a `forbidden-import` of the static rules (the message of the
     # failing test says what happened); counting it again here would punish one honest
@@ -98,7 +111,7 @@ def grade_module(
             tests.append(entry)
             violations += found
     output = "\n".join(f"--- {r.name} ---\n{r.output}" for r in results if r.output)
-    log = [f"{r.name}:\n{r.internal}" for r in results if r.internal] + notes
+    log = [f"{r.name}:\n{r.internal}" for r in results if r.internal] + probe_notes
     return EngineResult(tests, violations, level, round(time.perf_counter() - start, 3),
                         output, functions, log)
 

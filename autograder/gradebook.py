@@ -94,8 +94,7 @@ def autograded_cells_markdown(report: Mapping[str, Any], config: AssignmentConfi
     for extra in extra_cells(config, notebooks):
         name = extra["name"]
         if name == DEDUCTIONS_CELL:
-            lines = [f"- `{v['rule']}` (cell {v.get('cell')}): {v['message']} — "
-                     f"{v['deduction']:g} points" for v in report.get("violations", [])]
+            lines = [deduction_line(v) for v in report.get("violations", [])]
             text = "### Autograder: policy deductions\n\n" + ("\n".join(lines) or "None.")
             if report.get("overrides"):
                 text += "\n\nTA overrides: " + "; ".join(report["overrides"])
@@ -106,6 +105,14 @@ def autograded_cells_markdown(report: Mapping[str, Any], config: AssignmentConfi
                              "points": extra["max_score"], "schema_version": 3}}
         cells.append(new_markdown_cell(text, metadata=meta))
     return cells
+
+
+def deduction_line(violation: Mapping[str, Any]) -> str:
+    """One violation as the deductions cell lists it: rule, cell when known, message, cost."""
+    where = f" (cell {violation['cell']})" if violation.get("cell") else ""
+    cost = float(violation.get("deduction") or 0.0)
+    price = "no points" if cost == 0 else f"−{cost:g} point{'' if cost == 1 else 's'}"
+    return f"- `{violation['rule']}`{where}: {violation['message']} ({price})"
 
 
 class GradebookWriter:

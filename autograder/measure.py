@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import re
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,12 @@ def student_function(name: str) -> FuncRef:
     return FuncRef("student", name)
 
 
+def stub_function(name: str) -> FuncRef:
+    """A probe argument that is one of the grader's stubs (autograder.stubs), so a function
+    that takes a function is measured on its own work only."""
+    return FuncRef("stub", name)
+
+
 def collect_probes(module: types.ModuleType) -> dict[str, LoopProbe]:
     """The loop probes a hidden-tests module registers, by function name (the last one wins)."""
     return {probe.name: probe for probe in getattr(module, PROBES_ATTR, [])}
@@ -128,19 +134,28 @@ def measure_loops(
                          "statically only")
             continue
         measured = Measurement(name, list(sizes), [])
-        for n in sizes:
+        # The first call at the smallest size warms up (numpy and the student's code do some
+        # work once, on first use) and is not counted.
+        for i, n in enumerate([sizes[0], *sizes]):
             args = tuple(probe.build(np.random.default_rng(stable_seed(seed, "loop", name, n)), n))
             measured.passes |= {a.name for a in args if type(a) is FuncRef and a.kind == "student"}
-            caller.work = []
-            try:
-                caller.call_many(name, [(args, {})], seed)
-            except StudentError:
-                pass  # the count of a call that raised is still a count
-            caller.take_output()
-            work = list(caller.work)
-            measured.work.append(work[0] if work and work[0] >= WORK_TAMPERED else None)
+            work = _work_of(caller, name, args, seed)
+            if i:
+                measured.work.append(work)
         found.append(measured)
     return found, notes
+
+
+def _work_of(caller: Any, name: str, args: tuple, seed: int) -> int | None:
+    """The worker's count for one call (None when the reply had none: a timeout, a crash)."""
+    caller.work = []
+    try:
+        caller.call_many(name, [(args, {})], seed)
+    except StudentError:
+        pass  # the count of a call that raised is still a count
+    caller.take_output()
+    work = list(caller.work)
+    return work[0] if work and work[0] >= WORK_TAMPERED else None
 
 
 # --------------------------------------------------------------------------- violations
@@ -162,9 +177,25 @@ def loop_violations(
     meter off), unless the static rule already charged it (it runs on the same graded module,
     see autograder.rules.loops) or it only grows through another flagged function it calls or
     is passed (one loop costs once, where it is)."""
+    return _loops(config, source, measured, where)[0]
+
+
+def looping_functions(config: AssignmentConfig, source: str, measured: Sequence[Measurement]) -> set[str]:
+    """The loop-free functions a loop is charged to, by the static rule or by measurement:
+    their groups earn nothing (vectorizing them was the work)."""
+    return _loops(config, source, measured, None)[1]
+
+
+def _loops(
+    config: AssignmentConfig, source: str, measured: Sequence[Measurement], where: Where | None,
+) -> tuple[list[dict[str, Any]], set[str]]:
+    from autograder.rules.loops import charged_loops
+
     graph = _graph(source)
-    functions = graph.functions if graph is not None else {}
-    flagged = [m for m in measured if (m.grows or m.tampered) and m.name in functions]
+    if graph is None:
+        return [], set()
+    static = {name for name, _ in charged_loops(graph, config.loop_free)}
+    flagged = [m for m in measured if (m.grows or m.tampered) and m.name in graph.functions]
 
     def reaches(m: Measurement, other: str) -> bool:
         return m.name != other and (other in m.passes or graph.reaches(m.name, other, set()))
@@ -174,12 +205,11 @@ def loop_violations(
     kept: list[Measurement] = []
     out = []
     for m in flagged:
-        if graph.loop(m.name) is not None or any(reaches(m, k.name) for k in kept):
-            kept.append(m)
-            continue
+        covered = graph.loop(m.name) is not None or any(reaches(m, k.name) for k in kept)
         kept.append(m)
-        out.append(_loop_violation(config, graph, m, where))
-    return out
+        if not covered:
+            out.append(_loop_violation(config, graph, m, where))
+    return out, static | {v["function"] for v in out}
 
 
 def _loop_violation(config: AssignmentConfig, graph: Any, m: Measurement, where: Where | None) -> dict:
@@ -198,7 +228,7 @@ def _loop_violation(config: AssignmentConfig, graph: Any, m: Measurement, where:
                 "function that loops)")
     return {"rule": "loop-in-vectorized", "severity": policy.severity,
             "message": f"{where_text(cell, line)}`{m.name}` must be loop-free, but {what} — {todo}.",
-            "cell": cell, "line": line, "deduction": policy.deduction}
+            "cell": cell, "line": line, "deduction": policy.deduction, "function": m.name}
 
 
 def _count(w: int) -> str:
@@ -228,19 +258,67 @@ def replaced_violations(
                        "defines any more (your code rebound, redefined or rebuilt it), so its "
                        "tests score 0 — keep your code inside the function's TODO block, and "
                        "never assign to, decorate or redefine a graded function.",
-            "cell": cell, "line": line, "deduction": policy.deduction})
+            "cell": cell, "line": line, "deduction": policy.deduction, "function": name})
     return out
 
 
-def zero_replaced(tests: list[dict[str, Any]], replaced: dict[str, str]) -> list[dict[str, Any]]:
-    """The test entries with the groups of replaced functions at 0 (also tests that passed
-    before the replacement happened: the function they checked was not the graded one)."""
+REPLACED_NOTE = "`{}` was replaced by your code, so this test scores 0."
+LOOPING_NOTE = ("`{}` must be loop-free and it loops, so this test scores 0 (vectorizing it is "
+                "the work this test grades).")
+
+
+class CallLog:
+    """A caller that remembers which student functions each hidden test called (`direct`) or
+    passed as an argument (`passed`): "that function's tests" when a finding zeroes them.
+    Give `done` as run_hidden_tests' on_result."""
+
+    def __init__(self, caller: Any) -> None:
+        self.caller = caller
+        self.direct: dict[str, set[str]] = {}
+        self.passed: dict[str, set[str]] = {}
+        self._direct: set[str] = set()
+        self._passed: set[str] = set()
+
+    def call_many(self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int) -> list:
+        self._direct.add(name)
+        for args, kwargs in calls:
+            self._passed |= {a.name for a in (*args, *kwargs.values())
+                             if type(a) is FuncRef and a.kind == "student"}
+        return self.caller.call_many(name, calls, seed)
+
+    def call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], seed: int) -> Any:
+        return self.call_many(name, [(args, kwargs)], seed)[0]
+
+    def take_output(self) -> str:
+        return self.caller.take_output()
+
+    def done(self, result: Any) -> None:
+        """The test `result.name` ended: file what it called."""
+        self.direct[result.name], self.passed[result.name] = self._direct, self._passed
+        self._direct, self._passed = set(), set()
+
+    def tests_of(self, names: Iterable[str], passed: bool = False) -> set[str]:
+        """The tests that called one of `names` (or, with passed, also passed one along)."""
+        names = set(names)
+        return {test for test, called in self.direct.items()
+                if called & names or passed and self.passed.get(test, set()) & names}
+
+
+def zero_tests(
+    tests: list[dict[str, Any]], log: CallLog, names: Iterable[str], note: str, passed: bool = False,
+) -> list[dict[str, Any]]:
+    """The test entries of the tests that called one of `names` at 0, the note (formatted with
+    the function) ahead of their message. Tests that passed count too: what they checked was
+    not the work they grade."""
+    names = set(names)
     for entry in tests:
-        if entry.get("grade_id") in replaced and entry.get("score", 0):
+        test = str(entry.get("name"))
+        if test in log.tests_of(names, passed) and entry.get("score", 0):
+            called = sorted((log.direct.get(test, set()) | log.passed.get(test, set())) & names)
             entry["score"] = 0.0
             entry["status"] = "failed"
-            entry["message"] = (f"`{entry['grade_id']}` was replaced by your code, so this "
-                                "test scores 0. " + str(entry.get("message", ""))).strip()
+            entry["message"] = (note.format(called[0] if called else "?") + " "
+                                + str(entry.get("message", ""))).strip()
     return tests
 
 

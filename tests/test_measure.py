@@ -240,7 +240,15 @@ def test_loop_only_the_measurement_sees_is_one_loop_in_vectorized() -> None:
     found = [v for v in result.violations if v["rule"] == "loop-in-vectorized"]
     assert len(found) == 1, result.violations
     assert found[0]["message"].startswith("`linear_loss` must be loop-free, but its Python-level work grows")
-    assert found[0]["deduction"] == 5.0
+    assert (found[0]["deduction"], found[0]["function"]) == (5.0, "linear_loss")
+
+
+def test_measured_loop_earns_its_group_nothing_and_the_rest_stays() -> None:
+    result = grade(module(DISGUISED["the naive function reached through a traceback"]))
+    assert group_score(result, "vectorized") == 0.0
+    assert group_score(result, "naive") == pytest.approx(POINTS["naive"])
+    entry = next(t for t in result.tests if t["grade_id"] == "vectorized")
+    assert entry["message"].startswith("`linear_loss` must be loop-free and it loops")
 
 
 def test_a_loop_the_static_rule_sees_is_not_charged_again() -> None:
@@ -251,7 +259,9 @@ def test_a_loop_the_static_rule_sees_is_not_charged_again() -> None:
         T[i, y[i]] = 1.0
     diff = X @ W - T
     return 0.5 * np.sum(diff ** 2) / N + reg * np.sum(W * W), X.T @ diff / N + 2 * reg * W'''
-    assert rules(grade(module(body))) == []  # the static rule of the self-check charges it
+    result = grade(module(body))
+    assert rules(result) == []  # the static rule of the self-check charges it
+    assert group_score(result, "vectorized") == 0.0  # and the group earns nothing all the same
 
 
 def test_function_not_declared_loop_free_is_not_measured() -> None:

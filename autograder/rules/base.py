@@ -30,6 +30,8 @@ class Finding:
     detail: optional extra lines (e.g. a short diff), printed indented under the message.
     warning_only: the finding can never be more than a warning worth nothing (e.g. an edited
     comment), whatever the rule's policy says.
+    function: the graded function the finding is about, when there is one (a loop in a
+    loop-free function): the grader's own findings about it are then the same mistake.
     """
 
     message: str
@@ -37,6 +39,7 @@ class Finding:
     line: int | None = None
     detail: str = ""
     warning_only: bool = False
+    function: str = ""
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Violation:
     deduction: float = 0.0
     detail: str = ""
     warning_only: bool = False  # a free warning whatever the rule's policy (Finding.warning_only)
+    function: str = ""  # the graded function it is about (Finding.function)
 
     def to_dict(self) -> dict[str, Any]:
         """The violation dict of report.json (plus `line`, and `detail` if any)."""
@@ -66,6 +70,8 @@ class Violation:
             out["detail"] = self.detail
         if self.warning_only:  # the scorer keeps it free (autograder.score.finding_cost)
             out["warning_only"] = True
+        if self.function:  # one mistake with the grader's findings about it (score.same_mistake)
+            out["function"] = self.function
         return out
 
     def __str__(self) -> str:
@@ -84,6 +90,7 @@ def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violatio
         deduction=deduction,
         detail=finding.detail,
         warning_only=finding.warning_only,
+        function=finding.function,
     )
 
 

@@ -15,7 +15,7 @@ on growing inputs (autograder.measure), which no disguise escapes.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -178,6 +178,22 @@ def _nested_recursion(name: str, func: ast.AST) -> Loop | None:
     return None
 
 
+def charged_loops(graph: CallGraph, loop_free: Sequence[str]) -> list[tuple[str, Loop]]:
+    """(loop-free function, its loop) for each loop the rule reports: one loop costs once, so a
+    loop reached from several loop-free functions (nn_forward_backward calls nn_forward_pass)
+    is reported where it is, before any function that reaches it. The grader uses the same
+    list (autograder.measure), so the self-check and the grader charge the same functions."""
+    looping = [(name, graph.loop(name)) for name in loop_free if name in graph.functions]
+    ordered = sorted(((n, f) for n, f in looping if f), key=lambda nf: nf[1].function != nf[0])
+    reported: set[tuple[str, int]] = set()
+    out = []
+    for name, found in ordered:
+        if (found.function, found.line) not in reported:
+            reported.add((found.function, found.line))
+            out.append((name, found))
+    return out
+
+
 class LoopInVectorized:
     """Loop-free functions that loop, themselves or through what they call."""
 
@@ -190,15 +206,8 @@ class LoopInVectorized:
             graph = CallGraph(ast.parse(ctx.graded.source))
         except (SyntaxError, ValueError, RecursionError):
             return  # undefined-name reports code that does not parse
-        looping = [(name, graph.loop(name)) for name in ctx.config.loop_free if name in graph.functions]
-        # One loop costs once: a loop reached from several loop-free functions (nn_forward_backward
-        # calls nn_forward_pass) is reported where it is, before any function that reaches it.
-        looping = sorted(((n, f) for n, f in looping if f), key=lambda nf: nf[1].function != nf[0])
-        reported: set[tuple[str, int]] = set()
-        for name, found in looping:
-            if (found.function, found.line) not in reported:
-                reported.add((found.function, found.line))
-                yield self._finding(ctx, graph, name, found)
+        for name, found in charged_loops(graph, ctx.config.loop_free):
+            yield self._finding(ctx, graph, name, found)
 
     @staticmethod
     def _finding(ctx: CheckContext, graph: CallGraph, name: str, found: Loop) -> Finding:
@@ -207,11 +216,11 @@ class LoopInVectorized:
         if found.function == name:
             return Finding(
                 f"{where(cell, line)}`{name}` must be loop-free but has {found.what} — {todo}.",
-                cell=cell, line=line,
+                cell=cell, line=line, function=name,
             )
         call_cell, call_line = ctx.graded.where(graph.call_line(name, found.function))
         return Finding(
             f"{where(call_cell, call_line)}`{name}` must be loop-free but calls `{found.function}`, "
             f"which has {found.what} ({where(cell, line).rstrip(': ') or 'in the release code'}) — {todo}.",
-            cell=call_cell, line=call_line,
+            cell=call_cell, line=call_line, function=name,
         )

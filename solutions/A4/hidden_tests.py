@@ -477,3 +477,37 @@ def find_best_net_keeps_the_best(ctx):
             ctx.check(best_of_results >= 0.9, "find_best_net",
                       f"the best validation accuracy is {best_of_results:.3f} on separable clusters "
                       "(a net trained with learning rate 0.5 reaches 0.9)")
+
+
+# --------------------------------------------------------------------------- loop probes
+# Inputs of growing size n for measuring the loop-free functions (autograder.measure): their
+# Python-level work must not grow with n. Examples, inputs, hidden units and classes all grow,
+# so a loop over any of them shows. nn_predict gets a grader stub as its loss_func, so only
+# its own work is measured.
+
+from autograder.measure import loop_probe, stub_function  # noqa: E402 - the probes' own section
+
+
+def _probe_net(rng, n):
+    D, H, C = n // 4 + 2, n // 4 + 2, n // 16 + 2
+    params = {"W1": rng.normal(size=(D, H)) * 0.1, "b1": rng.normal(size=H) * 0.1,
+              "W2": rng.normal(size=(H, C)) * 0.1, "b2": rng.normal(size=C) * 0.1}
+    return params, rng.normal(size=(n, D)), rng.integers(0, C, size=n)
+
+
+@loop_probe("nn_forward_pass")
+def nn_forward_pass_probe(rng, n):
+    params, X, _ = _probe_net(rng, n)
+    return params, X
+
+
+@loop_probe("nn_forward_backward")
+def nn_forward_backward_probe(rng, n):
+    params, X, y = _probe_net(rng, n)
+    return params, X, y, 0.05
+
+
+@loop_probe("nn_predict")
+def nn_predict_probe(rng, n):
+    params, X, _ = _probe_net(rng, n)
+    return params, stub_function("nn_constant_gradient_loss"), X
