@@ -13,6 +13,7 @@ from autograder.gradebook import (
     DEDUCTIONS_CELL,
     GradebookWriter,
     autograded_cells_markdown,
+    deduction_line,
     default_db_url,
     export_totals,
     release_grade_cells,
@@ -143,6 +144,17 @@ def test_autograded_notebook_gets_the_extra_grade_cells_with_their_text():
     assert [c.metadata.nbgrader.grade_id for c in cells] == ["model", DEDUCTIONS_CELL]
     assert "forbidden-import" in cells[-1].source
     nbformat.validate(new_notebook(cells=cells))
+
+
+def test_a_deduction_line_says_point_or_points_and_omits_an_unknown_cell():
+    one = deduction_line({"rule": "cell-deleted", "cell": 4, "message": "a cell was deleted",
+                          "deduction": 1.0})
+    assert one == "- `cell-deleted` (cell 4): a cell was deleted (−1 point)"
+    many = deduction_line({"rule": "sandbox-violation", "cell": None, "message": "no os",
+                           "deduction": 10.0})
+    assert many == "- `sandbox-violation`: no os (−10 points)"
+    free = deduction_line({"rule": "zip-structure", "message": "nested", "deduction": 0.0})
+    assert free.endswith("(no points)")
 
 
 def test_timestamps_are_stored_as_naive_utc(writer):
