@@ -44,6 +44,7 @@ class CheckResult:
     version: str | None = None
     violations: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unfinished: list[int] = field(default_factory=list)  # cells with a TODO block not done yet
 
     @property
     def errors(self) -> int:
@@ -297,6 +298,14 @@ def check_notebook(
         return result
     result.violations = run_rules(ctx)
     result.notes.extend(ctx.notes)
+    from autograder.integrity import unfinished_blocks
+
+    left = unfinished_blocks(ctx.student)
+    result.unfinished = sorted({cell for cell, _ in left})
+    if left:  # not a policy problem, but "OK" alone would read as "ready to submit"
+        result.notes.append(
+            f"{len(left)} TODO block(s) are not done yet (they still raise NotImplementedError): "
+            f"cell(s) {', '.join(map(str, result.unfinished))}. Finish them before you submit.")
     return result
 
 
@@ -406,7 +415,10 @@ def invalid(message: str) -> Violation:
 def format_result(result: CheckResult) -> str:
     """The human-readable report: a summary line, one line per violation, then the notes."""
     release = f"{result.assignment} release {result.version}" if result.version else result.assignment
-    if not result.violations:
+    if not result.violations and result.unfinished:
+        head = (f"{result.path}: no policy problems found ({release}), but some TODO blocks are "
+                "not done yet (see the note below).")
+    elif not result.violations:
         head = f"{result.path}: OK — no policy problems found ({release})."
     else:
         head = (f"{result.path}: {result.errors} error(s), {result.warnings} warning(s)"

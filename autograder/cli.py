@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("rescue", help="graft your TODO blocks into a clean release notebook")
     s.add_argument("notebook")
-    s.add_argument("--assignment", required=True)
+    s.add_argument("--assignment", help="A3, A4... (default: read from the notebook)")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--course", help=argparse.SUPPRESS)
 
@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true")
     s.add_argument("--only", nargs="+", metavar="ID")
     s.add_argument("--db", help="SQLAlchemy URL (default: sqlite:///gradebook.db in --course)")
-    s.add_argument("--course", help="course directory for gradebook.db and autograded/")
+    s.add_argument("--course", help="course directory: it must hold solutions/<A>/ (hidden tests, "
+                   "assignment.toml) and assignments/<A>/ (the releases); gradebook.db and autograded/ "
+                   "go there too (default: this repository)")
     s.add_argument("--lms", default="auto", choices=["auto", "canvas", "moodle", "gradescope", "plain"],
                    help="how the export names students (default: recognise it)")
     s.add_argument("--roster", help="CSV mapping LMS ids to course student ids (lms_id,student_id)")

@@ -581,6 +581,26 @@ def _starts_logical_line(before: list[str]) -> bool:
     return True
 
 
+_STUB = re.compile(r"^raise\s+NotImplementedError(\s*\(\s*\))?$")
+
+
+def unfinished_blocks(student: Any) -> list[tuple[int, int]]:
+    """(1-based cell, 1-based line) of each TODO block whose body is still the release's stub
+    (`raise NotImplementedError`, comments and blank lines aside): the work not done yet."""
+    out = []
+    for index, cell in enumerate(student.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = source_of(cell)
+        lines = source.split("\n")
+        for block in scan_blocks(source).blocks:
+            code = [ln.strip() for ln in (lines[i] for i in block.body)
+                    if ln.strip() and not ln.strip().startswith("#")]
+            if not code or (len(code) == 1 and _STUB.match(code[0])):
+                out.append((index + 1, block.start + 1))
+    return out
+
+
 def changed_lines(release_src: str, student_src: str) -> set[int]:
     """1-based student lines that are not in the release cell (whitespace ignored)."""
     r = [_norm(line) for line in release_src.split("\n")]

@@ -248,3 +248,29 @@ def test_grader_stubs_return_a_numpy_loss_so_item_works():
     losses = [STUBS["linear_constant_gradient_loss"](np.zeros((2, 3)), X, y, 0.0)[0]]
     losses += [STUBS[name](params, X, y)[0] for name in STUBS if name.startswith("nn_") and "loss" in name]
     assert [float(loss.item()) for loss in losses] == [float(loss) for loss in losses]
+
+
+def test_check_of_a_notebook_with_unfinished_todos_does_not_say_ok():
+    from autograder.check import format_result
+
+    fresh = mv.mark_run(nbformat.read(str(A3_RELEASE), as_version=4))
+    result = check_notebook(fresh, assignment="A3")
+    text = format_result(result)
+    assert "OK" not in text.split("\n")[0]
+    assert "9 TODO block(s) are not done yet" in text
+
+
+def test_check_of_a_finished_notebook_says_ok(solved_a3):
+    from autograder.check import format_result
+
+    result = check_notebook(solved_a3, assignment="A3")
+    assert result.unfinished == [] and "OK — no policy problems found" in format_result(result)
+
+
+def test_grade_help_says_what_the_course_folder_holds():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "solutions/" in out and "assignments/" in out
