@@ -494,7 +494,11 @@ class WorkerProcess:
         rt = runtime(python)
         to_w_r, to_w_w = os.pipe()
         from_w_r, from_w_w = os.pipe()
-        worker_argv = ["--in", str(to_w_r), "--out", str(from_w_w)] + ([] if guard else ["--no-guard"])
+        # The guard's refusals come on a pipe of their own, written by the audit hook itself:
+        # student code can neither forge replies without them nor erase them (worker.Guard).
+        log_r, log_w = os.pipe()
+        worker_argv = (["--in", str(to_w_r), "--out", str(from_w_w), "--guard-log", str(log_w)]
+                       + ([] if guard else ["--no-guard"]))
         self.cwd: str | None = None
         if level == "bwrap":
             cmd = bwrap_args(rt, limits, is_root())
@@ -514,14 +518,19 @@ class WorkerProcess:
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, cwd=cwd, env=env,
-                pass_fds=(to_w_r, from_w_w), start_new_session=True,
+                pass_fds=(to_w_r, from_w_w, log_w), start_new_session=True,
                 preexec_fn=_limit_preexec(limits),
             )
         finally:
-            for fd in (to_w_r, from_w_w, out_w):
+            for fd in (to_w_r, from_w_w, out_w, log_w):
                 os.close(fd)
         self.fd_out = to_w_w
         os.set_blocking(self.fd_out, False)
+        self.guard_log = log_r
+        os.set_blocking(log_r, False)
+        self._guard_read = 0
+        self._guard_partial = b""
+        self._guard_closed = False
         # Replies are read with hard bounds (protocol.Bounds): by default no arrays and a small
         # JSON head; a call's reply gets bounds derived from its arguments (_request).
         self.reader = protocol.FrameReader(from_w_r, protocol.Bounds.for_reply())
@@ -538,6 +547,28 @@ class WorkerProcess:
             pass
         finally:
             os.close(fd)
+
+    def read_guard_log(self, cap: int = 64 * 1024) -> list[str]:
+        """The guard's refusals written since the last read (one per line; at most `cap` bytes
+        over the worker's life are read, the rest is left unread)."""
+        chunks = []
+        while self._guard_read < cap:
+            try:
+                chunk = os.read(self.guard_log, min(65536, cap - self._guard_read))
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                # End of file: the worker's only write end is gone. While the worker runs, that
+                # is its code closing (or dup2-ing over) the guard's pipe to hide refusals.
+                if self.proc.poll() is None and not self._guard_closed:
+                    self._guard_closed = True
+                    chunks.append(b"\nclosing the grader's pipes is not allowed in graded code\n")
+                break
+            self._guard_read += len(chunk)
+            chunks.append(chunk)
+        data = self._guard_partial + b"".join(chunks)
+        *lines, self._guard_partial = data.split(b"\n")
+        return [line.decode("utf-8", "replace") for line in lines if line]
 
     def send(self, message: Any, timeout: float) -> None:
         """Send a value or the frames of one (list of bytes from protocol.encode)."""
@@ -583,7 +614,7 @@ class WorkerProcess:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        for fd in (self.fd_out, self.reader.fd):
+        for fd in (self.fd_out, self.reader.fd, self.guard_log):
             try:
                 os.close(fd)
             except OSError:
@@ -724,6 +755,7 @@ class SandboxCaller(CallerBase):
 
     def close(self) -> None:
         if self.worker is not None:
+            self._take_guard_log(self.worker)
             self.worker.stop()
             self.worker = None
         if self.lease is not None:
@@ -782,8 +814,15 @@ class SandboxCaller(CallerBase):
 
     def _kill_worker(self) -> None:
         if self.worker is not None:
+            self._take_guard_log(self.worker)
             self.worker.kill()
             self.worker = None
+
+    def _take_guard_log(self, worker: WorkerProcess) -> None:
+        """What the guard refused (its own pipe), into `violations` (distinct, capped)."""
+        for line in worker.read_guard_log():
+            if line[:300] not in self.violations and len(self.violations) < 50:
+                self.violations.append(line[:300])
 
     # ---- the caller interface
 
@@ -910,9 +949,8 @@ class SandboxCaller(CallerBase):
         out = reply.get("out")
         if type(out) is str and out:
             self._output.write(out)
-        for item in reply.get("guard") or []:
-            if type(item) is str and item not in self.violations:
-                self.violations.append(item[:300])
+        if self.worker is not None:
+            self._take_guard_log(self.worker)
 
 
 # --------------------------------------------------------------------------- preflight

@@ -40,13 +40,21 @@ from typing import Any
 
 STUDENT_FILE = "<student>"
 EXC_MESSAGE_CAP = 500
-# Audit events refused while student code is on the stack (the messages say what to do).
+# Audit events refused once the guard is installed (the messages say what to do). `open` and
+# `import` are refused only as described in `Guard`; prefixes end with a dot.
 GUARDED_EVENTS = {
     "open": "opening files",
     "os.listdir": "listing directories",
     "os.scandir": "listing directories",
     "os.remove": "deleting files",
+    "os.rmdir": "deleting files",
     "os.rename": "renaming files",
+    "os.mkdir": "creating folders",
+    "os.symlink": "creating links",
+    "os.link": "creating links",
+    "os.chmod": "changing file permissions",
+    "os.chown": "changing file permissions",
+    "os.truncate": "changing files",
     "os.system": "running commands (os.system)",
     "os.exec": "running programs",
     "os.posix_spawn": "running programs",
@@ -54,15 +62,89 @@ GUARDED_EVENTS = {
     "os.fork": "starting processes",
     "os.forkpty": "starting processes",
     "os.kill": "sending signals",
+    "os.killpg": "sending signals",
     "subprocess.Popen": "running commands (subprocess)",
-    "ctypes.dlopen": "loading C libraries (ctypes)",
-    "ctypes.dlsym": "loading C libraries (ctypes)",
-    "ctypes.call_function": "calling C functions (ctypes)",
-    "socket.__new__": "network access",
-    "socket.connect": "network access",
-    "socket.getaddrinfo": "network access",
+    "ctypes.": "using C memory and libraries (ctypes)",
+    "socket.": "network access",
+    "gc.get_objects": "inspecting the grader's objects (gc)",
+    "gc.get_referrers": "inspecting the grader's objects (gc)",
+    "gc.get_referents": "inspecting the grader's objects (gc)",
+    "code.__new__": "building code objects",
+    "object.__setattr__": "replacing the code of the grader's functions",
     "import": "importing modules",
 }
+# Function attributes whose change the guard refuses on functions that are not the student's.
+FUNCTION_CODE_ATTRS = frozenset({"__code__", "__defaults__", "__kwdefaults__"})
+
+# The guard's two functions, compiled into a namespace of their own that is emptied right
+# after: they read no global and no builtin name at run time, only their default arguments
+# (immutable values and C functions). Student code that reaches them (a traceback's frames
+# show a hook's locals) can read those values but change none of them: changing `__code__`
+# or `__defaults__` of a function that is not the student's is itself refused, and there is
+# no flag to clear. See docs/sandbox.md ("The guard").
+_GUARD_SOURCE = '''
+def refuse(what, _write=_WRITE, _fd=_FD, _error=_ERROR, _oserror=_OSERROR,
+           _allowed_text=_ALLOWED_TEXT):
+    if what.startswith("import "):
+        what = what + _allowed_text
+    message = what + " is not allowed in graded code"
+    try:
+        _write(_fd, (message[:300] + "\\n").encode())  # to the grader, out of the student's reach
+    except _oserror:
+        pass  # pipe full or closed: the operation is refused all the same
+    raise _error(message)
+
+
+def hook(event, args, _events=_EVENTS, _prefixes=_PREFIXES, _allowed=_ALLOWED,
+         _student=_STUDENT, _getframe=_GETFRAME, _loader_codes=_LOADER_CODES,
+         _attrs=_ATTRS, _func=_FUNCTION, _str=_STRTYPE, _type=_TYPE, _refuse=refuse):
+    what = _events.get(event)
+    if what is None:
+        for prefix in _prefixes:
+            if event.startswith(prefix):
+                what = _events[prefix]
+                break
+        else:
+            return
+    if event == "import":
+        name = args[0]
+        if _type(name) is not _str:
+            _refuse("import of a module named by a non-string")
+        top = name.partition(".")[0]
+        if top in _allowed:
+            return
+        frame = _getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            frame = frame.f_back
+        if frame is not None and frame.f_code.co_filename == _student:
+            _refuse("import " + top)
+        return
+    if event == "open":
+        code = _getframe(1).f_code
+        for loader_code in _loader_codes:
+            if code is loader_code:
+                return  # the interpreter reading a module it imports (numpy's lazy submodules)
+        path = args[0] if args and _type(args[0]) is _str else ""
+        _refuse(what + (" (" + path[:80] + ")" if path else ""))
+    if event == "object.__setattr__":
+        target = args[0]
+        if _type(target) is not _func or args[1] not in _attrs:
+            return
+        if target.__code__.co_filename == _student:
+            return  # the student's own function (the graded-name check looks after those)
+    _refuse(what)
+
+
+def guarded_import(name, globals=None, locals=None, fromlist=(), level=0, _real=_REAL_IMPORT,
+                   _allowed=_ALLOWED, _str=_STRTYPE, _type=_TYPE, _refuse=refuse):
+    if level == 0:
+        if _type(name) is not _str:
+            _refuse("import of a module named by a non-string")
+        top = name.partition(".")[0]
+        if top not in _allowed:
+            _refuse("import " + top)
+    return _real(name, globals, locals, fromlist, level)
+'''
 
 
 class ForbiddenOperation(PermissionError):
@@ -70,76 +152,62 @@ class ForbiddenOperation(PermissionError):
 
 
 class Guard:
-    """The import guard: active only while student code runs (module exec and calls)."""
+    """The guard: an audit hook plus an `__import__` filter for the student module.
 
-    def __init__(self, allowed: tuple[str, ...], enabled: bool) -> None:
-        self.allowed = set(allowed)
+    Installed once, when the module is loaded, and on for the rest of the worker's life (the
+    worker does nothing it refuses after that): there is no switch. While installed it refuses
+    every event of GUARDED_EVENTS, from any code (also from threads, finalizers and callbacks
+    the student arranged, where no student frame is on the stack), except:
+    `import` of a module outside the allow-list only when student code imports it (numpy may
+    import what it needs), and `open` when the import system reads a module. Each refusal is
+    written to `log_fd`, a pipe only the grader reads, so student code can neither hide nor
+    erase it. It is *not* a security boundary: see docs/sandbox.md.
+    """
+
+    def __init__(self, allowed: tuple[str, ...], enabled: bool, log_fd: int | None = None) -> None:
+        self.allowed = frozenset(allowed)
         self.enabled = enabled
-        self.active = False
-        self.refused: list[str] = []
+        self.log_fd = log_fd
+        self._import: Any = None
 
     def install(self) -> None:
-        if self.enabled:
-            sys.addaudithook(self._hook)
-
-    def _refuse(self, what: str) -> None:
-        msg = f"{what} is not allowed in graded code"
-        if msg not in self.refused:
-            self.refused.append(msg)
-        raise ForbiddenOperation(msg)
-
-    def _hook(self, event: str, args: tuple) -> None:
-        if not self.active or event not in GUARDED_EVENTS:
+        if not self.enabled:
             return
-        caller = _nearest_non_import_frame()
-        if event == "import":
-            top = str(args[0]).partition(".")[0]
-            if caller is not None and caller.f_code.co_filename == STUDENT_FILE and top not in self.allowed:
-                self._refuse(f"import {top} ({self._allowed_text()})")
-            return
-        direct = sys._getframe(1)
-        if event == "open" and direct.f_code.co_filename.startswith("<frozen importlib"):
-            return  # the interpreter reading a module it imports
-        if _student_on_stack():
-            detail = f" ({args[0]!s:.80})" if event == "open" and args else ""
-            self._refuse(GUARDED_EVENTS[event] + detail)
+        import os
 
-    def _allowed_text(self) -> str:
-        return "allowed imports: " + ", ".join(sorted(self.allowed))
+        external = sys.modules.get("_frozen_importlib_external")
+        loader_codes = tuple({id(c): c for c in (
+            getattr(external, cls, None).get_data.__code__
+            for cls in ("FileLoader", "SourceFileLoader", "SourcelessFileLoader")
+            if hasattr(getattr(external, cls, None), "get_data"))}.values())
+        allowed_text = " (allowed imports: " + ", ".join(sorted(self.allowed)) + ")"
+        if self.log_fd is not None:
+            os.set_blocking(self.log_fd, False)
+        ns: dict[str, Any] = {
+            "__builtins__": {},
+            # read-only views and immutable values only (a hook's locals are visible to code
+            # that catches its exception: nothing there may be changeable)
+            "_EVENTS": types.MappingProxyType(dict(GUARDED_EVENTS)),
+            "_PREFIXES": tuple(k for k in GUARDED_EVENTS if k.endswith(".")),
+            "_ALLOWED": self.allowed, "_STUDENT": STUDENT_FILE, "_GETFRAME": sys._getframe,
+            "_LOADER_CODES": loader_codes, "_ATTRS": FUNCTION_CODE_ATTRS,
+            "_FUNCTION": types.FunctionType, "_STRTYPE": str, "_TYPE": type,
+            "_WRITE": os.write, "_FD": -1 if self.log_fd is None else self.log_fd,
+            "_ERROR": ForbiddenOperation, "_OSERROR": OSError, "_ALLOWED_TEXT": allowed_text,
+            "_REAL_IMPORT": builtins.__import__,
+        }
+        exec(compile(_GUARD_SOURCE, "<guard>", "exec"), ns)  # noqa: S102 - our own constant source
+        hook, self._import = ns["hook"], ns["guarded_import"]
+        ns.clear()  # the functions keep their defaults; their globals hold nothing now
+        sys.addaudithook(hook)
 
     def builtins_for_student(self) -> dict[str, Any]:
         """A copy of builtins whose __import__ refuses modules outside the allow-list, also the
-        ones already loaded (the audit hook only sees imports that load a module)."""
-        real_import = builtins.__import__
+        ones already loaded (the audit hook only sees imports that *load* a module)."""
         ns = dict(vars(builtins))
-        if not self.enabled:
-            return ns
-
-        def guarded_import(name: str, globals: Any = None, locals: Any = None,
-                           fromlist: Any = (), level: int = 0) -> Any:
-            top = name.partition(".")[0]
-            if level == 0 and self.active and top not in self.allowed:
-                self._refuse(f"import {top} ({self._allowed_text()})")
-            return real_import(name, globals, locals, fromlist, level)
-
-        ns["__import__"] = guarded_import
+        if self.enabled and self._import is not None:
+            ns["__import__"] = self._import
         return ns
-
-
-def _nearest_non_import_frame() -> Any:
-    frame = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
-        frame = frame.f_back
-    return frame
-
-
-def _student_on_stack() -> bool:
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code.co_filename == STUDENT_FILE:
-            return True
-        frame = frame.f_back
-    return False
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -262,7 +330,7 @@ class OwnFunctions:
 class Worker:
     """Holds the student module and answers the grader's messages."""
 
-    def __init__(self, fd_in: int, fd_out: int, guard: bool) -> None:
+    def __init__(self, fd_in: int, fd_out: int, guard: bool, guard_log: int | None = None) -> None:
         from autograder import protocol, stubs  # after sys.path is set up by the boot line
 
         self.protocol = protocol
@@ -270,6 +338,7 @@ class Worker:
         self.reader = protocol.FrameReader(fd_in)
         self.fd_out = fd_out
         self.guard_enabled = guard
+        self.guard_log = guard_log  # write end of the guard's pipe to the grader
         self.guard: Guard | None = None
         self.module: types.ModuleType | None = None
         self.load_error: tuple[str, str] | None = None
@@ -313,9 +382,10 @@ class Worker:
         self.output_cap = int(msg.get("output_cap", self.output_cap))
         loop_free = msg.get("loop_free", [])
         self.loop_free = {n for n in loop_free if type(n) is str} if type(loop_free) is list else set()
-        self.guard = Guard(tuple(msg.get("allowed_imports", ("numpy", "math", "time"))),
-                           self.guard_enabled)
-        self.guard.install()
+        if self.guard is None:  # installed once: a hook cannot be removed, and needs no switch
+            self.guard = Guard(tuple(msg.get("allowed_imports", ("numpy", "math", "time"))),
+                               self.guard_enabled, self.guard_log)
+            self.guard.install()
         module = types.ModuleType("student")
         module.__dict__["__builtins__"] = self.guard.builtins_for_student()
         sink = self.protocol.CappedText(self.output_cap)
@@ -425,20 +495,18 @@ class Worker:
 
     @contextlib.contextmanager
     def _student_running(self, sink: Any) -> Iterator[None]:
-        """Student output goes to sink and the guard is on, for the duration of the block."""
+        """Student output goes to sink for the duration of the block."""
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = sink
-        if self.guard is not None:
-            self.guard.active = True
         try:
             yield
         finally:
-            if self.guard is not None:
-                self.guard.active = False
             sys.stdout, sys.stderr = saved
 
     def _refused(self) -> list[str]:
-        return list(self.guard.refused) if self.guard else []
+        """Always empty: the guard's refusals travel on their own pipe (Guard), where student
+        code cannot erase them; the reply field stays for older graders."""
+        return []
 
     def _error(self, kind: str, exc_type: str, message: str, sink: Any,
                work: list[int] | None = None) -> dict[str, Any]:
@@ -454,13 +522,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in", dest="fd_in", type=int, required=True)
     parser.add_argument("--out", dest="fd_out", type=int, required=True)
     parser.add_argument("--no-guard", action="store_true")
+    parser.add_argument("--guard-log", dest="guard_log", type=int, default=None)
     opts = parser.parse_args(argv)
     # numpy and what it loads lazily on common paths, imported before any student code.
     import numpy  # noqa: F401
     import numpy.linalg  # noqa: F401
     import numpy.random  # noqa: F401
 
-    worker = Worker(opts.fd_in, opts.fd_out, guard=not opts.no_guard)
+    worker = Worker(opts.fd_in, opts.fd_out, guard=not opts.no_guard, guard_log=opts.guard_log)
     worker.protocol.write_message(opts.fd_out, {"ready": True})  # the sandbox started
     worker.serve()
     return 0
