@@ -40,7 +40,10 @@ class EngineResult:
     tests: report.json `tests` entries (name, grade_id, score, max_score, status, message);
     violations: report.json `violations` entries; sandbox: "bwrap" | "uid" | "process";
     output: the student's captured stdout/stderr, per test, truncated; log: grader-side
-    tracebacks for instructors (never for students).
+    tracebacks for instructors (never for students); notes: what the student should know
+    beyond the tests' results (the submission's time budget ran out; files the worker left in
+    the machine's shared temporary folders were removed), plain sentences for report.json and
+    feedback, without host paths.
     """
 
     tests: list[dict[str, Any]]
@@ -50,6 +53,7 @@ class EngineResult:
     output: str = ""
     functions: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +97,7 @@ def grade_module(
         measured, probe_notes = measure_loops(caller, tests_module, config.loop_free, seed)
         level, refused, functions = caller.level, list(caller.violations), list(caller.functions)
         replaced = dict(caller.replaced)
+    report_notes = list(caller.notes)  # filled when the caller closed (budget, host litter)
     # A replaced graded function earns its tests nothing (also those that passed it along), a
     # loop-free function that loops (static rule or measurement) the tests that call it.
     tests = zero_tests([r.report_entry() for r in results], calls, replaced, REPLACED_NOTE, passed=True)
@@ -113,7 +118,7 @@ def grade_module(
     output = "\n".join(f"--- {r.name} ---\n{r.output}" for r in results if r.output)
     log = [f"{r.name}:\n{r.internal}" for r in results if r.internal] + probe_notes
     return EngineResult(tests, violations, level, round(time.perf_counter() - start, 3),
-                        output, functions, log)
+                        output, functions, log, report_notes)
 
 
 def _groups_without_tests(tests_module: ModuleType, points: dict[str, float]) -> list[dict]:
