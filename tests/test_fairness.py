@@ -274,3 +274,25 @@ def test_grade_help_says_what_the_course_folder_holds():
     out = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "solutions/" in out and "assignments/" in out
+
+
+def test_forbidden_import_in_a_graded_function_is_charged_once_through_the_sandbox(solved_a3, a3):
+    """Graded for real: the worker refuses the import, the function's tests fail, and the
+    forbidden-import finding is then shown with no deduction."""
+    from autograder.engine import grade_module
+    from autograder.graft import graded_module_source
+    from autograder.hidden import load_tests_module
+    from autograder.module import load_trusted_module, module_source
+
+    index, block = mv.find_function(solved_a3, "softmax_loss_vectorized")
+    nb = mv.add_to_body(solved_a3, index, "from scipy.special import logsumexp", block)
+    solutions = REPO_ROOT / "solutions" / "A3"
+    reference = load_trusted_module(
+        module_source(nbformat.read(str(solutions / "linear_classifier.ipynb"), as_version=4).cells), "a3_ref_fair")
+    engine = grade_module(graded_module_source(nb, nbformat.read(str(A3_RELEASE), as_version=4)), a3,
+                          load_tests_module(solutions / "hidden_tests.py"), reference, None)
+    found = [v.to_dict() for v in check_notebook(nb, assignment="A3").violations]
+    report = build_report({"student_id": "s1", "tests": engine.tests, "violations": found + engine.violations}, a3)
+    assert [v["rule"] for v in report["violations"]] == ["forbidden-import"]
+    assert report["deduction"] == 0.0 and report["violations"][0]["note"]
+    assert any(t["status"] != "passed" for t in report["tests"] if t["grade_id"] == "softmax_loss_vectorized")
