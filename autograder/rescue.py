@@ -1,4 +1,4 @@
-"""`autograder rescue NB --assignment A -o OUT`: move a student's work into a fresh release copy.
+"""`autograder rescue NB [--assignment A] -o OUT`: move a student's work into a fresh release copy.
 
 The student's TODO-block bodies, markdown answers and free cells are grafted (autograder.graft)
 into a fresh copy of the release version the notebook declares (the current release when that
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,9 +61,12 @@ class RescueResult:
 
 
 def rescue(
-    nb_path: str | Path, assignment: str, out_path: str | Path, course: str | Path | None = None
+    nb_path: str | Path, assignment: str | None, out_path: str | Path,
+    course: str | Path | None = None,
 ) -> RescueResult:
-    """Graft the student's work into a fresh release notebook written to `out_path`."""
+    """Graft the student's work into a fresh release notebook written to `out_path`.
+
+    `assignment`: None reads it from the notebook's release metadata."""
     nb_path, out_path = Path(nb_path), Path(out_path)
     if out_path.is_dir():  # `-o rescued/`: the rescued copy goes inside, under a clear name
         out_path = out_path / f"{nb_path.stem}_rescued.ipynb"
@@ -90,14 +94,15 @@ def rescue(
 
 
 def _load(
-    nb_path: Path, assignment: str, course: str | Path | None
+    nb_path: Path, assignment: str | None, course: str | Path | None
 ) -> tuple[NotebookNode, NotebookNode, str, list[str]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             student = read_notebook(nb_path)
-            config = find_config(assignment, course)
             meta = declared(student)
+            assignment = assignment or _declared_assignment(nb_path, meta)
+            config = find_config(assignment, course)
             if meta.get("assignment") and str(meta["assignment"]) != assignment:
                 raise RescueError(f"{nb_path}: this is a notebook of assignment {meta['assignment']}, "
                                   f"not {assignment} — check the --assignment option.")
@@ -106,6 +111,16 @@ def _load(
     except (NotebookError, ConfigError, Unusable) as exc:
         raise RescueError(str(exc)) from None
     return student, release, version, notes
+
+
+def _declared_assignment(nb_path: Path, meta: dict) -> str:
+    """The assignment the notebook's release metadata names (a plain name, e.g. A3)."""
+    said = str(meta.get("assignment") or "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", said):
+        raise RescueError(f"{nb_path}: this notebook does not say which assignment it belongs to "
+                          "(its release metadata is missing): name it with --assignment, "
+                          "e.g. --assignment A3.")
+    return said
 
 
 def _leftovers(
@@ -187,7 +202,7 @@ def format_rescue(result: RescueResult) -> str:
 
 
 def cli_rescue(args: argparse.Namespace) -> int:
-    """`autograder rescue NB --assignment A -o OUT`: 0 when the rescued notebook is written."""
+    """`autograder rescue NB [--assignment A] -o OUT`: 0 when the rescued notebook is written."""
     try:
         result = rescue(args.notebook, args.assignment, args.output, getattr(args, "course", None))
     except RescueError as exc:

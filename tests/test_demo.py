@@ -122,3 +122,76 @@ def test_demo_stops_before_building_when_the_sandbox_is_missing(monkeypatch, tmp
     assert demo_module.main(["--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bubblewrap" in err
+
+
+# --- formgrader on the demo course ----------------------------------------------------------
+
+
+def formgrader_get(port: int, token: str, path: str):
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def formgrader(demo):
+    """`make formgrader`'s server on the demo course: (port, token), stopped afterwards."""
+    import secrets
+    import subprocess
+    import time
+    import urllib.error
+
+    from autograder.formgrader import free_port, server_command, server_env
+
+    root, _run = demo
+    course = root / "course"
+    port, token = free_port(0), secrets.token_hex(16)
+    server = subprocess.Popen(server_command(course, port), cwd=course, env=server_env(token),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300  # a wait for start-up on a busy machine, not a measure
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"the server exited: {server.stderr.read()[-2000:]}")
+            try:
+                formgrader_get(port, token, "/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    pytest.fail("the server did not answer")
+                time.sleep(1)
+        yield port, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_formgrader_lists_a4_with_its_14_submissions(formgrader):
+    port, token = formgrader
+    assignments = formgrader_get(port, token, "/formgrader/api/assignments")
+    assert [a["name"] for a in assignments] == ["A4"]
+    assert assignments[0]["num_submissions"] == len(STUDENTS)
+    submissions = formgrader_get(port, token, "/formgrader/api/submissions/A4")
+    assert sorted(s["student"] for s in submissions) == sorted(EXPECTED)
+    assert all(s["autograded"] for s in submissions)
+
+
+def test_formgrader_offers_the_inline_questions_for_manual_grading(formgrader):
+    port, token = formgrader
+    notebooks = formgrader_get(port, token, "/formgrader/api/submitted_notebooks/A4/two_layer_net")
+    assert len(notebooks) == len(STUDENTS)
+    assert all(nb["needs_manual_grade"] for nb in notebooks)
+
+
+def test_formgrader_never_shows_a_negative_written_score(formgrader):
+    port, token = formgrader
+    submissions = formgrader_get(port, token, "/formgrader/api/submissions/A4")
+    assert all(s["written_score"] >= 0 for s in submissions)
+    assert {s["student"]: s["code_score"] for s in submissions}["s13"] == pytest.approx(EXPECTED["s13"][1])

@@ -142,3 +142,27 @@ def test_an_unwritable_output_is_one_line_and_exit_1(course: Path, tmp_path: Pat
     assert cli_rescue(args) == 1
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1 and "cannot write" in out
+
+
+def test_rescue_reads_the_assignment_from_the_notebook(course: Path, tmp_path: Path) -> None:
+    src = mv.write(mv.solved_synthetic(), tmp_path / "mine.ipynb")
+    result = rescue(src, None, tmp_path / "o.ipynb", course=course)
+    assert result.blocks == 2 and result.unplaced == []
+    assert integrity(nbformat.read(str(tmp_path / "o.ipynb"), as_version=4), course) == []
+
+
+def test_the_command_needs_no_assignment_option(course: Path, tmp_path: Path) -> None:
+    from autograder.cli import build_parser
+
+    src = mv.write(mv.solved_synthetic(), tmp_path / "mine.ipynb")
+    args = build_parser().parse_args(["rescue", str(src), "-o", str(tmp_path / "o.ipynb"),
+                                      "--course", str(course)])
+    assert args.assignment is None and cli_rescue(args) == 0
+
+
+def test_without_metadata_or_option_it_asks_for_the_assignment(course: Path, tmp_path: Path) -> None:
+    bad = mv.solved_synthetic()
+    del bad.metadata["autograder"]
+    src = mv.write(bad, tmp_path / "mine.ipynb")
+    with pytest.raises(RescueError, match="--assignment"):
+        rescue(src, None, tmp_path / "o.ipynb", course=course)
