@@ -299,6 +299,12 @@ def check_notebook(
     result.violations = run_rules(ctx)
     result.notes.extend(ctx.notes)
     from autograder.integrity import unfinished_blocks
+    from autograder.score import charged_findings
+
+    # What each finding costs, as the grader will charge it (before the caps): one mistake once.
+    charges = charged_findings([v.to_dict() for v in result.violations], ctx.config)
+    for violation, charge in zip(result.violations, charges, strict=True):
+        violation.severity, violation.deduction = charge.severity, charge.points
 
     left = unfinished_blocks(ctx.student)
     result.unfinished = sorted({cell for cell, _ in left})

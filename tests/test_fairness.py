@@ -296,3 +296,19 @@ def test_forbidden_import_in_a_graded_function_is_charged_once_through_the_sandb
     assert [v["rule"] for v in report["violations"]] == ["forbidden-import"]
     assert report["deduction"] == 0.0 and report["violations"][0]["note"]
     assert any(t["status"] != "passed" for t in report["tests"] if t["grade_id"] == "softmax_loss_vectorized")
+
+
+def test_self_check_shows_one_mistake_charged_once(solved_a3):
+    nb = _executed(_with_body(solved_a3, "svm_loss_vectorized", "\n".join([
+        "hinge = np.vectorize(lambda m: max(m, 0.0))",
+        "num_train = X.shape[0]",
+        "scores = X.dot(W)",
+        "margins = hinge(scores - scores[np.arange(num_train), y][:, None] + 1)",
+        "margins[np.arange(num_train), y] = 0",
+        "loss = margins.sum() / num_train + reg * np.sum(W * W)",
+        "mask = (margins > 0).astype(float)",
+        "mask[np.arange(num_train), y] = -mask.sum(axis=1)",
+        "dW = X.T.dot(mask) / num_train + 2 * reg * W",
+    ])))
+    result = check_notebook(nb, assignment="A3")
+    assert sorted(v.deduction for v in result.violations) == [0.0, 5.0]
