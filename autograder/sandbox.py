@@ -31,6 +31,7 @@ import pwd
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -51,6 +52,10 @@ from autograder.module import PREAMBLE
 
 LEVELS = ("bwrap", "uid", "process")
 PYTHON_ENV = "AUTOGRADER_WORKER_PYTHON"  # another interpreter for the worker (uid level)
+LEVEL_ENV = "AUTOGRADER_SANDBOX"  # forces a level where "auto" is asked for (e.g. uid)
+# World-writable folders of the host where a slot uid could leave files at the uid level (under
+# bwrap it sees none of them); swept after each submission (sweep_uid_files).
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 UID_BASE = 61000  # worker slot k runs as uid/gid UID_BASE + k
 MAX_SLOTS = 512
 MAX_RESTARTS = 8  # worker starts per submission after the first, then calls are refused
@@ -308,7 +313,10 @@ def _parents(dests: list[str]) -> list[str]:
 
 
 def worker_env(home: str) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": home, **THREAD_ENV}
+    """The worker's whole environment: HOME and every temporary-folder variable point at its
+    private working folder (the uid level: 0700, owned by the slot uid, removed afterwards)."""
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": home,
+            "TMP": home, "TEMP": home, **THREAD_ENV}
 
 
 @functools.lru_cache(maxsize=4)
@@ -351,6 +359,8 @@ def choose_level(requested: str = "auto", python: str | None = None) -> str:
     """
     root = is_root()
     python = python or os.environ.get(PYTHON_ENV) or None
+    if requested == "auto":  # the operator may insist on a level for the whole run
+        requested = os.environ.get(LEVEL_ENV, "").strip() or "auto"
     if requested not in ("auto", *LEVELS):
         raise SandboxError(f"unknown sandbox level {requested!r} (auto, {', '.join(LEVELS)})")
     if requested == "process":
@@ -394,8 +404,7 @@ class SlotLease:
     """An exclusive worker slot (uid UID_BASE + k) across processes, via a lock file."""
 
     def __init__(self, uid_base: int = UID_BASE) -> None:
-        lock_dir = Path(tempfile.gettempdir()) / f"autograder-slots-{os.geteuid()}"
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        lock_dir = _own_private_dir(Path(tempfile.gettempdir()) / f"autograder-slots-{os.geteuid()}")
         for k in range(MAX_SLOTS):
             uid = uid_base + k
             if _uid_in_use(uid):
@@ -408,6 +417,8 @@ class SlotLease:
                 continue
             self.fd, self.slot, self.uid = fd, k, uid
             kill_uid(uid)  # leftovers of a grader that was killed
+            if is_root():
+                sweep_uid_files(uid)
             return
         raise SandboxError(f"no free worker slot among {MAX_SLOTS}")
 
@@ -417,6 +428,63 @@ class SlotLease:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _own_private_dir(path: Path) -> Path:
+    """`path` as a 0700 folder of this user. Its name is predictable (a slot uid could make it
+    first at the uid level, to tamper with the slots' locks): anything there that is not ours,
+    or that others may write, is removed first."""
+    try:
+        st = path.lstat()
+        if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid()
+                or st.st_mode & 0o077):
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    except FileNotFoundError:
+        pass
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def sweep_uid_files(uid: int, roots: Sequence[str] = SHARED_TMP, limit: int = 200_000) -> list[str]:
+    """Remove what `uid` owns in the host's world-writable folders; the paths removed.
+
+    Called once every process of the uid is dead. A slot uid can only create something where
+    others may write, so only folders writable by all are searched (and at most `limit`
+    entries); what the uid owns goes whole (a folder with its contents; links are removed, not
+    followed).
+    """
+    removed: list[str] = []
+    pending = [r for r in roots if os.path.isdir(r) and not os.path.islink(r)]
+    seen = 0
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > limit:
+                return removed
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_uid == uid:
+                try:
+                    if stat.S_ISDIR(st.st_mode):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
+                    removed.append(entry.path)
+                except OSError:
+                    pass
+            elif stat.S_ISDIR(st.st_mode) and st.st_mode & 0o002:
+                pending.append(entry.path)
+    return removed
 
 
 def _uid_in_use(uid: int) -> bool:
@@ -744,6 +812,7 @@ class SandboxCaller(CallerBase):
         self.spent = 0.0  # seconds of the submission's time budget used (Limits.submission_seconds)
         self.budget_spent = False  # a call was cut short or refused because the budget ran out
         self.notes: list[str] = []  # for the report: what happened beyond the tests' results
+        self.litter: list[str] = []  # host paths the slot uid left and that were removed (uid)
 
     # ---- lifecycle
 
@@ -759,6 +828,13 @@ class SandboxCaller(CallerBase):
             self.worker.stop()
             self.worker = None
         if self.lease is not None:
+            if self.level == "uid" and is_root():  # all its processes are dead by now
+                self.litter += sweep_uid_files(self.lease.uid)
+                if self.litter:
+                    self.notes.append(
+                        f"Your code left {len(self.litter)} file(s) or folder(s) in the grading "
+                        "machine's shared temporary folders (/tmp, /var/tmp or /dev/shm); they "
+                        "were removed. Graded code should not write files.")
             self.lease.release()
             self.lease = None
         if self.budget_spent and not any("time budget" in n for n in self.notes):

@@ -215,6 +215,80 @@ def read(path):
     assert int(status["CapEff"], 16) == 0 and status["NoNewPrivs"].strip() == "1"
 
 
+def test_the_environment_can_force_the_level_asked_for_as_auto(monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "process")
+    assert choose_level("auto") == "process"
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "docker")
+    with pytest.raises(SandboxError, match="unknown sandbox level"):
+        choose_level("auto")
+
+
+LITTER = PROBES + """
+def tmpdir():
+    import os
+    import stat
+    home = os.environ["TMPDIR"]
+    st = os.stat(home)
+    return {"path": home, "mode": stat.S_IMODE(st.st_mode), "owner": st.st_uid,
+            "same": os.environ["TMP"] == os.environ["TEMP"] == os.environ["HOME"] == home}
+
+
+def litter(name):
+    import os
+    made = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        path = os.path.join(folder, name)
+        with open(path, "w") as fh:
+            fh.write("left behind")
+        made.append(path)
+    os.mkdir(os.path.join("/tmp", name + "-dir"))
+    return made
+"""
+
+
+def test_uid_level_worker_has_a_private_temporary_folder_removed_afterwards():
+    if not is_root():
+        pytest.skip("the uid level needs root")
+    with caller("uid", source=LITTER, python=uid_level_python()) as c:
+        info = c.call("tmpdir", (), {}, 0)
+        uid = c.lease.uid
+    assert info["mode"] == 0o700 and info["owner"] == uid and info["same"]
+    assert not os.path.exists(info["path"])
+
+
+def test_uid_level_files_left_in_shared_temporary_folders_are_removed_and_noted():
+    if not is_root():
+        pytest.skip("the uid level needs root")
+    name = f"ag-litter-{os.getpid()}-{time.monotonic_ns()}"
+    with caller("uid", source=LITTER, python=uid_level_python()) as c:
+        made = c.call("litter", (name,), {}, 0)
+        assert all(os.path.exists(p) for p in made)  # written as the slot uid meanwhile
+    assert [p for p in made + [f"/tmp/{name}-dir"] if os.path.exists(p)] == []
+    assert sorted(c.litter) == sorted(made + [f"/tmp/{name}-dir"])
+    assert any("4 file(s) or folder(s)" in note and "were removed" in note for note in c.notes)
+
+
+def test_sweeping_a_uid_removes_only_what_it_owns(tmp_path):
+    if not is_root():
+        pytest.skip("chown needs root")
+    from autograder.sandbox import sweep_uid_files
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    inner = shared / "open"
+    inner.mkdir()
+    inner.chmod(0o1777)
+    mine, deep, other = shared / "left", inner / "deep", shared / "root-owned"
+    for path in (mine, deep, other):
+        path.write_text("x")
+    os.chown(mine, UID_BASE + 500, UID_BASE + 500)
+    os.chown(deep, UID_BASE + 500, UID_BASE + 500)
+    removed = sweep_uid_files(UID_BASE + 500, roots=[str(shared)])
+    assert sorted(removed) == sorted([str(mine), str(deep)])
+    assert other.exists() and not mine.exists() and not deep.exists()
+
+
 def test_a_dead_worker_is_restarted_for_the_next_call():
     with caller() as c:
         with pytest.raises(StudentError, match="exited with code 3"):
