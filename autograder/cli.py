@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -103,6 +104,16 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int] | None:
     return getattr(module, func_name, None)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again on the
+    closed pipe (Python's documented way to leave quietly after a BrokenPipeError)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (an embedding, a test's capture)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -121,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `autograder check ... | head`: the reader left, nothing went wrong
+        _silence_stdout()
+        return 128 + 13  # what a shell reports for a command stopped by SIGPIPE
     except Exception as exc:  # a bug of ours: one line, never a traceback for a student
         print(f"autograder {args.command}: unexpected error ({type(exc).__name__}: {exc}). "
               "Nothing was changed; please report this line to the course staff.", file=sys.stderr)

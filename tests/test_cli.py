@@ -61,3 +61,30 @@ def test_an_unexpected_error_is_one_line_never_a_traceback(monkeypatch, capsys) 
     assert main(["check", "x.ipynb"]) == 1
     err = capsys.readouterr().err
     assert "unexpected error (RuntimeError: boom)" in err and "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly_not_as_an_unexpected_error(monkeypatch, capsys) -> None:
+    import autograder.cli as cli
+
+    def reader_left(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_handler", lambda command: reader_left)
+    assert main(["check", "x.ipynb"]) == 141
+    assert "unexpected error" not in capsys.readouterr().err
+
+
+def test_check_into_a_pipe_nobody_reads_prints_no_error(tmp_path) -> None:
+    import os
+
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text("{")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head` that has already left: every write gets EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "autograder", "check", str(bad)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == ""
