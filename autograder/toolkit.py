@@ -236,13 +236,15 @@ def show_weight_templates(
     templates = _as_images(W.T, image_shape)
     cols = min(len(class_names), 5)
     rows = -(-len(class_names) // cols)
-    fig, axes = _plt().subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False)
+    # constrained layout is computed at draw time, so a `plt.suptitle(...)` the notebook adds
+    # afterwards gets room above the first row's titles (tight_layout ran too early for it)
+    fig, axes = _plt().subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False,
+                                layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, template, name in zip(axes.flat, templates, class_names, strict=False):
         _show_image(ax, _to_uint8_image(template))
         ax.set_title(str(name))
-    fig.tight_layout()
     return fig
 
 
