@@ -35,6 +35,7 @@ demo: setup ## release, build a sample class, grade it and print where the repor
 	$(PY) -m autograder.demo
 
 test: setup ## the test suite: ruff, the release in sync with solutions/, pytest
+	@$(PY) -m autograder.provision --check
 	$(BIN)/ruff check .
 	$(BIN)/autograder release --check
 	$(BIN)/pytest -q

@@ -94,10 +94,27 @@ def level_sentence() -> str:
     return f"grading runs at level '{level}'"
 
 
+def check() -> int:
+    """`--check` (run by `make test` before pytest): 0 when a sandboxed worker starts here, else
+    1 with one line naming what to install (the sandbox tests need it and would fail anyway)."""
+    from autograder.sandbox import SandboxError, preflight
+
+    try:
+        preflight()
+    except SandboxError as exc:
+        print(f"sandbox: {exc}; the test suite needs it.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.provision",
                                      description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument("--check", action="store_true",
+                        help="install nothing; exit 1 with one line if the sandbox cannot start")
+    args = parser.parse_args(argv)
+    if args.check:
+        return check()
     print(provision())
     return 0
 

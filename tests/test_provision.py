@@ -84,3 +84,19 @@ def test_the_skip_variable_keeps_apt_away(machine, monkeypatch):
 
 def test_the_level_sentence_comes_from_a_real_worker_start():
     assert provision.level_sentence().startswith("grading runs at level '")
+
+
+def test_check_is_0_where_a_worker_starts():
+    assert provision.main(["--check"]) == 0
+
+
+def test_check_is_1_with_one_line_naming_what_to_install(monkeypatch, capsys):
+    import autograder.sandbox as sandbox
+
+    def no_sandbox():
+        raise sandbox.SandboxError("the sandbox for student code is not available: install bubblewrap")
+
+    monkeypatch.setattr(sandbox, "preflight", no_sandbox)
+    assert provision.main(["--check"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "install bubblewrap" in err
