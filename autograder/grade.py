@@ -44,6 +44,7 @@ from autograder.config import (
     solution_dir,
 )
 from autograder.identity import student_path
+from autograder.owner_only import secure_outputs
 from autograder.report import (
     build_report,
     read_report_json,
@@ -679,6 +680,9 @@ def grade_class(
     start = time.perf_counter()
     course_dir = course_root(course)
     out_dir = Path(out).resolve()
+    # Owner-only before anything is written: at the uid sandbox level student code runs as
+    # another uid on this host (autograder.owner_only).
+    secure_outputs(course_dir, out_dir, db)
     config = find_config(assignment, course_dir)
     release_nbs = _release_notebooks(config, course_dir)
     key = grading_key(config, course_dir)

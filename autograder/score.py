@@ -21,7 +21,6 @@ The order is fixed and documented in docs/grading.md:
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -436,23 +435,19 @@ def add_override(
     return new
 
 
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a file so a reader (or a rerun after a kill) sees the old or the new, never half.
 
-    Temp file in the same folder (same filesystem), fsync, then rename over the target.
+    Temp file in the same folder (same filesystem), fsync, then rename over the target. The
+    file is owner-only (0600, mkstemp's mode) in an owner-only folder (0700): reports hold
+    student data, and at the uid sandbox level student code runs as another uid on this host.
     """
+    from autograder.owner_only import private_dir
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
