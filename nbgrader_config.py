@@ -50,6 +50,9 @@ c.ClearSolutions.enforce_metadata = True
 # versions in assignments/<A>/.releases/ and copy instructor files into the release: it refuses,
 # before touching anything, and points to `autograder release` (autograder/nbgrader_guard.py).
 c.GenerateAssignment.exporter_class = "autograder.nbgrader_guard.GenerateRefused"
+# nbgrader's autograde (formgrader's Autograde button) would run student notebooks in a plain
+# kernel, outside the sandbox: it refuses too and points to `autograder grade`.
+c.Autograde.exporter_class = "autograder.nbgrader_guard.AutogradeRefused"
 
 # Solution cells cannot be deleted; grade and read-only cells cannot be edited or deleted.
 c.LockCells.lock_solution_cells = True

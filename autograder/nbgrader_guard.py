@@ -1,5 +1,6 @@
 """Keeps nbgrader's own `generate_assignment` (and formgrader's Generate button) away from the
-student release of this course: `autograder release` makes it.
+student release of this course: `autograder release` makes it. Likewise `nbgrader autograde`
+(formgrader's Autograde button): `autograder grade` grades, with student code in the sandbox.
 
 nbgrader's generate_assignment would delete `assignments/<A>/` before writing it again (with the
 kept versions in `.releases/` and the public `assignment.toml`), copy instructor files such as
@@ -22,19 +23,39 @@ REFUSAL = (
     "published version in assignments/<A>/.releases/ and never copies instructor files. "
     "Nothing was changed."
 )
+AUTOGRADE_REFUSAL = (
+    "This course grades with `autograder grade {a} SUBMISSIONS --out OUT` (sandboxed), not with "
+    "nbgrader autograde or formgrader's Autograde button, which would run the students' code "
+    "outside the sandbox. Nothing was changed."
+)
 
 
-class GenerateRefused(Exporter):
-    """An exporter that refuses to be created: nbgrader's generate_assignment stops with one
-    error line pointing to `autograder release` before it deletes or writes anything."""
+class _Refused(Exporter):
+    """An exporter that refuses to be created: the nbgrader converter that would use it stops
+    with one error line before it deletes or writes anything (MESSAGE says what to use)."""
+
+    MESSAGE = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from nbgrader.converters.base import NbGraderException
 
         parent = kwargs.get("parent")
         assignment = getattr(getattr(parent, "coursedir", None), "assignment_id", "") or "<A>"
-        message = REFUSAL.format(a=assignment)
+        message = self.MESSAGE.format(a=assignment)
         log = getattr(parent, "log", None)
         if log is not None:  # nbgrader's app exits 1 on this exception without printing it
             log.error(message)
         raise NbGraderException(message)
+
+
+class GenerateRefused(_Refused):
+    """For `c.GenerateAssignment.exporter_class`: points to `autograder release`."""
+
+    MESSAGE = REFUSAL
+
+
+class AutogradeRefused(_Refused):
+    """For `c.Autograde.exporter_class`: points to `autograder grade` (student code would run
+    unsandboxed in nbgrader's kernel)."""
+
+    MESSAGE = AUTOGRADE_REFUSAL

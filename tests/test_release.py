@@ -464,3 +464,18 @@ def test_autograder_release_is_not_refused_by_the_course_config(repo_copy: Path)
     shutil.rmtree(repo_copy / "assignments")
     assert rel.release(["A3"], course=repo_copy) == 0
     assert rel.release(["A3"], course=repo_copy, check=True) == 0
+
+
+def test_nbgraders_autograde_refuses_and_points_to_autograder_grade(repo_copy: Path) -> None:
+    import subprocess
+
+    submitted = repo_copy / "submitted" / "s1" / "A3"
+    submitted.mkdir(parents=True)
+    shutil.copy(repo_copy / "assignments" / "A3" / "linear_classifier.ipynb", submitted)
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "nbgrader"),
+                           "autograde", "A3", "--force"], cwd=repo_copy, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "autograder grade A3" in done.stdout + done.stderr
+    assert not (repo_copy / "autograded").exists()
