@@ -195,3 +195,36 @@ def test_formgrader_never_shows_a_negative_written_score(formgrader):
     submissions = formgrader_get(port, token, "/formgrader/api/submissions/A4")
     assert all(s["written_score"] >= 0 for s in submissions)
     assert {s["student"]: s["code_score"] for s in submissions}["s13"] == pytest.approx(EXPECTED["s13"][1])
+
+
+def formgrader_put(port: int, token: str, path: str, body: dict):
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                     method="PUT", headers={"Authorization": f"token {token}",
+                                                            "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_a_manual_grade_entered_in_formgrader_reaches_the_kits_grades(formgrader, demo):
+    """Last in this module: it adds 5 manual points to s01 (the regrade keeps everything equal)."""
+    from autograder.grade import grade_class
+    from autograder.gradebook import default_db_url, export_totals
+
+    port, token = formgrader
+    root, run = demo
+    notebooks = formgrader_get(port, token, "/formgrader/api/submitted_notebooks/A4/two_layer_net")
+    s01 = next(nb for nb in notebooks if nb["student"] == "s01")
+    grades = formgrader_get(port, token, f"/formgrader/api/grades?submission_id={s01['id']}")
+    question = next(g for g in grades if g["name"] == "inline_relu_gate")
+    formgrader_put(port, token, f"/formgrader/api/grade/{question['id']}",
+                   {"manual_score": 5, "extra_credit": 0})
+    again = grade_class("A4", root / "submissions", root / "out", course=root / "course", jobs=1,
+                        stream=io.StringIO())
+    assert again.reports["s01"]["score"] == pytest.approx(run.reports["s01"]["score"] + 5)
+    with (root / "out" / "grades.csv").open() as fh:
+        rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh)}
+    totals = export_totals(default_db_url(root / "course"), "A4")
+    assert {sid: round(t, 4) for sid, t in totals.items()} == {sid: round(s, 4) for sid, s in rows.items()}
