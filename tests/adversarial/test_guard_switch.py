@@ -173,3 +173,20 @@ time.sleep(0.3)
 ''')
     result = grade(source, guard=True)
     assert any("os.system" in v["message"] for v in result.violations)
+
+
+def test_a_tracer_installed_by_student_code_cannot_rewrite_the_hooks_locals():
+    """CPython runs audit hooks with tracing off (unless the hook has `__cantrace__`, which
+    only its function object could be given, and that is out of reach)."""
+    source = attacked('''
+sys = _real("sys")
+def tracer(frame, event, arg):
+    if frame.f_code.co_name == "hook":
+        frame.f_locals["event"] = "harmless"
+        print("TRACED THE HOOK")
+    return tracer
+sys.settrace(tracer)
+''')
+    result = grade(source, guard=True)
+    assert "PROBE ForbiddenOperation" in result.output
+    assert "TRACED THE HOOK" not in result.output
