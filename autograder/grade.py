@@ -748,10 +748,14 @@ def cli_grade(args: argparse.Namespace) -> int:
     from autograder.sandbox import SandboxError, preflight
 
     try:  # once, before any student: a machine that cannot sandbox stops here with one line
-        preflight()
+        level = preflight()
     except SandboxError as exc:
         print(f"autograder grade: {exc}. Nothing was graded.", file=sys.stderr)
         return 1
+    if level == "process":  # allowed for a non-root user, but say what it means
+        print("autograder grade: warning: no sandbox here (level 'process'): student code runs "
+              "as you, with resource limits only; install bubblewrap for level 'bwrap'.",
+              file=sys.stderr)
     try:
         run = grade_class(args.assignment, args.submissions, args.out, jobs=args.jobs,
                           force=args.force, only=args.only, db=args.db, course=args.course,

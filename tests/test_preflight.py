@@ -76,3 +76,14 @@ def test_grade_exits_non_zero_when_a_student_got_a_grader_error(monkeypatch, tmp
     assert main(["grade", "A4", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "1 student(s) could not be graded" in err and "s2" in err
+
+
+def test_grade_at_level_process_warns_in_one_line(monkeypatch, tmp_path, capsys) -> None:
+    import autograder.grade as grade
+
+    monkeypatch.setattr(sandbox, "preflight", lambda: "process")
+    monkeypatch.setattr(grade, "grade_class", lambda *a, **k: grade.ClassRun(out=tmp_path))
+    monkeypatch.setattr(grade, "print_table", lambda run, config: None)
+    assert main(["grade", "A4", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "level 'process'" in line and "install bubblewrap" in line
