@@ -17,7 +17,7 @@ COURSE ?= build/demo/course
 PORT ?= 8888
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint release release-check check submission grade formgrader bench cifar10 clean
+.PHONY: help setup demo test lint release release-check check submission grade formgrader bundle bench cifar10 clean
 
 help: ## list the targets with one line each
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ grade: setup ## grade a class: make grade A=A3 SUBMISSIONS=dir-or-lms.zip OUT=bu
 
 formgrader: setup ## nbgrader's formgrader on 127.0.0.1 for a course: make formgrader [COURSE=build/demo/course] [PORT=8888]
 	$(PY) -m autograder.formgrader $(COURSE) --port $(PORT)
+
+bundle: setup ## the student bundle (no solutions, leak-checked): make bundle -> build/student-kit.zip
+	$(BIN)/autograder bundle A3 A4 -o build/student-kit.zip
 
 bench: setup ## benchmarks: figures as ratios measured in the same run -> build/bench/results.json, docs/benchmarks.md
 	$(PY) bench/run_all.py

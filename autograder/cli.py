@@ -23,8 +23,9 @@ HANDLERS: dict[str, tuple[str, str]] = {
     "rescue": ("autograder.rescue", "cli_rescue"),
     "grade": ("autograder.grade", "cli_grade"),
     "data": ("autograder.datasets", "cli_data"),
+    "bundle": ("autograder.bundle", "cli_bundle"),
 }
-LATER = {"bundle": "the student bundle", "export-gradescope": "the Gradescope bundle"}
+LATER = {"export-gradescope": "the Gradescope bundle"}
 
 
 def _positive(text: str) -> int:
@@ -87,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", help="where to put it (default: data/)")
     s.add_argument("--url", help=argparse.SUPPRESS)
 
+    s = sub.add_parser("bundle", help="write the student bundle (no solutions), leak-checked")
+    s.add_argument("assignments", nargs="+", metavar="A", help="e.g. A3 A4")
+    s.add_argument("-o", "--output", required=True, help="a new folder, or a path ending in .zip")
+    s.add_argument("--course", help="course directory (default: this repository)")
+
     for name, what in LATER.items():
         later = sub.add_parser(name, help=f"{what} (not available yet)")
         later.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -124,8 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"autograder {args.command}: {LATER[args.command]} is not available yet in this kit.")
         return 2
     handler = _handler(args.command)
-    if handler is None:
-        print(f"autograder {args.command}: not available yet in this version of the kit.")
+    if handler is None:  # the student kit ships without the instructor's modules
+        print(f"autograder {args.command}: this is an instructor command; it is not part of "
+              "the student kit.")
         return 2
     try:
         return int(handler(args) or 0)
