@@ -235,6 +235,21 @@ def test_loop_measurement_holds_with_the_import_guard_on() -> None:
     assert measured(module(DISGUISED["calls the naive version"]), guard=True).grows
 
 
+def test_endless_python_work_is_stopped_at_the_cap_and_grows() -> None:
+    body = "    k = 0\n    while k < 10 ** 7:\n        k += 1\n" + HONEST_BODY
+    m = measured(module(body))
+    assert m.work == [WORK_CAP] * 3 and m.grows
+
+
+def test_code_that_switches_the_tracer_off_is_reported() -> None:
+    body = "    import sys\n    sys.settrace(None)\n" + HONEST_BODY  # guard off: the import works
+    m = measured(module(body))
+    assert m.work == [WORK_TAMPERED] * 3 and m.tampered
+    found = grade(module(body)).violations
+    assert [v["rule"] for v in found] == ["loop-in-vectorized"]
+    assert "switched off Python's tracing" in found[0]["message"]
+
+
 def test_loop_only_the_measurement_sees_is_one_loop_in_vectorized() -> None:
     result = grade(module(DISGUISED["the naive function reached through a traceback"]))
     found = [v for v in result.violations if v["rule"] == "loop-in-vectorized"]
