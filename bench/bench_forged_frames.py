@@ -50,6 +50,10 @@ def _forge(args):
     import struct as _struct
     import sys as _sys
     fd = int(_sys.argv[_sys.argv.index("--out") + 1])
+    f = _sys._getframe()  # the request's id, from the worker's frames: the reply is accepted
+    while f is not None and not hasattr(f.f_locals.get("self"), "request_id"):
+        f = f.f_back
+    rid = str(f.f_locals["self"].request_id).encode()
 
     def frame(data):
         _os.write(fd, _struct.pack("<I", len(data)) + data)
@@ -62,7 +66,7 @@ def _forge(args):
         frame((b"[" + b"[]," * cap)[:cap - 3] + b"[]]")
     elif scenario == "head-at-cap-valid":
         lists = b",".join([b"[]"] * ({containers} - 8))
-        start = b'{{"v":{{"t":"dict","v":[["ok",true],["value",[[' + lists
+        start = b'{{"v":{{"t":"dict","v":[["ok",true],["id",' + rid + b'],["value",[[' + lists
         end = b']]]]}},"n":0}}'
         floats = b",0.1" * ((cap - len(start) - len(end)) // 4)
         head = start + floats + end
@@ -70,7 +74,8 @@ def _forge(args):
     elif scenario in ("array-at-cap", "array-over-cap"):
         budget = 2 * sum(a.nbytes for a in args if type(a) is np.ndarray) + 16 * 2**20
         count = budget // 8 + (1 if scenario == "array-over-cap" else 0)
-        frame(b'{{"v":{{"t":"dict","v":[["ok",true],["value",[{{"t":"nd","i":0}}]]]}},"n":1}}')
+        frame(b'{{"v":{{"t":"dict","v":[["ok",true],["id",' + rid
+              + b'],["value",[{{"t":"nd","i":0}}]]]}},"n":1}}')
         header = {{"descr": "<f8", "fortran_order": False, "shape": (count,)}}
         import io as _io
         buf = _io.BytesIO()
