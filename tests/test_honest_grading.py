@@ -59,8 +59,9 @@ STUDENTS = (
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("honest-class")
-    # the run of the solved notebook is cached in the test's own tmp folder, not in build/
-    course, subs = demo.build_class(root, STUDENTS, echo=lambda *_: None, cache=root / "cache")
+    # the run of the solved notebook: the content-addressed cache the demo and the adversarial
+    # corpus share (build/demo/cache, git-ignored), so the notebook runs once for all three
+    course, subs = demo.build_class(root, STUDENTS, echo=lambda *_: None)
     out = root / "out"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out", str(out),
                            "--jobs", "2", "--course", str(course)], capture_output=True, text=True, timeout=900)
