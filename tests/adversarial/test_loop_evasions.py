@@ -105,24 +105,35 @@ class Graded:
         return self.score.groups[grade_id].score or 0.0
 
 
-@pytest.fixture(scope="module")
-def kit() -> dict[str, Any]:
-    sol = solution_dir(ASSIGNMENT)
+def make_kit(assignment: str, notebook: str) -> dict[str, Any]:
+    """The assignment's config, hidden tests, reference, release and solved notebook."""
+    sol = solution_dir(assignment)
     config = load_config(sol / "assignment.toml")
-    ref_source = module_source(read_notebook(sol / NOTEBOOK).cells)
+    ref_source = module_source(read_notebook(sol / notebook).cells)
     return {
+        "assignment": assignment,
         "config": config,
         "tests": load_tests_module(sol / "hidden_tests.py"),
-        "ref": load_trusted_module(ref_source, "a3_reference"),
-        "release": nbformat.read(str(release_dir(ASSIGNMENT) / NOTEBOOK), as_version=4),
-        "solved": mv.solved_real(release_dir(ASSIGNMENT) / NOTEBOOK, ASSIGNMENT, NOTEBOOK),
+        "ref": load_trusted_module(ref_source, f"{assignment}_reference"),
+        "release": nbformat.read(str(release_dir(assignment) / notebook), as_version=4),
+        "solved": mv.solved_real(release_dir(assignment) / notebook, assignment, notebook),
     }
+
+
+@pytest.fixture(scope="module")
+def kit() -> dict[str, Any]:
+    return make_kit(ASSIGNMENT, NOTEBOOK)
+
+
+@pytest.fixture(scope="module")
+def kit4() -> dict[str, Any]:
+    return make_kit("A4", "two_layer_net.ipynb")
 
 
 def grade(kit: dict[str, Any], nb: nbformat.NotebookNode) -> Graded:
     """The self-check's rules, then the engine on the graft, then the score."""
     config = kit["config"]
-    static = [v.to_dict() for v in check_notebook(dict(nb), assignment=ASSIGNMENT).violations]
+    static = [v.to_dict() for v in check_notebook(dict(nb), assignment=kit["assignment"]).violations]
     module = graded_module(graft(nb, kit["release"]))
     result = grade_module(module.source, config, kit["tests"], kit["ref"], None, prestart=False,
                           where=module.where)
@@ -179,5 +190,36 @@ def test_honest_vectorized_control_keeps_full_marks(kit, label: str) -> None:
 
 def test_the_solution_itself_keeps_full_marks(kit) -> None:
     graded = grade(kit, kit["solved"])
+    assert graded.violations == []
+    assert all(t["status"] == "passed" for t in graded.tests), graded.tests
+
+
+# A4: a loop the rules cannot see (map taken from numpy's module dict), and the honest
+# comprehension over the weights' names.
+
+A4_MAP_FROM_NUMPY = (
+    "m = np.__dict__['__builtins__']['ma' + 'p']\n"
+    "hidden = np.array(list(m(lambda r: np.maximum(0, r.dot(W1) + b1), X)))\n"
+    "scores = hidden.dot(W2) + b2"
+)
+A4_WEIGHT_NAMES = (
+    "shifted = scores - scores.max(axis=1, keepdims=True)\n"
+    "exp_scores = np.exp(shifted)\n"
+    "probs = exp_scores / exp_scores.sum(axis=1, keepdims=True)\n"
+    "penalty = sum(np.sum(params[k] * params[k]) for k in ('W1', 'W2'))\n"
+    "loss = -np.mean(np.log(probs[np.arange(N), y])) + reg * penalty"
+)
+
+
+def test_a4_loop_only_the_measurement_sees_earns_nothing(kit4) -> None:
+    graded = grade(kit4, with_body(kit4, "nn_forward_pass", A4_MAP_FROM_NUMPY))
+    assert graded.group("nn_forward_pass") == 0.0
+    found = [v for v in graded.violations if v["rule"] == "loop-in-vectorized"]
+    assert len(found) == 1 and "Python-level work grows" in found[0]["message"]
+    assert "forbidden-call" in graded.rules()  # np.__dict__ and the '__builtins__' key
+
+
+def test_a4_comprehension_over_the_weight_names_keeps_full_marks(kit4) -> None:
+    graded = grade(kit4, with_body(kit4, "nn_forward_backward", A4_WEIGHT_NAMES))
     assert graded.violations == []
     assert all(t["status"] == "passed" for t in graded.tests), graded.tests
