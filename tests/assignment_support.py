@@ -192,3 +192,24 @@ def score_table(rows: Iterable[tuple[str, str, float, float]]) -> str:
     lines = [f"{'mutant':<{width}}  {'group':<{gwidth}}  score/max"]
     lines += [f"{m:<{width}}  {g:<{gwidth}}  {s:g}/{mx:g}" for m, g, s, mx in rows]
     return "\n".join(lines)
+
+
+def _scaled(value, factor: float):
+    """value with every float (and float array) multiplied by factor; ints, e.g. labels, kept."""
+    if isinstance(value, dict):
+        return {k: _scaled(v, factor) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_scaled(v, factor) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" or isinstance(value, float):
+        return value * factor
+    return value
+
+
+def scaled_reference(reference: types.ModuleType, factor: float) -> types.ModuleType:
+    """A stand-in for the reference whose functions return `factor` times its float results:
+    another set of hidden values, with the same zeros and the same argmax."""
+    module = types.ModuleType(f"{reference.__name__}_scaled")
+    for name, value in vars(reference).items():
+        if isinstance(value, types.FunctionType):
+            setattr(module, name, lambda *a, _f=value, **k: _scaled(_f(*a, **k), factor))
+    return module

@@ -25,6 +25,7 @@ from assignment_support import (
     load_builder,
     nbgrader,
     output_text,
+    scaled_reference,
     score_mutants,
     score_table,
 )
@@ -223,3 +224,22 @@ def test_all_four_losses_returning_zeros_earn_no_loss_points(tests_module, refer
                            reference, cfg)[("losses", "all-zeros")]
     group = {t.name: t.grade_id for t in collect_tests(tests_module)}
     assert sum(group_score(scores, group, g)[0] for g in losses) == 0.0
+
+
+def test_feedback_on_a_zero_answer_does_not_depend_on_the_hidden_values(tests_module, reference_source,
+                                                                         reference, cfg):
+    """Every zero answer's messages are the same against the reference and against 1.5 times
+    the reference: nothing in them can tell the student what the expected values are.
+
+    Left out: train_lowers_the_loss_on_a_separable_problem, which first checks that the student's (here: honest)
+    loss matches the reference, so it says "not checked" against the scaled one.
+    """
+    mutants = [(g, m, source) for g, ms in NO_WORK.items() for m, source in ms if m == "zeros"]
+    group = {t.name: t.grade_id for t in collect_tests(tests_module)}
+    real = score_mutants(A3, mutants, tests_module, reference_source, reference, cfg)
+    other = score_mutants(A3, mutants, tests_module, reference_source,
+                          scaled_reference(reference, 1.5), cfg)
+    for grade_id, mutant_id, _source in mutants:
+        for name, (_score, _top, message) in real[(grade_id, mutant_id)].items():
+            if group[name] == grade_id and name != "train_lowers_the_loss_on_a_separable_problem":
+                assert message == other[(grade_id, mutant_id)][name][2], (grade_id, name)

@@ -33,6 +33,7 @@ from assignment_support import (
     mutated,
     nbgrader,
     output_text,
+    scaled_reference,
     score_mutants,
     score_table,
     solution_blocks,
@@ -628,3 +629,22 @@ def test_an_answer_that_does_no_work_scores_0_in_its_group(no_work_scores, tests
     earned = {name: s for name, s in no_work_scores[(grade_id, mutant_id)].items()
               if group[name] == grade_id and (tests is None or name in tests) and s[0] > 0}
     assert earned == {}, f"{grade_id}/{mutant_id} earns points for no work"
+
+
+def test_feedback_on_a_zero_answer_does_not_depend_on_the_hidden_values(tests_module, reference_source,
+                                                                         reference, cfg):
+    """Every zero answer's messages are the same against the reference and against 1.5 times
+    the reference: nothing in them can tell the student what the expected values are.
+
+    Left out: training_lowers_the_loss, which first checks that the student's (here: honest)
+    loss matches the reference, so it says "not checked" against the scaled one.
+    """
+    mutants = [(g, m, source) for g, m, source, _tests in NO_WORK if "zeros" in m or "empty" in m]
+    group = _group_of(tests_module)
+    real = score_mutants(A4, mutants, tests_module, reference_source, reference, cfg)
+    other = score_mutants(A4, mutants, tests_module, reference_source,
+                          scaled_reference(reference, 1.5), cfg)
+    for grade_id, mutant_id, _source in mutants:
+        for name, (_score, _top, message) in real[(grade_id, mutant_id)].items():
+            if group[name] == grade_id and name != "training_lowers_the_loss":
+                assert message == other[(grade_id, mutant_id)][name][2], (grade_id, name)
