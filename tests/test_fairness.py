@@ -312,3 +312,26 @@ def test_self_check_shows_one_mistake_charged_once(solved_a3):
     ])))
     result = check_notebook(nb, assignment="A3")
     assert sorted(v.deduction for v in result.violations) == [0.0, 5.0]
+
+
+def _a4_cell(grade_id: str) -> str:
+    nb = nbformat.read(str(A4_RELEASE), as_version=4)
+    return next(source_of(c) for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def test_nn_predict_docstring_states_that_scores_come_from_loss_func():
+    source = _a4_cell("a4-predict")
+    assert "loss_func(params, X)" in source and "not from nn_forward_pass" in source
+
+
+def test_backward_pass_guidance_uses_only_names_the_student_can_reach():
+    """`pre` lives inside nn_forward_pass: the Part 3 comments say to use `hidden > 0` instead."""
+    source = _a4_cell("a4-forward-backward")
+    part3 = source.split("Part 3")[1]
+    assert "`pre` stays inside nn_forward_pass" in part3 and "use `hidden > 0`" in part3
+
+
+def test_large_score_markdown_states_where_exp_overflows():
+    nb = nbformat.read(str(A4_RELEASE), as_version=4)
+    text = "\n".join(source_of(c) for c in nb.cells if c.cell_type == "markdown")
+    assert "scores in the hundreds" not in text and "709" in text
