@@ -53,7 +53,7 @@ STUDENT_MODULES: tuple[str, ...] = (
 # (e.g. owner_only.uid_level asks the sandbox which level a grading run has).
 GRADER_ONLY: frozenset[str] = frozenset({
     "sandbox", "worker", "engine", "hidden", "protocol", "stubs", "grade", "gradebook", "report",
-    "sanitize", "demo", "bundle", "authoring",
+    "sanitize", "demo", "bundle", "authoring", "platforms",
 })
 DATA_FILES = ("digits.npz", "README.md")
 TEMPLATES = Path(__file__).parent / "templates" / "bundle"

@@ -24,8 +24,9 @@ HANDLERS: dict[str, tuple[str, str]] = {
     "grade": ("autograder.grade", "cli_grade"),
     "data": ("autograder.datasets", "cli_data"),
     "bundle": ("autograder.bundle", "cli_bundle"),
+    "export-gradescope": ("autograder.platforms.gradescope", "cli_export"),
+    "export-prairielearn": ("autograder.platforms.prairielearn", "cli_export"),
 }
-LATER = {"export-gradescope": "the Gradescope bundle"}
 
 
 def _positive(text: str) -> int:
@@ -93,9 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="a new folder, or a path ending in .zip")
     s.add_argument("--course", help="course directory (default: this repository)")
 
-    for name, what in LATER.items():
-        later = sub.add_parser(name, help=f"{what} (not available yet)")
-        later.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    for name, what, out in (("export-gradescope", "a Gradescope autograder zip", "ZIP"),
+                            ("export-prairielearn", "a PrairieLearn external grader", "DIR")):
+        s = sub.add_parser(name, help=f"write {what} for one assignment")
+        s.add_argument("assignment", metavar="A")
+        s.add_argument("-o", "--output", required=True, metavar=out)
+        s.add_argument("--course", help="course directory (default: this repository)")
     return p
 
 
@@ -104,7 +108,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int] | None:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == module_name:
+        if exc.name and (module_name + ".").startswith(exc.name + "."):  # it, or its package
             return None
         raise
     return getattr(module, func_name, None)
@@ -125,9 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
-    if args.command in LATER:
-        print(f"autograder {args.command}: {LATER[args.command]} is not available yet in this kit.")
         return 2
     handler = _handler(args.command)
     if handler is None:  # the student kit ships without the instructor's modules
