@@ -70,10 +70,10 @@ GUARDED_EVENTS = {
     "gc.get_referrers": "inspecting the grader's objects (gc)",
     "gc.get_referents": "inspecting the grader's objects (gc)",
     "code.__new__": "building code objects",
-    "object.__setattr__": "replacing the code of the grader's functions",
+    "object.__setattr__": "replacing the code of the grader's guard",
     "import": "importing modules",
 }
-# Function attributes whose change the guard refuses on functions that are not the student's.
+# Function attributes whose change the guard refuses on its own functions.
 FUNCTION_CODE_ATTRS = frozenset({"__code__", "__defaults__", "__kwdefaults__"})
 
 # The guard's two functions, compiled into a namespace of their own that is emptied right
@@ -97,7 +97,8 @@ def refuse(what, _write=_WRITE, _fd=_FD, _error=_ERROR, _oserror=_OSERROR,
 
 def hook(event, args, _events=_EVENTS, _prefixes=_PREFIXES, _allowed=_ALLOWED,
          _student=_STUDENT, _getframe=_GETFRAME, _loader_codes=_LOADER_CODES,
-         _attrs=_ATTRS, _func=_FUNCTION, _str=_STRTYPE, _type=_TYPE, _refuse=refuse):
+         _attrs=_ATTRS, _func=_FUNCTION, _str=_STRTYPE, _type=_TYPE, _refuse=refuse,
+         _guard_codes=_GUARD_CODES):
     what = _events.get(event)
     if what is None:
         for prefix in _prefixes:
@@ -119,19 +120,22 @@ def hook(event, args, _events=_EVENTS, _prefixes=_PREFIXES, _allowed=_ALLOWED,
         if frame is not None and frame.f_code.co_filename == _student:
             _refuse("import " + top)
         return
-    if event == "open":
+    if event == "open" or event == "os.listdir" or event == "os.scandir":
         code = _getframe(1).f_code
         for loader_code in _loader_codes:
             if code is loader_code:
-                return  # the interpreter reading a module it imports (numpy's lazy submodules)
-        path = args[0] if args and _type(args[0]) is _str else ""
+                return  # the import system finding and reading a module (numpy's lazy ones)
+        path = args[0] if event == "open" and args and _type(args[0]) is _str else ""
         _refuse(what + (" (" + path[:80] + ")" if path else ""))
     if event == "object.__setattr__":
         target = args[0]
         if _type(target) is not _func or args[1] not in _attrs:
             return
-        if target.__code__.co_filename == _student:
-            return  # the student's own function (the graded-name check looks after those)
+        code = target.__code__
+        for guard_code in _guard_codes:
+            if code is guard_code:
+                _refuse(what)
+        return  # any other function (namedtuple sets __defaults__ of the ones it makes)
     _refuse(what)
 
 
@@ -145,6 +149,23 @@ def guarded_import(name, globals=None, locals=None, fromlist=(), level=0, _real=
             _refuse("import " + top)
     return _real(name, globals, locals, fromlist, level)
 '''
+
+
+def _import_system_codes() -> tuple[types.CodeType, ...]:
+    """The code objects of the import system (importlib's frozen modules and zipimport): it
+    opens module files and lists their folders when numpy imports a submodule lazily, on first
+    use, while student code runs. Compared by identity: a student's code cannot pass for it."""
+    codes: dict[int, types.CodeType] = {}
+    for name in ("_frozen_importlib", "_frozen_importlib_external", "zipimport"):
+        module = sys.modules.get(name)
+        for obj in vars(module).values() if module else ():
+            members = vars(obj).values() if isinstance(obj, type) else (obj,)
+            for member in members:
+                func = getattr(member, "__func__", member)  # staticmethod, classmethod
+                code = getattr(func, "__code__", None) if isinstance(func, types.FunctionType) else None
+                if code is not None:
+                    codes[id(code)] = code
+    return tuple(codes.values())
 
 
 class ForbiddenOperation(PermissionError):
@@ -175,11 +196,7 @@ class Guard:
             return
         import os
 
-        external = sys.modules.get("_frozen_importlib_external")
-        loader_codes = tuple({id(c): c for c in (
-            getattr(external, cls, None).get_data.__code__
-            for cls in ("FileLoader", "SourceFileLoader", "SourcelessFileLoader")
-            if hasattr(getattr(external, cls, None), "get_data"))}.values())
+        loader_codes = _import_system_codes()
         allowed_text = " (allowed imports: " + ", ".join(sorted(self.allowed)) + ")"
         if self.log_fd is not None:
             os.set_blocking(self.log_fd, False)
@@ -196,7 +213,11 @@ class Guard:
             "_ERROR": ForbiddenOperation, "_OSERROR": OSError, "_ALLOWED_TEXT": allowed_text,
             "_REAL_IMPORT": builtins.__import__,
         }
-        exec(compile(_GUARD_SOURCE, "<guard>", "exec"), ns)  # noqa: S102 - our own constant source
+        code = compile(_GUARD_SOURCE, "<guard>", "exec")
+        # The functions' code objects are constants of the compiled source: known before the
+        # functions exist, so the hook can refuse changes to its own functions by identity.
+        ns["_GUARD_CODES"] = tuple(c for c in code.co_consts if isinstance(c, types.CodeType))
+        exec(code, ns)  # noqa: S102 - our own constant source
         hook, self._import = ns["hook"], ns["guarded_import"]
         ns.clear()  # the functions keep their defaults; their globals hold nothing now
         sys.addaudithook(hook)

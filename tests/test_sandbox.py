@@ -356,6 +356,18 @@ def test_the_guard_refuses_imports_and_files_with_a_clear_message():
         assert any("opening files" in v for v in c.violations)
 
 
+def test_the_guard_lets_numpy_import_its_lazy_submodules_without_a_violation():
+    source = PROBES + """
+def lazy():
+    return [float(np.fft.fft(np.ones(4))[0].real),
+            float(np.polynomial.Polynomial([1.0, 2.0])(3.0)),
+            float(np.ma.masked_array([1.0, 2.0]).sum())]
+"""
+    with caller(guard=True, source=source, limits=Limits(call_timeout_s=20.0)) as c:
+        assert c.call("lazy", (), {}, 0) == [4.0, 7.0, 3.0]
+        assert c.violations == []
+
+
 def test_the_guard_lets_the_preamble_import_what_the_assignment_does_not_allow():
     with caller(guard=True, allowed_imports=("numpy",)) as c:
         assert c.call("add", (1.0, 2.0), {}, 0) == 3.0
