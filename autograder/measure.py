@@ -181,20 +181,19 @@ def loop_violations(
 
 
 def looping_functions(config: AssignmentConfig, source: str, measured: Sequence[Measurement]) -> set[str]:
-    """The loop-free functions a loop is charged to, by the static rule or by measurement:
-    their groups earn nothing (vectorizing them was the work)."""
+    """The loop-free functions measured looping over their data (their own loop, not one they
+    reach in another flagged function): the tests that call them earn nothing, vectorizing
+    them was the work. A loop only the static rule sees (a `for` over a dict's four keys, say)
+    costs its deduction but not the tests: its work does not grow with the data."""
     return _loops(config, source, measured, None)[1]
 
 
 def _loops(
     config: AssignmentConfig, source: str, measured: Sequence[Measurement], where: Where | None,
 ) -> tuple[list[dict[str, Any]], set[str]]:
-    from autograder.rules.loops import charged_loops
-
     graph = _graph(source)
     if graph is None:
         return [], set()
-    static = {name for name, _ in charged_loops(graph, config.loop_free)}
     flagged = [m for m in measured if (m.grows or m.tampered) and m.name in graph.functions]
 
     def reaches(m: Measurement, other: str) -> bool:
@@ -203,13 +202,16 @@ def _loops(
     # callees first, so a function that only calls a looping one is the one left out
     flagged.sort(key=lambda m: sum(reaches(m, o.name) for o in flagged))
     kept: list[Measurement] = []
-    out = []
+    out, looping = [], set()
     for m in flagged:
-        covered = graph.loop(m.name) is not None or any(reaches(m, k.name) for k in kept)
+        through = any(reaches(m, k.name) for k in kept)
         kept.append(m)
-        if not covered:
+        if through:
+            continue
+        looping.add(m.name)
+        if graph.loop(m.name) is None:  # else the static rule reports it (the same function)
             out.append(_loop_violation(config, graph, m, where))
-    return out, static | {v["function"] for v in out}
+    return out, looping
 
 
 def _loop_violation(config: AssignmentConfig, graph: Any, m: Measurement, where: Where | None) -> dict:

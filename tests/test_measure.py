@@ -279,6 +279,13 @@ def test_a_loop_the_static_rule_sees_is_not_charged_again() -> None:
     assert group_score(result, "vectorized") == 0.0  # and the group earns nothing all the same
 
 
+def test_a_loop_over_a_fixed_number_of_items_keeps_the_tests() -> None:
+    body = "    for k in range(2):\n        pass\n" + HONEST_BODY  # the static rule's finding only
+    result = grade(module(body))
+    assert rules(result) == []
+    assert group_score(result, "vectorized") == pytest.approx(POINTS["vectorized"])
+
+
 def test_function_not_declared_loop_free_is_not_measured() -> None:
     source = module(DISGUISED["the naive function reached through a traceback"])
     assert rules(grade(source, loop_free=())) == []

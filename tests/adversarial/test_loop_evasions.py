@@ -223,3 +223,19 @@ def test_a4_comprehension_over_the_weight_names_keeps_full_marks(kit4) -> None:
     graded = grade(kit4, with_body(kit4, "nn_forward_backward", A4_WEIGHT_NAMES))
     assert graded.violations == []
     assert all(t["status"] == "passed" for t in graded.tests), graded.tests
+
+
+def test_a4_loop_over_the_params_keys_costs_its_deduction_not_the_tests(kit4) -> None:
+    # A `for` over a dict's four keys is a loop to the rules (they cannot know the dict is
+    # small), but its work does not grow with the data: the tests keep their points.
+    body = ("shifted = scores - scores.max(axis=1, keepdims=True)\n"
+            "exp_scores = np.exp(shifted)\n"
+            "probs = exp_scores / exp_scores.sum(axis=1, keepdims=True)\n"
+            "penalty = 0.0\n"
+            "for k in params:\n"
+            "    if k.startswith('W'):\n"
+            "        penalty += np.sum(params[k] * params[k])\n"
+            "loss = -np.mean(np.log(probs[np.arange(N), y])) + reg * penalty")
+    graded = grade(kit4, with_body(kit4, "nn_forward_backward", body))
+    assert graded.rules() == ["loop-in-vectorized"]
+    assert all(t["status"] == "passed" for t in graded.tests), graded.tests
