@@ -189,8 +189,8 @@ def same_mistake(violations: Sequence[Mapping[str, Any]]) -> list[int]:
         keys = []
         if v.get("cell") is not None and v.get("line") is not None:
             keys.append(("at", v.get("file"), v.get("cell"), v.get("line")))
-        if v.get("function"):
-            keys.append(("function", v.get("file"), v.get("function")))
+        if v.get("function"):  # one graded module for all notebooks: a name is unique in it
+            keys.append(("function", v.get("function")))
         for key in keys:
             if key in first_with:
                 a, b = find(first_with[key]), find(index)

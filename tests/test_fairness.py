@@ -335,3 +335,11 @@ def test_large_score_markdown_states_where_exp_overflows():
     nb = nbformat.read(str(A4_RELEASE), as_version=4)
     text = "\n".join(source_of(c) for c in nb.cells if c.cell_type == "markdown")
     assert "scores in the hundreds" not in text and "709" in text
+
+
+def test_checked_and_measured_finding_about_one_function_are_one_mistake(a3):
+    static = {"rule": "loop-in-vectorized", "message": "a loop", "cell": 12, "line": 4,
+              "function": "svm_loss_vectorized", "file": "linear_classifier.ipynb"}
+    measured = {"rule": "loop-in-vectorized", "message": "grows with N", "cell": None,
+                "function": "svm_loss_vectorized"}  # the engine's finding names no notebook
+    assert score_submission([], [static, measured], a3).deduction == a3.rule("loop-in-vectorized").deduction
