@@ -6,8 +6,9 @@ imports, `__import__`, `importlib`, `exec`/`eval`/`compile`, `open`, `getattr`/`
 module or the builtins, `globals()`/`vars()`, `sys.modules`, dunder escapes such as
 `__builtins__` or `__subclasses__`, numpy's file functions and `np.ctypeslib` (`open` and
 `ctypes` by other names), and IPython `!shell` and `%magic` lines (which are not Python:
-they are found line by line before parsing). A cell that does not parse is scanned line by line
-for import statements.
+they are found before parsing, where a logical line starts, read as tokens: see
+`autograder.integrity.split_magics`). A cell that does not parse is scanned line by line for
+import statements.
 """
 
 from __future__ import annotations
