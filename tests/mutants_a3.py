@@ -274,6 +274,9 @@ NO_WORK: dict[str, list[tuple[str, str]]] = {
                   "    return np.zeros((batch_size, X.shape[1])), np.zeros(batch_size, dtype=y.dtype)\n"),
         ("constant", "def sample_batch(X, y, num_train, batch_size):\n"
                      "    return np.ones((batch_size, X.shape[1])), np.ones(batch_size, dtype=y.dtype)\n"),
+        ("random-noise", "def sample_batch(X, y, num_train, batch_size):\n"
+                         "    return (np.random.rand(batch_size, X.shape[1]),\n"
+                         "            np.random.randint(0, 10, batch_size).astype(y.dtype))\n"),
     ],
     "train_linear_classifier": [
         ("zeros", "def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5,\n"
