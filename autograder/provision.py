@@ -73,8 +73,9 @@ def provision(run: Runner = _run, is_root: bool | None = None) -> str:
         still = missing_packages()
         if error is not None:
             did = f"apt-get could not install {' and '.join(missing)} ({error})"
-        elif still:
-            did = f"apt-get installed {' and '.join(missing)}, but {' and '.join(still)} is still not usable"
+        elif still:  # e.g. installed already, but not on PATH or not executable
+            exes = " and ".join(f"`{exe}`" for exe, pkg in NEEDED if pkg in still)
+            did = f"apt-get reports {' and '.join(missing)} installed, but {exes} is still not found"
         else:
             did = f"installed {' and '.join(missing)} with apt-get"
     return f"sandbox: {did}; {level_sentence()}"

@@ -100,3 +100,14 @@ def test_check_is_1_with_one_line_naming_what_to_install(monkeypatch, capsys):
     assert provision.main(["--check"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "install bubblewrap" in err
+
+
+def test_a_package_apt_calls_installed_but_still_missing_is_named(machine):
+    class NoOpApt(FakeApt):
+        def __call__(self, cmd):
+            self.calls.append(list(cmd))
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    machine.add("setpriv")
+    line = provision.provision(run=NoOpApt(machine), is_root=True)
+    assert "apt-get reports bubblewrap installed, but `bwrap` is still not found" in line
