@@ -45,7 +45,7 @@ from autograder.config import (
 STUDENT_MODULES: tuple[str, ...] = (
     "__init__", "__main__", "cli", "toolkit", "datasets", "notebook", "config", "identity",
     "check", "rescue", "submission", "intake", "models", "integrity", "graft", "module",
-    "release", "score", "owner_only",
+    "release", "release_names", "score", "owner_only",
     "rules/__init__", "rules/astutil", "rules/base", "rules/calls", "rules/cells", "rules/code",
     "rules/execution", "rules/imports", "rules/invalid", "rules/loops", "rules/names",
 )
@@ -53,7 +53,7 @@ STUDENT_MODULES: tuple[str, ...] = (
 # (e.g. owner_only.uid_level asks the sandbox which level a grading run has).
 GRADER_ONLY: frozenset[str] = frozenset({
     "sandbox", "worker", "engine", "hidden", "protocol", "stubs", "grade", "gradebook", "report",
-    "sanitize", "demo", "bundle", "authoring", "platforms",
+    "sanitize", "demo", "bundle", "authoring", "platforms", "scaffold",
 })
 DATA_FILES = ("digits.npz", "README.md")
 TEMPLATES = Path(__file__).parent / "templates" / "bundle"

@@ -24,6 +24,7 @@ HANDLERS: dict[str, tuple[str, str]] = {
     "grade": ("autograder.grade", "cli_grade"),
     "data": ("autograder.datasets", "cli_data"),
     "bundle": ("autograder.bundle", "cli_bundle"),
+    "new": ("autograder.scaffold", "cli_new"),
     "export-gradescope": ("autograder.platforms.gradescope", "cli_export"),
     "export-prairielearn": ("autograder.platforms.prairielearn", "cli_export"),
 }
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", choices=["cifar10"])
     s.add_argument("--data-dir", help="where to put it (default: data/)")
     s.add_argument("--url", help=argparse.SUPPRESS)
+
+    s = sub.add_parser("new", help="scaffold solutions/<A>/: source notebook, hidden tests, rubric")
+    s.add_argument("assignment", metavar="A", help="e.g. A5")
+    s.add_argument("--title", help="the assignment's title")
+    s.add_argument("--course", help="course directory (default: this repository)")
 
     s = sub.add_parser("bundle", help="write the student bundle (no solutions), leak-checked")
     s.add_argument("assignments", nargs="+", metavar="A", help="e.g. A3 A4")

@@ -41,6 +41,7 @@ from autograder.config import (
     solution_dir,
 )
 from autograder.notebook import NotebookError, notebook_text, parse_notebook, read_notebook
+from autograder.release_names import undefined_names
 
 # The marker lines around each TODO block, without indentation.
 START_MARKER = "# ========== START OF YOUR CODE (do not edit or delete this line) =========="
@@ -560,6 +561,9 @@ def build_release(assignment: str, course: Path) -> Release:
         raise ReleaseError("\n".join(errors))
     released = run_nbgrader(assignment, {n: prepare_source(nb) for n, nb in sources.items()})
     notebooks = {n: normalize(released[n], sources[n]) for n in names}
+    undefined = undefined_names(notebooks, f"{SOLUTIONS_DIR}/{assignment}")
+    if undefined:
+        raise ReleaseError("\n".join(undefined))
     fingerprints = {n: fingerprint(nb) for n, nb in notebooks.items()}
     version = pick_version(published_versions(release_dir(assignment, course)), fingerprints)
     result = Release(assignment, version, notebooks=notebooks)
