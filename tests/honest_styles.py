@@ -225,7 +225,8 @@ LOSS_EYE = '''
 Y = np.eye(scores.shape[1])[y]       # one-hot (N, C)
 z = scores - scores.max(axis=1, keepdims=True)
 probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-loss = -np.sum(Y * np.log(probs)) / N + reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+# a generator over the two weight matrices: a fixed pair, not a loop over the data
+loss = -np.sum(Y * np.log(probs)) / N + reg * sum(np.sum(w * w) for w in (W1, W2))
 '''
 
 BACKWARD_EECS498 = '''
@@ -430,7 +431,8 @@ STYLES = [
     Style("a3-out-of-order", "A3", A3_OTHER, out_of_order, "cells re-run out of order"),
     Style("a3-comment-in-locked-cell", "A3", A3_CS231N, comment_in_locked_cell, "a comment edited in a check cell"),
     Style("a4-eecs498", "A4", A4_EECS498, what="EECS 498: @, logsumexp, .item(), per-key in-place updates, meshgrid"),
-    Style("a4-eye-lambda", "A4", A4_OTHER, what="np.eye one-hots, a ReLU lambda, updates over grads.items()"),
+    Style("a4-eye-lambda", "A4", A4_OTHER,
+          what="np.eye one-hots, a ReLU lambda, a generator over (W1, W2), updates over grads.items()"),
     Style("a4-two-space-colab", "A4", A4_EECS498, lambda nb: colab(two_space_indent(nb)),
           "2-space cells saved by Colab"),
     Style("a4-vscode-crlf", "A4", A4_OTHER, vscode_crlf, "saved by VS Code with CRLF"),
