@@ -596,6 +596,8 @@ NO_WORK: list[tuple[str, str, str, tuple[str, ...] | None]] = [
                                "    return np.ones(X.shape[0], dtype=np.int64)\n", None),
     ("nn_train", "empty-histories", _constant(_TRAIN_CONSTANT, HISTORY="[]"), None),
     ("nn_train", "constant", _constant(_TRAIN_CONSTANT, HISTORY="[1.0] * num_iters"), None),
+    ("nn_train", "made-up-falling-history",
+     _constant(_TRAIN_CONSTANT, HISTORY="[1.0 / (1 + t) for t in range(num_iters)]"), None),
     ("nn_search", "search-params-empty", _SEARCH_PARAMS.format("[]", "[]", "[]", "[]"),
      (_SEARCH_TEST,)),
     ("nn_search", "search-params-zeros", _ZERO_SEARCH, (_SEARCH_TEST,)),
