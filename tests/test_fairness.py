@@ -298,6 +298,19 @@ def test_forbidden_import_in_a_graded_function_is_charged_once_through_the_sandb
     assert any(t["status"] != "passed" for t in report["tests"] if t["grade_id"] == "softmax_loss_vectorized")
 
 
+def test_feedback_shows_why_a_finding_is_not_deducted(a3):
+    from autograder.report import render_feedback
+
+    first = {"rule": "forbidden-call", "message": "Cell 12, line 4: `np.vectorize` — write it with numpy.",
+             "cell": 12, "line": 4}
+    second = {"rule": "loop-in-vectorized", "message": "Cell 12, line 4: a loop — use numpy.",
+              "cell": 12, "line": 4}
+    report = build_report({"student_id": "s1", "tests": [], "violations": [first, second]}, a3)
+    html = render_feedback(report, a3)
+    assert report["deduction"] == 5.0
+    assert "the same mistake is charged under forbidden-call" in html
+
+
 def test_self_check_shows_one_mistake_charged_once(solved_a3):
     nb = _executed(_with_body(solved_a3, "svm_loss_vectorized", "\n".join([
         "hinge = np.vectorize(lambda m: max(m, 0.0))",
