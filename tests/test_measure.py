@@ -380,3 +380,13 @@ def test_function_that_only_calls_a_flagged_function_is_not_charged_twice() -> N
 
 def test_probes_are_collected_by_function_name() -> None:
     assert list(collect_probes(hidden_module())) == ["linear_loss"]
+
+
+@pytest.mark.parametrize("assignment", ["A3", "A4"])
+def test_every_loop_free_function_of_a_real_assignment_has_a_probe(assignment: str) -> None:
+    from autograder.config import load_config, solution_dir
+    from autograder.hidden import load_tests_module
+
+    sol = solution_dir(assignment)
+    loop_free = load_config(sol / "assignment.toml").loop_free
+    assert loop_free and set(loop_free) <= set(collect_probes(load_tests_module(sol / "hidden_tests.py")))
