@@ -155,8 +155,8 @@ idx = np.random.choice(num_train, batch_size)
 X_batch, y_batch = X[idx, :], y[idx]
 '''
 
-SAMPLE_BATCH_TWO_SPACES = '''
-batch_idx = np.random.choice(np.arange(num_train), size=batch_size, replace=True)
+SAMPLE_BATCH_RANDINT = '''
+batch_idx = np.random.randint(0, num_train, size=batch_size)   # with replacement, seedable
 X_batch = X[batch_idx]
 y_batch = y[batch_idx]
 '''
@@ -405,7 +405,7 @@ A3_CS231N = {
 A3_OTHER = {
     "a3-svm-naive": [SVM_NAIVE_WHILE], "a3-svm-vec": [SVM_VEC_LAMBDA],
     "a3-softmax-naive": [SOFTMAX_NAIVE_ENUMERATE], "a3-softmax-vec": [SOFTMAX_VEC_LOGSUMEXP],
-    "a3-sample-batch": [SAMPLE_BATCH_TWO_SPACES], "a3-train": [TRAIN_INPLACE_PERCENT],
+    "a3-sample-batch": [SAMPLE_BATCH_RANDINT], "a3-train": [TRAIN_INPLACE_PERCENT],
     "a3-predict": [PREDICT_TWO_STEPS], "a3-svm-search-params": [SVM_GRID_ARRAYS],
     "a3-softmax-search-params": [SOFTMAX_GRID_ARRAYS_PERCENT],
 }
