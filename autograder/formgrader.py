@@ -94,13 +94,35 @@ def main(argv: list[str] | None = None) -> int:
               f"`autograder grade A SUBMISSIONS --out OUT --course {course}`.")
     port = free_port(args.port)
     token = secrets.token_hex(24)
-    print(f"Formgrader for {course}:\n    {url(port, token)}\n"
-          "Open it in a browser on this machine (or through an SSH tunnel); Ctrl-C stops the server.",
-          flush=True)
+    print(f"Formgrader for {course}: starting JupyterLab on 127.0.0.1:{port} ...", flush=True)
+    server = subprocess.Popen(server_command(course, port), cwd=course, env=server_env(token))
     try:
-        return subprocess.call(server_command(course, port), cwd=course, env=server_env(token))
+        if wait_until_ready(server, port, token):
+            # after Jupyter's start-up log, so the line to open is the last one on the screen
+            print(f"\nFormgrader is ready: {url(port, token)}\nOpen it in a browser on this "
+                  "machine (or through an SSH tunnel); Ctrl-C stops the server.\n", flush=True)
+        return server.wait()
     except KeyboardInterrupt:
+        server.terminate()
+        server.wait()
         return 0
+
+
+def wait_until_ready(server: subprocess.Popen, port: int, token: str) -> bool:
+    """Poll the server's status API until it answers (True) or the process ends (False)."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"http://{HOST}:{port}/api/status",
+                                     headers={"Authorization": f"token {token}"})
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    return False
 
 
 if __name__ == "__main__":

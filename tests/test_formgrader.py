@@ -53,3 +53,11 @@ def test_a_missing_demo_course_says_to_run_make_demo(monkeypatch, tmp_path: Path
     monkeypatch.setattr(fg, "DEFAULT_COURSE", tmp_path / "build" / "demo" / "course")
     assert fg.main([str(tmp_path / "build" / "demo" / "course")]) == 1
     assert "run `make demo` first" in capsys.readouterr().err
+
+
+def test_a_server_that_exits_is_not_reported_ready() -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert fg.wait_until_ready(dead, fg.free_port(0), "token") is False
