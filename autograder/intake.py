@@ -714,9 +714,9 @@ def extract_submission(
             members = safe_extract(source, root, limits)
         return _analyse(source, root, members, config)
     except IntakeError as exc:
-        return Intake(
-            status=exc.status, message=f"{source.name}: {exc.message}", source=source, root=root
-        )
+        # name the file once: some messages start with it already ("A4_s15.zip is incomplete")
+        named = exc.message if exc.message.startswith(source.name) else f"{source.name}: {exc.message}"
+        return Intake(status=exc.status, message=named, source=source, root=root)
     except Exception as exc:  # a bug must cost one student a clear status, not the batch
         return Intake(
             status="internal-error",

@@ -47,3 +47,27 @@ def test_a_total_above_the_deductions_has_no_floor_note():
 def test_the_summary_line_has_a_space_before_the_mean():
     html = " ".join(render_summary([report()], CONFIG).split())
     assert "1 graded · mean" in html
+
+
+def test_a_cut_off_zip_is_named_once(tmp_path):
+    import zipfile
+
+    from autograder.intake import extract_submission
+
+    whole = tmp_path / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as zf:
+        zf.writestr("nb.ipynb", "x" * 5000)
+    cut = tmp_path / "GX_s15.zip"
+    cut.write_bytes(whole.read_bytes()[:200])  # starts like a zip, ends early
+    intake = extract_submission(cut, tmp_path / "out", CONFIG)
+    assert not intake.ok and intake.message.count("GX_s15.zip") == 1
+    assert "incomplete" in intake.message
+
+
+def test_an_error_without_the_file_name_gets_it_once(tmp_path):
+    from autograder.intake import extract_submission
+
+    bad = tmp_path / "GX_s16.zip"
+    bad.write_bytes(b"hello world")
+    intake = extract_submission(bad, tmp_path / "out", CONFIG)
+    assert not intake.ok and intake.message.count("GX_s16.zip") == 1
