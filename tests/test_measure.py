@@ -390,3 +390,11 @@ def test_every_loop_free_function_of_a_real_assignment_has_a_probe(assignment: s
     sol = solution_dir(assignment)
     loop_free = load_config(sol / "assignment.toml").loop_free
     assert loop_free and set(loop_free) <= set(collect_probes(load_tests_module(sol / "hidden_tests.py")))
+
+
+def test_a_broken_probe_is_a_note_for_the_instructor_not_a_crash() -> None:
+    broken = load_trusted_module(HIDDEN_TESTS.replace("return W, X, y, 0.1", "return W, X, y, object()"),
+                                 "m9_broken_probe")
+    result = grade_module(module(), config(), broken, REF, None, guard=False, limits=FAST, prestart=False)
+    assert result.violations == []
+    assert any("@loop_probe of 'linear_loss' failed" in line for line in result.log)
