@@ -372,3 +372,19 @@ def test_computed_getattr_on_numpy_is_charged_once(course: Path, solved) -> None
 def test_getattr_with_a_plain_constant_name_is_allowed(course: Path, solved) -> None:
     body = "shape = getattr(X, 'shape')\nreturn float(np.sum(square(X @ W))) + 0 * shape[0]"
     assert rules_of(vectorized(solved, body), course) == []
+
+
+@pytest.mark.parametrize("line", [
+    "f = np.ma.core.inspect.currentframe()",
+    "m = np.ma.core.builtins.map",
+    "s = np.testing.extbuild.sys",
+    "o = np.ma.core.operator.attrgetter('sum')",
+])
+def test_a_python_module_reached_through_numpy_is_a_forbidden_import(course: Path, solved, line: str) -> None:
+    nb = mv.add_to_body(solved, mv.find(solved, "todo"), line)
+    assert "forbidden-import" in rules_of(nb, course)
+
+
+def test_numpy_functions_named_like_python_modules_stay_allowed(course: Path, solved) -> None:
+    nb = mv.add_to_body(solved, mv.find(solved, "todo"), "c = np.copy(W)\nr = np.random.rand(2)")
+    assert rules_of(nb, course) == []

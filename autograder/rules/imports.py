@@ -56,6 +56,15 @@ NUMPY_ESCAPES = {
         "load", "save", "savez", "savez_compressed", "loadtxt", "savetxt", "genfromtxt",
         "fromfile", "fromregex")},
 }
+# Python modules numpy's own modules import, reachable as their attributes
+# (`np.ma.core.inspect`, `np.ma.core.builtins`, `np.testing.extbuild.sys`): imports by other
+# names. No public numpy name is spelled like one of these.
+PYTHON_MODULES_IN_NUMPY = {
+    "sys", "os", "builtins", "inspect", "subprocess", "ctypes", "importlib", "gc", "operator",
+    "functools", "itertools", "types", "pathlib", "tempfile", "shutil", "io", "pickle",
+    "threading", "weakref", "platform", "sysconfig", "fileinput", "codecs", "textwrap",
+    "warnings", "abc", "argparse", "contextlib", "traceback", "signal", "socket",
+}
 FILE_METHODS = {"tofile": "writes an array to a file", "dump": "pickles an array to a file"}
 _TEXT_IMPORT = re.compile(r"^\s*(?:import\s+([\w.]+)|from\s+(\.*[\w.]*)\s+import\b)")
 
@@ -127,6 +136,9 @@ def _numpy_path_escape(path: str) -> str | None:
     private = [p for p in path.split(".")[1:] if p.startswith("_") and not p.endswith("__")]
     if path.startswith("numpy.") and private:
         return "is numpy's private code (it reaches os and files)"
+    python = [p for p in path.split(".")[1:] if p in PYTHON_MODULES_IN_NUMPY]
+    if path.startswith("numpy.") and python:
+        return f"reaches Python's `{python[0]}` module through numpy (an import by another name)"
     return None
 
 
