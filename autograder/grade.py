@@ -235,6 +235,7 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
     out["tests"] = [_as_dict(t) for t in _get(result, "tests", [])]
     out["violations"] += [_as_dict(v) for v in _get(result, "violations", [])]
     out["sandbox"] = str(_get(result, "sandbox", "") or "")
+    out["notes"] = [str(n) for n in _get(result, "notes", []) or []]  # e.g. the time budget, host litter
 
 
 def _batch_level(task: Mapping[str, Any]) -> str:

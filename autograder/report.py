@@ -20,6 +20,7 @@ from typing import Any
 
 from autograder import __version__
 from autograder.config import AssignmentConfig
+from autograder.identity import student_path
 from autograder.score import Override, ScoreResult, atomic_write_text, score_submission
 
 STATUSES = ("graded", "failed", "error")  # failed: submission unusable; error: grader crashed
@@ -157,6 +158,7 @@ def build_report(
             for d in scored.deductions
         ],
         "overrides": scored.overrides,
+        "notes": [student_safe(n, 500) for n in result.get("notes", [])],
         "submission": dict(result.get("submission", {})),
         "grader": {
             "version": __version__,
@@ -172,19 +174,19 @@ def build_report(
 
 def write_report_json(out_dir: str | Path, report: Mapping[str, Any]) -> Path:
     """OUT/<student_id>/report.json, atomically."""
-    path = Path(out_dir) / str(report["student_id"]) / "report.json"
+    path = student_path(out_dir, str(report["student_id"]), "report.json")
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return path
 
 
 def read_report_json(out_dir: str | Path, student_id: str) -> dict[str, Any] | None:
     """The student's report.json, or None when missing or unreadable (then: grade again)."""
-    path = Path(out_dir) / student_id / "report.json"
     try:
+        path = student_path(out_dir, student_id, "report.json")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # UnsafeIdError and JSONDecodeError are ValueErrors
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and data.get("student_id") == student_id else None
 
 
 # --- grades.csv -----------------------------------------------------------------------------
@@ -231,12 +233,30 @@ def grades_rows(reports: Iterable[Mapping[str, Any]], config: AssignmentConfig) 
     return rows
 
 
-def write_grades_csv(path: str | Path, reports: Iterable[Mapping[str, Any]], config: AssignmentConfig) -> Path:
-    """OUT/grades.csv, atomically."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs (OWASP's CSV-injection rule): a cell that
+    starts with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'`, unless it is a plain number."""
+    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def write_csv(path: str | Path, rows: Iterable[Sequence[str]]) -> Path:
+    """Rows as CSV, atomically, every cell neutralized with `csv_cell` (every CSV the kit writes
+    goes through here: its cells carry student ids and messages)."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(grades_rows(reports, config))
+    csv.writer(buf, lineterminator="\n").writerows([csv_cell(str(c)) for c in row] for row in rows)
     atomic_write_text(path, buf.getvalue())
     return Path(path)
+
+
+def write_grades_csv(path: str | Path, reports: Iterable[Mapping[str, Any]], config: AssignmentConfig) -> Path:
+    """OUT/grades.csv, atomically."""
+    return write_csv(path, grades_rows(reports, config))
 
 
 # --- HTML -------------------------------------------------------------------------------------
@@ -265,7 +285,7 @@ def render_feedback(report: Mapping[str, Any], config: AssignmentConfig) -> str:
 
 
 def write_feedback(out_dir: str | Path, report: Mapping[str, Any], config: AssignmentConfig) -> Path:
-    path = Path(out_dir) / str(report["student_id"]) / "feedback.html"
+    path = student_path(out_dir, str(report["student_id"]), "feedback.html")
     atomic_write_text(path, render_feedback(report, config))
     return path
 
@@ -323,6 +343,7 @@ def to_look_at(report: Mapping[str, Any]) -> list[str]:
     if report.get("status") == "graded" and report.get("score", 0) == 0 and report.get("max_score"):
         why.append("score 0")
     why += [f"intake: {n}" for n in report.get("submission", {}).get("notes", [])]
+    why += [f"grader: {n}" for n in report.get("notes", [])]
     if report.get("overrides"):
         why.append("TA override: " + "; ".join(report["overrides"]))
     return why
