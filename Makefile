@@ -62,8 +62,8 @@ grade: setup ## grade a class: make grade A=A3 SUBMISSIONS=dir-or-lms.zip OUT=bu
 formgrader: setup ## nbgrader's formgrader on 127.0.0.1 for a course: make formgrader [COURSE=build/demo/course] [PORT=8888]
 	$(PY) -m autograder.formgrader $(COURSE) --port $(PORT)
 
-bundle: setup ## the student bundle (no solutions, leak-checked): make bundle -> build/student-kit.zip
-	$(BIN)/autograder bundle A3 A4 -o build/student-kit.zip
+bundle: setup ## the student bundle (no solutions, leak-checked): make bundle -> build/student-kit.zip (A2, A3, A4)
+	$(BIN)/autograder bundle A2 A3 A4 -o build/student-kit.zip
 
 bench: setup ## benchmarks: figures as ratios measured in the same run -> build/bench/results.json, docs/benchmarks.md
 	$(PY) bench/run_all.py

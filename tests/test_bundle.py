@@ -26,7 +26,7 @@ INSTRUCTOR_ONLY = ("solutions/", "hidden_tests", "tests/", "bench/", "docs/", "g
 
 @pytest.fixture(scope="module")
 def bundle_zip(tmp_path_factory) -> Path:
-    return build_bundle(["A3", "A4"], tmp_path_factory.mktemp("bundle") / "kit.zip")
+    return build_bundle(["A2", "A3", "A4"], tmp_path_factory.mktemp("bundle") / "kit.zip")
 
 
 def test_the_bundle_holds_what_students_need_and_nothing_of_the_instructors(bundle_zip: Path) -> None:
