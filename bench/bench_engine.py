@@ -1,8 +1,8 @@
 """Benchmark: grading one submission with the hidden-test engine, worker start included.
 
-    .venv/bin/python bench/bench_engine.py [--repeat 10] [--only synthetic A3 A4]
+    .venv/bin/python bench/bench_engine.py [--repeat 10] [--only synthetic A2 A3 A4]
 
-For each submission (a small synthetic assignment, and the A3 and A4 reference solutions when
+For each submission (a small synthetic assignment, and the A2, A3 and A4 reference solutions when
 solutions/ has them), grades it `--repeat` times with `engine.grade_module` at the "bwrap" level
 (when available: root + bubblewrap) and at the "process" level, and prints the median wall time
 per submission at each level and their ratio, next to "in-process": the same hidden tests
@@ -104,7 +104,7 @@ def time_grading(case: tuple[Any, ...], level: str, repeat: int, prestart: bool)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=10)
-    p.add_argument("--only", nargs="+", default=["synthetic", "A3", "A4"])
+    p.add_argument("--only", nargs="+", default=["synthetic", "A2", "A3", "A4"])
     p.add_argument("--no-prestart", action="store_true",
                    help="start each worker only when its submission is graded (no spare)")
     args = p.parse_args(argv)
