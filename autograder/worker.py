@@ -251,16 +251,25 @@ class WorkMeter:
     numpy's Python wrappers, callbacks that np.vectorize or map run). Whole-array numpy work
     runs in C and costs nothing here, so honest vectorized code does the same work whatever
     the size of its inputs, while a Python loop over the data does more work on more data.
+
+    Used as `with meter: func(...)`. The count is reported as tampered (`intact` False) when
+    the code switched the tracer off or replaced it, or muted one of its own frames (its
+    `f_trace` cleared: that frame's return never reaches the meter; or its `f_trace_lines`
+    turned off): every traced frame must come back through the meter.
     """
 
     def __init__(self, cap: int = WORK_CAP) -> None:
         self.cap = cap
         self.work = 0
+        self.frames = 0  # frames entered while tracing
+        self.returns = 0  # ... and seen returning through the meter
         self.capped = False
+        self.muted = False
         self.intact = True
 
     def _on_call(self, frame: Any, event: str, arg: Any) -> Any:
         self.work += 1
+        self.frames += 1
         if self.work >= self.cap:
             return self._stop(frame)
         return self._on_line
@@ -270,6 +279,10 @@ class WorkMeter:
             self.work += 1
             if self.work >= self.cap:
                 return self._stop(frame)
+        elif event == "return":
+            self.returns += 1
+            if not frame.f_trace_lines and not self.capped:
+                self.muted = True
         return self._on_line
 
     def _stop(self, frame: Any) -> None:
@@ -278,15 +291,17 @@ class WorkMeter:
         sys.settrace(None)
         frame.f_trace_lines = False
 
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        sys.settrace(self._on_call)
-        try:
-            yield
-        finally:
-            # Code that switched the tracer off or replaced it cannot be measured: say so.
-            self.intact = self.capped or sys.gettrace() == self._on_call
-            sys.settrace(None)
+    def __enter__(self) -> WorkMeter:
+        sys.settrace(self._on_call)  # this frame began untraced: it is not counted
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        # This frame is the one traced frame still open (entered through the meter, not yet
+        # returned). Anything else unbalanced was muted by the code: it cannot be measured.
+        open_frames = self.frames - self.returns
+        self.intact = self.capped or (tracer == self._on_call and open_frames == 1 and not self.muted)
 
     def result(self) -> int:
         """The count, capped; WORK_TAMPERED when the code switched the meter off."""
@@ -449,7 +464,7 @@ class Worker:
             np.random.seed(int(msg.get("seed", 0)) % 2**32)
             meter = WorkMeter() if work is not None else None
             try:
-                with self._student_running(sink), meter.running() if meter else contextlib.nullcontext():
+                with self._student_running(sink), meter or contextlib.nullcontext():
                     result = func(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
                 return self._error("exception", type(exc).__name__, _exc_text(exc), sink,

@@ -250,6 +250,20 @@ def test_code_that_switches_the_tracer_off_is_reported() -> None:
     assert "switched off Python's tracing" in found[0]["message"]
 
 
+MUTED = (
+    "    try:\n        raise ValueError\n    except ValueError as e:\n"
+    "        fr = e.__traceback__.tb_frame\n"
+    "    fr.{attr} = {value}\n"
+    "    t = 0\n    for i in range(X.shape[0]):\n        t += 1\n"
+)
+
+
+@pytest.mark.parametrize(("attr", "value"), [("f_trace", "None"), ("f_trace_lines", "False")])
+def test_code_that_mutes_its_own_frame_is_reported(attr: str, value: str) -> None:
+    m = measured(module(MUTED.format(attr=attr, value=value) + HONEST_BODY))
+    assert m.work == [WORK_TAMPERED] * 3 and m.tampered
+
+
 def test_loop_only_the_measurement_sees_is_one_loop_in_vectorized() -> None:
     result = grade(module(DISGUISED["the naive function reached through a traceback"]))
     found = [v for v in result.violations if v["rule"] == "loop-in-vectorized"]
