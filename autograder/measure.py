@@ -329,6 +329,21 @@ def zero_tests(
     return tests
 
 
+def joined_where(modules: Sequence[Any]) -> Where:
+    """A `where` for graded modules (autograder.graft.GradedModule) joined with "\\n", as the
+    grader joins an assignment's notebooks: a line of the joined source -> the student's
+    (cell, line) in the notebook it came from."""
+    def where(line: int) -> tuple[int | None, int | None]:
+        for module in modules:
+            count = module.source.count("\n") + 1
+            if line <= count:
+                return module.where(line)
+            line -= count
+        return None, None
+
+    return where
+
+
 def _place(module_line: int, where: Where | None) -> tuple[int | None, int | None]:
     if where is None:
         return None, None

@@ -412,3 +412,13 @@ def test_a_broken_probe_is_a_note_for_the_instructor_not_a_crash() -> None:
     result = grade_module(module(), config(), broken, REF, None, guard=False, limits=FAST, prestart=False)
     assert result.violations == []
     assert any("@loop_probe of 'linear_loss' failed" in line for line in result.log)
+
+
+def test_joined_where_maps_a_line_of_joined_modules_to_its_own_module() -> None:
+    from autograder.graft import GradedModule
+    from autograder.measure import joined_where
+
+    first = GradedModule("a\nb", [(1, 1), (1, 2)])
+    second = GradedModule("c\nd\ne", [(2, 1), (3, 5), (3, 6)])
+    where = joined_where([first, second])
+    assert [where(n) for n in range(1, 7)] == [(1, 1), (1, 2), (2, 1), (3, 5), (3, 6), (None, None)]
