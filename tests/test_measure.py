@@ -396,7 +396,7 @@ def test_probes_are_collected_by_function_name() -> None:
     assert list(collect_probes(hidden_module())) == ["linear_loss"]
 
 
-@pytest.mark.parametrize("assignment", ["A3", "A4"])
+@pytest.mark.parametrize("assignment", ["A2", "A3", "A4"])
 def test_every_loop_free_function_of_a_real_assignment_has_a_probe(assignment: str) -> None:
     from autograder.config import load_config, solution_dir
     from autograder.hidden import load_tests_module

@@ -251,3 +251,16 @@ def jvp_matches_reference(ctx):
         x, w, v = ctx.rng.normal(size=(N, D)), ctx.rng.normal(size=(D, M)), ctx.rng.normal(size=(N, D))
         with ctx.case(label):
             ctx.assert_close(ctx.call("jvp_matmul", x, w, v), ctx.ref.jvp_matmul(x, w, v), what="dy")
+
+
+# --------------------------------------------------------------------------- loop probes
+# Inputs of growing size n for measuring the loop-free functions (autograder.measure): their
+# Python-level work must not grow with n. Every axis grows, so a loop over any of them shows.
+
+from autograder.measure import loop_probe  # noqa: E402 - the probes' own section
+
+
+@loop_probe("matmul_backward")
+def matmul_backward_probe(rng, n):
+    D, M = n // 2 + 2, n // 4 + 2
+    return rng.normal(size=(n, D)), rng.normal(size=(D, M)), rng.normal(size=(n, M))
