@@ -99,7 +99,7 @@ def grade_module(
         replaced = dict(caller.replaced)
     report_notes = list(caller.notes)  # filled when the caller closed (budget, host litter)
     # A replaced graded function earns its tests nothing (also those that passed it along), a
-    # loop-free function that loops (static rule or measurement) the tests that call it.
+    # loop-free function measured looping over its data the tests that call it.
     tests = zero_tests([r.report_entry() for r in results], calls, replaced, REPLACED_NOTE, passed=True)
     tests = zero_tests(tests, calls, looping_functions(config, module_source, measured), LOOPING_NOTE)
     tests += _groups_without_tests(tests_module, points)
