@@ -201,9 +201,9 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
         raise StepFailed(intake.message)
 
     from autograder.check import check_notebook
-    from autograder.graft import graded_module_source
+    from autograder.graft import graded_module, graft
 
-    sources = []
+    modules = []
     for name in config.notebooks:
         path = intake.files[name]
         out["step"] = "check"
@@ -224,14 +224,18 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
         except NotebookError as exc:
             raise StepFailed(_as_submitted(str(exc), path, task["path"], name)) from None
         release = release_notebook(config, course, name, str(_get(checked, "version", "") or ""))
-        sources.append(graded_module_source(student_nb, release))
+        modules.append(graded_module(graft(student_nb, release)))
 
     out["step"] = "engine"
     from autograder.engine import grade_module
+    from autograder.measure import joined_where
 
     tests_module, ref_module = _trusted_modules(config, course)
-    result = grade_module("\n".join(sources), config, tests_module, ref_module,
-                          staged_files(intake.files, work / "files"), sandbox=task.get("sandbox", "auto"))
+    # `where` maps a line of the joined module to the student's cell and line, so what the
+    # worker finds while the code runs (a rebound name, a measured loop) names its place
+    result = grade_module("\n".join(m.source for m in modules), config, tests_module, ref_module,
+                          staged_files(intake.files, work / "files"), sandbox=task.get("sandbox", "auto"),
+                          where=joined_where(modules))
     out["tests"] = [_as_dict(t) for t in _get(result, "tests", [])]
     out["violations"] += [_as_dict(v) for v in _get(result, "violations", [])]
     out["sandbox"] = str(_get(result, "sandbox", "") or "")
