@@ -8,7 +8,9 @@ notebook is therefore rebuilt from what is known to be inert:
 * outputs: `stream`, `error` and, of rich outputs, only `text/plain`, `image/png` and
   `image/jpeg` (the images as checked base64); output metadata is dropped;
 * markdown: raw HTML cleaned by nh3 (ammonia's allow-list: no script, no event handlers, no
-  `javascript:` URLs); markdown syntax itself is left alone;
+  `javascript:` URLs); a cell whose markdown links (`[x](javascript:...)`, reference links,
+  entity-encoded schemes) would render to a URL other than http(s), mailto, an attachment, a
+  relative one or an inline PNG/JPEG/GIF is shown as plain text in a fenced block;
 * attachments: PNG and JPEG only;
 * cell metadata: only `nbgrader`, with each field of its known type and a `grade_id` of safe
   characters; notebook metadata: the release's.
@@ -20,6 +22,7 @@ can say so. docs/sandbox.md lists the same rules for instructors.
 from __future__ import annotations
 
 import copy
+import html
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -46,13 +49,53 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def clean_markdown(text: str) -> str:
-    """Markdown with its raw HTML made inert; text without tags is returned unchanged."""
-    if not _HTML_START.search(text):
-        return text
-    import nh3  # instructor dependency: only the grader writes autograded notebooks
+_URL_ATTR = re.compile(r"""\b(?:href|src|xlink:href|action|formaction|poster|background)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""",
+                       re.I)
+_SAFE_SCHEMES = ("http", "https", "mailto", "attachment")
+_MAY_LINK = re.compile(r"[\]<&]")  # no link, image, autolink or entity without one of these
+_SAFE_DATA = re.compile(r"data:image/(?:png|jpeg|gif);base64,", re.I)
 
-    return nh3.clean(text)
+
+def _safe_url(url: str) -> bool:
+    """A URL a browser will not run: a relative one, an allowed scheme, or an inline image."""
+    plain = "".join(ch for ch in html.unescape(url) if ch > " " and ch != "\x7f")
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", plain)
+    return (scheme is None or scheme.group(1).lower() in _SAFE_SCHEMES
+            or bool(_SAFE_DATA.match(plain)))
+
+
+def _renders_safely(text: str) -> bool:
+    """Whether the markdown, rendered as formgrader renders it (nbconvert's markdown2html),
+    links only to safe URLs (markdown syntax makes links too: `[x](javascript:...)`)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    class _Urls(IPythonRenderer):  # nbconvert's renderer, attachments left as they are written
+        def _embed_image_or_attachment(self, src: str) -> str:
+            return src
+
+    rendered = str(MarkdownWithMath(renderer=_Urls(escape=False)).render(text))
+    return all(_safe_url(next(v for v in m.groups() if v is not None))
+               for m in _URL_ATTR.finditer(rendered))
+
+
+def _as_text(text: str) -> str:
+    """The markdown shown literally, in a fenced block longer than any backtick run in it."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return ("*(Shown as plain text: this cell links to a kind of URL the grader does not "
+            f"render.)*\n\n{fence}text\n{text}\n{fence}")
+
+
+def clean_markdown(text: str) -> str:
+    """Markdown made inert: raw HTML cleaned by nh3, and a cell whose rendering would link to a
+    script URL (`javascript:`, `vbscript:`, `data:` other than an image...) shown as plain text.
+    Text without tags, links or images is returned unchanged."""
+    if _HTML_START.search(text):
+        import nh3  # instructor dependency: only the grader writes autograded notebooks
+
+        text = nh3.clean(text)
+    if _MAY_LINK.search(text) and not _renders_safely(text):
+        return _as_text(text)
+    return text
 
 
 def _clean_mimebundle(data: Any, dropped: Counter[str]) -> dict[str, str]:
