@@ -1001,15 +1001,21 @@ def _find_units(
     from_archive: bool,
 ) -> list[_Unit]:
     files = [(rel, p) for rel, p in _walk_files(root) if not is_litter(rel)]
-    meta = sorted(
-        (rel for rel, _ in files if PurePosixPath(rel).name == GRADESCOPE_METADATA),
-        key=lambda r: (_depth(r), r),
-    )
+    # Gradescope's metadata sits at the top of its export (or of the one folder wrapping it); a
+    # file of that name deeper down is a student's upload and never decides how to read the rest
+    top = _export_top(files)
+    meta = [rel for rel, _ in files if rel == f"{top}{GRADESCOPE_METADATA}"]
     if lms == "gradescope" or (lms == "auto" and meta):
         if not meta:
             raise IntakeError("not-found", f"no {GRADESCOPE_METADATA} in the Gradescope export")
         return _gradescope_units(root / meta[0], from_archive)
     return _plain_units(files, assignment, regexes, from_archive, work)
+
+
+def _export_top(files: list[tuple[str, Path]]) -> str:
+    """The prefix of the export's top level: "" or "<folder>/" when one folder holds it all."""
+    firsts = {rel.split("/", 1)[0] if "/" in rel else "" for rel, _ in files}
+    return f"{firsts.pop()}/" if len(firsts) == 1 and "" not in firsts else ""
 
 
 def _file_time(path: Path, from_archive: bool) -> tuple[datetime | None, str]:
