@@ -73,6 +73,13 @@ def load_model_file(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+# A size the model file chooses itself (A4's hidden size H) is at most this: a best model is
+# evaluated in the grader's own process, so a tiny file of zeros with a million hidden units must
+# not make it allocate gigabytes. Predictions run in batches of PREDICT_ROWS test rows.
+MAX_FREE_DIM = 4096
+PREDICT_ROWS = 1024
+
+
 def validate_model(
     arrays: Mapping[str, np.ndarray], spec: ModelSpec, dims: Mapping[str, int]
 ) -> list[np.ndarray]:
@@ -93,6 +100,10 @@ def validate_model(
             raise ModelInvalid(f"{spec.file}: {key} has shape {arr.shape}, expected "
                                f"{_shape_text(shape)} ({len(shape)} dimensions)")
         for axis, (want, got) in enumerate(zip(shape, arr.shape, strict=True)):
+            if isinstance(want, str) and want not in dims and got > MAX_FREE_DIM:
+                raise ModelInvalid(
+                    f"{spec.file}: {key} has shape {arr.shape}: {want} = {got} is more than the "
+                    f"grader evaluates ({want} at most {MAX_FREE_DIM}); save a smaller model")
             size = want if isinstance(want, int) else bound.setdefault(str(want), got)
             if got != size or got < 1:
                 raise ModelInvalid(
@@ -210,8 +221,9 @@ def check_model(
                         "message": str(exc), "cell": None, "deduction": policy.deduction,
                         "file": spec.file}]
     predict: Callable[..., Any] = getattr(ref_module, spec.predict)
-    with np.errstate(all="ignore"):
-        y_pred = np.asarray(predict(*ordered, X))
+    with np.errstate(all="ignore"):  # in row batches: the trusted process's memory stays bounded
+        y_pred = np.concatenate([np.asarray(predict(*ordered, X[i:i + PREDICT_ROWS])).reshape(-1)
+                                 for i in range(0, len(X), PREDICT_ROWS)]) if len(X) else np.zeros(0)
     accuracy = float(np.mean(y_pred.reshape(-1) == y)) if y_pred.shape == y.shape else 0.0
     score = round(band_points(accuracy, band, points), 6)
     floor, full = band
