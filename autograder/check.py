@@ -371,7 +371,7 @@ def _violation(found: dict[str, Any]) -> Violation:
     return Violation(rule=found["rule"], severity=found["severity"], message=found["message"],
                      cell=found.get("cell"), line=found.get("line"),
                      deduction=float(found.get("deduction") or 0.0),
-                     warning_only=bool(found.get("warning_only")))
+                     warning_only=bool(found.get("warning_only")), count=int(found.get("count", 1) or 1))
 
 
 def _model_violations(config: AssignmentConfig, files: dict[str, Path]) -> list[Violation]:

@@ -241,6 +241,7 @@ def charged_findings(
     for v in violations:
         rule = str(v.get("rule", ""))
         severity, points = finding_cost(rule, config, bool(v.get("warning_only")))
+        points *= max(1, int(v.get("count", 1) or 1))  # a folded flood is charged as all of it
         note = ""
         named = _NAMED_MODULE.search(str(v.get("message", "")))
         if rule == "forbidden-import" and points and named and named.group(1) in refused:

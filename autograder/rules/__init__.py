@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from autograder.config import RulePolicy
-from autograder.rules.base import CheckContext, Finding, Rule, Violation, to_violation
+from autograder.rules.base import CheckContext, Finding, Rule, Violation, collapse, to_violation
 from autograder.rules.calls import ForbiddenCall
 from autograder.rules.cells import (
     CellAdded,
@@ -56,7 +56,7 @@ def run_rules(ctx: CheckContext, rules: Sequence[Rule] | None = None) -> list[Vi
     out: list[Violation] = []
     for rule in RULES if rules is None else rules:
         try:
-            found: list[Finding] = list(rule.check(ctx))
+            found: list[Finding] = collapse(list(rule.check(ctx)))
         except Exception as exc:  # a rule must never turn a student's odd notebook into a traceback
             ctx.notes.append(f"{rule.rule_id}: could not be checked ({type(exc).__name__}: {exc})")
             continue

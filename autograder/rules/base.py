@@ -32,6 +32,8 @@ class Finding:
     comment), whatever the rule's policy says.
     function: the graded function the finding is about, when there is one (a loop in a
     loop-free function): the grader's own findings about it are then the same mistake.
+    count: how many findings this one stands for (`collapse` folds a flood of one rule's
+    findings into one entry that is charged as all of them).
     """
 
     message: str
@@ -40,6 +42,7 @@ class Finding:
     detail: str = ""
     warning_only: bool = False
     function: str = ""
+    count: int = 1
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Violation:
     detail: str = ""
     warning_only: bool = False  # a free warning whatever the rule's policy (Finding.warning_only)
     function: str = ""  # the graded function it is about (Finding.function)
+    count: int = 1  # how many findings it stands for (Finding.count)
 
     def to_dict(self) -> dict[str, Any]:
         """The violation dict of report.json (plus `line`, and `detail` if any)."""
@@ -72,6 +76,8 @@ class Violation:
             out["warning_only"] = True
         if self.function:  # one mistake with the grader's findings about it (score.same_mistake)
             out["function"] = self.function
+        if self.count != 1:  # charged as this many findings (score.charged_findings)
+            out["count"] = self.count
         return out
 
     def __str__(self) -> str:
@@ -81,6 +87,7 @@ class Violation:
 def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violation:
     """Apply a rule's policy (severity, deduction) to one finding, as the scorer does."""
     severity, deduction = policy_cost(policy, finding.warning_only)
+    deduction *= finding.count
     return Violation(
         rule=rule_id,
         severity=severity,
@@ -91,7 +98,27 @@ def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violatio
         detail=finding.detail,
         warning_only=finding.warning_only,
         function=finding.function,
+        count=finding.count,
     )
+
+
+MAX_LISTED = 20  # findings of one rule listed one by one; the rest are folded into one entry
+
+
+def collapse(found: list[Finding]) -> list[Finding]:
+    """At most MAX_LISTED findings: the first MAX_LISTED - 1, then one that stands for the rest
+    (and is charged as all of them), so 30,000 added cells make a report of a few lines."""
+    if len(found) <= MAX_LISTED:
+        return found
+    rest = found[MAX_LISTED - 1:]
+    cells = sorted({f.cell for f in rest if f.cell is not None})
+    shown = ", ".join(map(str, cells[:10])) + (", …" if len(cells) > 10 else "")
+    summary = Finding(
+        f"…and {len(rest)} more findings like the ones above" + (f" (cells {shown})" if cells else "")
+        + ": fix the first ones, then run the check again.",
+        cell=rest[0].cell, warning_only=all(f.warning_only for f in rest),
+        count=sum(f.count for f in rest))
+    return [*found[:MAX_LISTED - 1], summary]
 
 
 def where(cell: int | None, line: int | None = None) -> str:
