@@ -43,7 +43,7 @@ from autograder.config import (
     release_dir,
     solution_dir,
 )
-from autograder.identity import student_path
+from autograder.identity import shown_id, student_path
 from autograder.owner_only import secure_outputs
 from autograder.report import (
     build_report,
@@ -557,8 +557,8 @@ class Progress:
             self._bar.update(self._task, advance=1, counts=self._counts())
             return
         score = "" if report["status"] == "error" else f" {round(report['score'], 2):g}/{report['max_score']:g}"
-        msg = f" — {report['message']}" if report["status"] != "graded" and report.get("message") else ""
-        self.console.print(f"[{self.done}/{self.total}] {report['student_id']}: {report['status']}"
+        msg = f" — {shown_id(report['message'], 300)}" if report["status"] != "graded" and report.get("message") else ""
+        self.console.print(f"[{self.done}/{self.total}] {shown_id(report['student_id'])}: {report['status']}"
                            f"{score} ({report['grader']['seconds']:.1f} s){msg}", markup=False, soft_wrap=True)
 
     def close(self) -> None:
@@ -570,6 +570,7 @@ def print_table(run: ClassRun, config: AssignmentConfig, stream: Any = None) -> 
     """The final table: one row per student, then where the reports are."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(file=stream or sys.stdout, highlight=False)
     table = Table(title=f"{config.name}: {len(run.reports)} submissions")
@@ -582,7 +583,9 @@ def print_table(run: ClassRun, config: AssignmentConfig, stream: Any = None) -> 
         rules = Counter(v["rule"] for v in r["violations"])
         viol = ", ".join(f"{k}×{n}" if n > 1 else k for k, n in rules.items())
         note = r["message"][:80] if r["status"] != "graded" else ("reused" if sid in run.skipped else "")
-        table.add_row(sid, r["status"], score, viol, note)
+        # Text, not markup; control characters shown escaped: a file name a student chose (in
+        # an intake message) must not style or move the operator's terminal
+        table.add_row(*(Text(shown_id(cell, 200)) for cell in (sid, r["status"], score, viol, note)))
     console.print(table)
     c = Counter(r["status"] for r in run.reports.values())
     console.print(f"graded {c['graded']} · failed {c['failed']} · errored {c['error']} · "

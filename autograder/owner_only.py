@@ -84,8 +84,11 @@ def secure_outputs(course: str | Path, out: str | Path, db_url: str | None = Non
     private_dir(out)
     for name in COURSE_WRITABLE:
         private_dir(Path(course) / name)
-    if uid_level():
-        extra = [*extra, *(Path(course) / name for name in COURSE_PRIVATE_AT_UID)]
+    if uid_level():  # the course's and the kit's own (a --course elsewhere leaves the kit's)
+        from autograder.config import REPO_ROOT
+
+        roots = {Path(course).resolve(), REPO_ROOT.resolve()}
+        extra = [*extra, *(root / name for root in roots for name in COURSE_PRIVATE_AT_UID)]
     for path in extra:
         _chmod_own(Path(path), DIR_MODE)
     db = sqlite_path(db_url, course)

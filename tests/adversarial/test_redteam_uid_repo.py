@@ -1,0 +1,52 @@
+"""Red team: at the `uid` level, the kit repository's own solutions/ are readable by the worker.
+
+`autograder grade --course DIR` with the course outside the repository (as docs and the demo
+recommend for course state) narrows DIR's solutions/ and build/ to 0700, but the kit's
+repository still holds `solutions/<A>/hidden_tests.py` and the solution notebooks, world-readable
+as git checks them out (umask 022), and the grader knows exactly where (REPO_ROOT). A TODO body
+that opens that path raises its content into the test message: the hidden tests end up in the
+student's own report.json and feedback.html.
+
+Secure behaviour: at the uid level nothing of the hidden tests or solutions the grader can name
+(REPO_ROOT/solutions, REPO_ROOT/build) is readable by the slot uid, or the level is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adversarial.test_uid_level import uid_python
+from autograder import demo
+from autograder.config import REPO_ROOT
+from autograder.sandbox import is_root
+
+pytestmark = pytest.mark.skipif(not is_root(), reason="the uid level needs root")
+
+PROBE = f"""
+_p = {str(REPO_ROOT / "solutions" / "A4" / "hidden_tests.py")!r}
+raise RuntimeError("STO" + "LEN " + open(_p).read()[:60])
+"""
+
+
+def test_uid_level_worker_cannot_read_the_repository_hidden_tests(tmp_path: Path) -> None:
+    import adversarial.cases as cases
+
+    python = uid_python()
+    assert python is not None, "no interpreter readable by a slot uid for the uid level"
+    student = demo.Student("s60", "", (cases.body("nn_get_search_params", PROBE),))
+    course, subs = demo.build_class(tmp_path, (student,), echo=lambda *_: None)
+    env = {**os.environ, "AUTOGRADER_SANDBOX": "uid", "AUTOGRADER_WORKER_GUARD": "0"}
+    if python:
+        env["AUTOGRADER_WORKER_PYTHON"] = python
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out", str(out),
+                          "--course", str(course)], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    first_line = (REPO_ROOT / "solutions" / "A4" / "hidden_tests.py").read_text().splitlines()[0][:40]
+    report = (out / "s60" / "report.json").read_text()
+    assert "STOLEN" not in report and first_line not in report
