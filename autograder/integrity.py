@@ -50,7 +50,9 @@ def source_of(cell: Any) -> str:
     """The cell's source as one string with "\\n" line endings."""
     src = cell.get("source", "")
     if isinstance(src, list):
-        src = "".join(src)
+        src = "".join(part for part in src if isinstance(part, str))
+    if not isinstance(src, str):  # not text: notebook-invalid says so; nothing may crash on it
+        return ""
     return src.replace("\r\n", "\n").replace("\r", "\n")
 
 
