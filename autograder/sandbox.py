@@ -448,7 +448,43 @@ def _own_private_dir(path: Path) -> Path:
     return path
 
 
-def sweep_uid_files(uid: int, roots: Sequence[str] = SHARED_TMP, limit: int = 200_000) -> list[str]:
+_NOT_SEARCHED = ("/proc", "/sys")
+# Where a system keeps folders that everyone may write (the program folders /usr, /bin, /lib
+# have none, and are large): searched once for them.
+_SEARCHED = ("/tmp", "/var", "/run", "/dev", "/home", "/srv", "/opt", "/mnt", "/media")
+
+
+@functools.lru_cache(maxsize=1)
+def world_writable_dirs(limit: int = 2_000_000) -> tuple[str, ...]:
+    """The host's folders that any uid may write in, under the places systems keep them
+    (`_SEARCHED`; found once per process, at most `limit` entries looked at): a slot uid can
+    leave something only there, so the sweep after each submission searches these, not only
+    /tmp (/run/lock is one on Debian). A folder others cannot enter is not searched."""
+    found: list[str] = []
+    pending, seen = [d for d in _SEARCHED if os.path.isdir(d) and not os.path.islink(d)], 0
+    while pending and seen < limit:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if entry.path in _NOT_SEARCHED:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o001:  # others can only get in here
+                if st.st_mode & 0o002:
+                    found.append(entry.path)  # its contents are searched by the sweep itself
+                else:
+                    pending.append(entry.path)
+    return tuple(sorted(set(found) | {d for d in SHARED_TMP if os.path.isdir(d)}))
+
+
+def sweep_uid_files(uid: int, roots: Sequence[str] | None = None, limit: int = 200_000) -> list[str]:
     """Remove what `uid` owns in the host's world-writable folders; the paths removed.
 
     Called once every process of the uid is dead. A slot uid can only create something where
@@ -457,6 +493,7 @@ def sweep_uid_files(uid: int, roots: Sequence[str] = SHARED_TMP, limit: int = 20
     followed).
     """
     removed: list[str] = []
+    roots = world_writable_dirs() if roots is None else roots
     pending = [r for r in roots if os.path.isdir(r) and not os.path.islink(r)]
     seen = 0
     while pending:
@@ -833,8 +870,8 @@ class SandboxCaller(CallerBase):
                 if self.litter:
                     self.notes.append(
                         f"Your code left {len(self.litter)} file(s) or folder(s) in the grading "
-                        "machine's shared temporary folders (/tmp, /var/tmp or /dev/shm); they "
-                        "were removed. Graded code should not write files.")
+                        "machine's shared folders (such as /tmp); they were removed. Graded code "
+                        "should not write files.")
             self.lease.release()
             self.lease = None
         if self.budget_spent and not any("time budget" in n for n in self.notes):
