@@ -438,7 +438,7 @@ class Parent:
                 nb = json.loads(notebooks[name])
                 if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
                     raise ValueError("not a notebook")
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
                 nb = json.loads(notebook_text(self.release_nbs[name]))
                 nb["cells"].insert(0, {
                     "cell_type": "markdown", "metadata": {},
@@ -454,7 +454,8 @@ class Parent:
             if dropped:
                 report.setdefault("autograded_dropped", {})[name] = dict(dropped)
             text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-            atomic_write_text(folder / name, text)
+            # a lone surrogate (valid JSON, not Unicode) is written as "?", never a crash
+            atomic_write_text(folder / name, text.encode("utf-8", "replace").decode("utf-8"))
         # formgrader's Manage Assignments counts submissions by their folders in submitted/:
         # one per student, holding only the LMS submission time, never the student's files
         # (nbgrader's own autograde would run them outside the sandbox).

@@ -7,6 +7,7 @@ Everything in the kit that opens a `.ipynb` (release, self-check, grading) goes 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,18 @@ from nbformat import NotebookNode
 
 class NotebookError(ValueError):
     """A notebook cannot be used; the message names the file and what to do."""
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]", re.ASCII)  # the JSON escape of one half of a pair
+
+
+def _encodes(data: Any) -> bool:
+    """Whether every string in the parsed JSON is valid Unicode (no lone surrogate)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_notebook(text: str, name: str = "notebook") -> NotebookNode:
@@ -30,6 +43,13 @@ def parse_notebook(text: str, name: str = "notebook") -> NotebookNode:
             f"{name}: not a valid notebook (broken JSON at line {exc.lineno}, column {exc.colno}); "
             "restore it from a backup or re-download it"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, lists nested 100,000 deep
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "a number too long"
+        raise NotebookError(f"{name}: not a valid notebook (its JSON has {what}); restore it "
+                            "from a backup or re-download it") from None
+    if _LONE_SURROGATE.search(text) and not _encodes(data):
+        raise NotebookError(f"{name}: not a valid notebook (it holds text that is not valid "
+                            "Unicode); restore it from a backup or re-download it")
     if not isinstance(data, dict) or not isinstance(data.get("cells", None), list):
         if isinstance(data, dict) and isinstance(data.get("worksheets"), list):
             raise NotebookError(
