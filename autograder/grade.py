@@ -44,7 +44,7 @@ from autograder.config import (
     solution_dir,
 )
 from autograder.identity import shown_id, student_path
-from autograder.owner_only import secure_outputs
+from autograder.owner_only import secure_outputs, uid_level
 from autograder.report import (
     build_report,
     read_report_json,
@@ -730,7 +730,14 @@ def grade_class(
                 progress.advance(report)
 
             if to_grade:
-                run_pool(to_grade, max(1, jobs or os.cpu_count() or 1), done, steps)
+                workers = max(1, jobs or os.cpu_count() or 1)
+                if workers > 1 and uid_level():
+                    # Without namespaces, two live workers share the host's world-writable
+                    # folders (and its network): one submission at a time, swept after each.
+                    workers = 1
+                    progress.console.print("sandbox level 'uid': grading one submission at a "
+                                           "time (docs/sandbox.md)", markup=False)
+                run_pool(to_grade, workers, done, steps)
         finally:
             if progress is not None:
                 progress.close()
