@@ -14,6 +14,10 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+# More cells than any real notebook has: the checks would cost the grader's own process minutes
+# and gigabytes (400,000 empty cells fit in a 1 MB zip).
+MAX_CELLS = 10_000
+
 
 class NotebookError(ValueError):
     """A notebook cannot be used; the message names the file and what to do."""
@@ -31,8 +35,9 @@ def _encodes(data: Any) -> bool:
     return True
 
 
-def parse_notebook(text: str, name: str = "notebook") -> NotebookNode:
-    """Parse notebook JSON text into an nbformat 4 NotebookNode (`name` is used in messages)."""
+def parse_notebook(text: str, name: str = "notebook", max_cells: int | None = MAX_CELLS) -> NotebookNode:
+    """Parse notebook JSON text into an nbformat 4 NotebookNode (`name` is used in messages).
+    `max_cells`: refuse a notebook with more cells (None: any number, for rescue)."""
     # An editor that saves "UTF-8 with BOM" leaves the content intact: grade it rather than
     # refuse a whole submission over an encoding setting.
     text = text.removeprefix("\ufeff")
@@ -56,6 +61,11 @@ def parse_notebook(text: str, name: str = "notebook") -> NotebookNode:
                 f"{name}: nbformat 3 notebook is too old; open it in Jupyter and save it again"
             )
         raise NotebookError(f"{name}: not a notebook (no list of cells)")
+    if max_cells is not None and len(data["cells"]) > max_cells:
+        raise NotebookError(
+            f"{name}: not a usable notebook ({len(data['cells'])} cells; the assignments have about "
+            f"a hundred, and at most {max_cells} are read); run `autograder rescue` on it to get "
+            "your TODO blocks and answers into a clean copy")
     major = data.get("nbformat")
     if major != 4:
         raise NotebookError(
@@ -72,7 +82,7 @@ def parse_notebook(text: str, name: str = "notebook") -> NotebookNode:
         raise NotebookError(f"{name}: not a valid notebook ({type(exc).__name__}: {exc})") from None
 
 
-def read_notebook(path: str | Path) -> NotebookNode:
+def read_notebook(path: str | Path, max_cells: int | None = MAX_CELLS) -> NotebookNode:
     """Read a notebook file; a missing, unreadable or invalid file raises NotebookError."""
     path = Path(path)
     try:
@@ -83,7 +93,7 @@ def read_notebook(path: str | Path) -> NotebookNode:
         raise NotebookError(f"{path}: not a valid notebook (not UTF-8 text)") from None
     except OSError as exc:
         raise NotebookError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return parse_notebook(text, str(path))
+    return parse_notebook(text, str(path), max_cells)
 
 
 def notebook_text(nb: NotebookNode) -> str:

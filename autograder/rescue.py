@@ -99,7 +99,7 @@ def _load(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            student = read_notebook(nb_path)
+            student = read_notebook(nb_path, max_cells=None)  # rescue repairs even a flood
             meta = declared(student)
             assignment = assignment or _declared_assignment(nb_path, meta)
             config = find_config(assignment, course)

@@ -27,3 +27,17 @@ def test_bad_text_is_one_line_naming_the_file(text: str, words: str) -> None:
         parse_notebook(text, "hw.ipynb")
     assert str(info.value).startswith("hw.ipynb: ") and words in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_notebook_of_absurdly_many_cells_is_refused_early_but_rescue_reads_it() -> None:
+    import json
+
+    import pytest
+
+    from autograder.notebook import MAX_CELLS, NotebookError, parse_notebook
+
+    cells = [{"cell_type": "raw", "metadata": {}, "source": ""}] * (MAX_CELLS + 1)
+    text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4})
+    with pytest.raises(NotebookError, match="autograder rescue"):
+        parse_notebook(text, "big.ipynb")
+    assert len(parse_notebook(text, "big.ipynb", max_cells=None).cells) == MAX_CELLS + 1
