@@ -245,6 +245,15 @@ WORK_CAP = 200_000
 WORK_TAMPERED = -1
 
 
+def _numpy_dirs() -> tuple[str, ...]:
+    """Where numpy's Python files are (numpy is loaded before any student code; no import here:
+    the worker's guard is on by then)."""
+    numpy = sys.modules.get("numpy")
+    path = getattr(numpy, "__file__", None) or ""
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return (path[:cut + 1],) if cut > 0 else ()
+
+
 class WorkMeter:
     """Counts the Python-level work of one call: Python frames entered plus lines run, in any
     code below the call (the student's, their lambdas, comprehensions and nested functions,
@@ -258,8 +267,13 @@ class WorkMeter:
     turned off): every traced frame must come back through the meter.
     """
 
-    def __init__(self, cap: int = WORK_CAP) -> None:
+    def __init__(self, cap: int = WORK_CAP, skip: tuple[str, ...] | None = None) -> None:
         self.cap = cap
+        # numpy's own Python code (array printing, wrappers) is not the student's work: a debug
+        # print(x) formats more entries for a larger x, and must never read as a loop. A loop
+        # numpy runs over the student's function still shows in the student's own frames; the
+        # numpy helpers that loop without one (apply_along_axis...) are forbidden calls.
+        self.skip = _numpy_dirs() if skip is None else skip
         self.work = 0
         self.frames = 0  # frames entered while tracing
         self.returns = 0  # ... and seen returning through the meter
@@ -268,6 +282,8 @@ class WorkMeter:
         self.intact = True
 
     def _on_call(self, frame: Any, event: str, arg: Any) -> Any:
+        if self.skip and frame.f_code.co_filename.startswith(self.skip):
+            return None  # not counted, no line events; calls it makes are still seen
         self.work += 1
         self.frames += 1
         if self.work >= self.cap:
