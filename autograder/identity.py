@@ -43,8 +43,11 @@ _WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul"} | {f"com{i}" for i in 
 UNIDENTIFIED_PREFIX = "unidentified"
 
 
-def id_problem(student_id: object) -> str:
-    """Why `student_id` cannot be used as a student id, or "" when it can."""
+def id_problem(student_id: object, unidentified_ok: bool = False) -> str:
+    """Why `student_id` cannot be used as a student id, or "" when it can.
+
+    A name of the grader's own `unidentified_…` form is no one's id (`unidentified_ok` only
+    for the grader's paths, where those names are the safe names it gave)."""
     if not isinstance(student_id, str) or not student_id:
         return "it is empty"
     if not STUDENT_ID_PATTERN.fullmatch(student_id):
@@ -52,6 +55,8 @@ def id_problem(student_id: object) -> str:
     folded = student_id.casefold()
     if folded in RESERVED_NAMES:
         return "it is the name of a file the grader writes itself"
+    if folded.startswith(UNIDENTIFIED_PREFIX + "_") and not unidentified_ok:
+        return "it is how the grader names a submission whose owner is unknown"
     if folded.split(".", 1)[0] in _WINDOWS_DEVICES:
         return "it is a device name that Windows refuses as a file name"
     return ""
@@ -90,7 +95,7 @@ def student_path(root: str | Path, student_id: str, *parts: str) -> Path:
     Every path the grader builds from a student id goes through here: a bug that lets an
     unchecked id through stops with UnsafeIdError instead of writing outside `root`.
     """
-    problem = id_problem(student_id)
+    problem = id_problem(student_id, unidentified_ok=True)
     if problem:
         raise UnsafeIdError(f"student id {shown_id(student_id)!r} cannot name a folder: {problem}")
     base = Path(root).resolve()

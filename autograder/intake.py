@@ -63,6 +63,10 @@ class ExtractLimits:
     max_ratio: float = 200.0
     ratio_min_bytes: int = 8 * MiB
     max_archive_bytes: int = 300 * MiB
+    # An export holds many students' files: one student's odd member name (too long for a file
+    # system, a file where another member needs a folder) is renamed, never the whole export
+    # refused. One student's zip refuses such names (the student fixes them).
+    rename_odd_members: bool = False
 
 
 STUDENT_LIMITS = ExtractLimits()
@@ -72,6 +76,7 @@ EXPORT_LIMITS = ExtractLimits(
     max_member_bytes=300 * MiB,
     max_total_bytes=20 * 1024 * MiB,
     max_archive_bytes=20 * 1024 * MiB,
+    rename_odd_members=True,
 )
 
 # status -> what it means; every status but "ok" means the submission cannot be graded as is.
@@ -166,7 +171,17 @@ def shown(name: str) -> str:
     return f"'{text}{'...' if len(name) > 120 else ''}'"
 
 
-def member_parts(name: str) -> tuple[str, ...]:
+def _shortened(part: str) -> str:
+    """A name component short enough for any file system (255 bytes), the same every time:
+    its start, a hash of the whole, its extension."""
+    stem, dot, ext = part.rpartition(".")
+    ext = f".{ext}" if dot and len(ext) <= 16 else ""
+    head = part.encode("utf-8", "surrogateescape")[:120].decode("utf-8", "ignore")
+    digest = hashlib.sha256(part.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{head}~{digest}{ext}"
+
+
+def member_parts(name: str, shorten: bool = False) -> tuple[str, ...]:
     """The path components of a member name, or IntakeError("unsafe-path") if it escapes.
 
     Backslashes count as separators (zips made on Windows use them); `.` and empty components
@@ -180,6 +195,9 @@ def member_parts(name: str) -> tuple[str, ...]:
     parts = tuple(p for p in posix.split("/") if p not in ("", "."))
     if ".." in parts:
         raise IntakeError("unsafe-path", f"member {shown(name)} points outside the archive ('..')")
+    if shorten:
+        parts = tuple(_shortened(p) if len(p.encode("utf-8", "surrogateescape")) > 255 else p
+                      for p in parts)
     if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts) or len(posix) > 4096:
         raise IntakeError(
             "unsafe-path", f"member {shown(name)} has a name too long for a file system"
@@ -267,7 +285,7 @@ def _plan(infos: list[zipfile.ZipInfo], limits: ExtractLimits) -> list[_Planned]
             raise IntakeError(
                 "encrypted", f"member {shown(info.filename)} is encrypted (password-protected zip)"
             )
-        parts = member_parts(info.filename)
+        parts = member_parts(info.filename, shorten=limits.rename_odd_members)
         is_dir = _member_kind(info) == "dir"
         if not parts:
             continue  # "./" or "/" alone: nothing to write
@@ -284,6 +302,10 @@ def _plan(infos: list[zipfile.ZipInfo], limits: ExtractLimits) -> list[_Planned]
         plan.append(_Planned(info, parts, is_dir))
     dirs = {p.parts[:i] for p in plan for i in range(1, len(p.parts))}
     clash = seen & dirs
+    if clash and limits.rename_odd_members:  # the file moves aside; the folder's files stay
+        plan = [_Planned(p.info, (*p.parts[:-1], p.parts[-1] + "~file"), p.is_dir)
+                if p.parts in clash and not p.is_dir else p for p in plan]
+        clash = set()
     if clash:
         raise IntakeError(
             "corrupt", f"{'/'.join(sorted(clash)[0])!r} is both a file and a folder in the zip"
@@ -777,6 +799,7 @@ LMS_PATTERNS: dict[str, str] = {
 AUTO_ORDER = ("moodle", "canvas", "plain")
 MOODLE_OTHER = re.compile(r"_\d+_assignsubmission_(?!file_)[a-z]+_(?:/|$)")
 GRADESCOPE_METADATA = "submission_metadata.yml"
+_GRADESCOPE_FOLDER = re.compile(r"submission_\d+")
 LMS_CHOICES = ("auto", "canvas", "moodle", "gradescope", "plain")
 
 
@@ -1005,6 +1028,9 @@ def _find_units(
     # file of that name deeper down is a student's upload and never decides how to read the rest
     top = _export_top(files)
     meta = [rel for rel, _ in files if rel == f"{top}{GRADESCOPE_METADATA}"]
+    entries = {rel[len(top):].split("/", 1)[0] for rel, _ in files if rel.startswith(top)}
+    if any(e != GRADESCOPE_METADATA and not _GRADESCOPE_FOLDER.fullmatch(e) for e in entries):
+        meta = []  # beside Gradescope's metadata stand only its submission_<id>/ folders
     if lms == "gradescope" or (lms == "auto" and meta):
         if not meta:
             raise IntakeError("not-found", f"no {GRADESCOPE_METADATA} in the Gradescope export")

@@ -45,3 +45,9 @@ def test_unidentified_ids_are_valid_stable_and_distinct() -> None:
     assert is_valid_id(a) and is_valid_id(b)
     assert a == unidentified_id("my homework.zip") and a != b
     assert is_valid_id(unidentified_id("../../<script>\x00.zip"))
+
+
+def test_the_graders_own_unidentified_names_are_no_ones_id(tmp_path: Path) -> None:
+    safe = unidentified_id("odd upload.zip")
+    assert not is_valid_id(safe) and not is_valid_id("Unidentified_x_12345678")
+    assert student_path(tmp_path, safe, "report.json").parent.name == safe  # the grader's paths
