@@ -88,7 +88,8 @@ def secure_outputs(course: str | Path, out: str | Path, db_url: str | None = Non
         from autograder.config import REPO_ROOT
 
         roots = {Path(course).resolve(), REPO_ROOT.resolve()}
-        extra = [*extra, *(root / name for root in roots for name in COURSE_PRIVATE_AT_UID)]
+        extra = [*extra, *(root / name for root in roots for name in COURSE_PRIVATE_AT_UID),
+                 REPO_ROOT / ".git"]  # its objects hold every committed hidden test
     for path in extra:
         _chmod_own(Path(path), DIR_MODE)
     db = sqlite_path(db_url, course)

@@ -50,3 +50,47 @@ def test_uid_level_worker_cannot_read_the_repository_hidden_tests(tmp_path: Path
     first_line = (REPO_ROOT / "solutions" / "A4" / "hidden_tests.py").read_text().splitlines()[0][:40]
     report = (out / "s60" / "report.json").read_text()
     assert "STOLEN" not in report and first_line not in report
+
+
+def _git_copy_of_hidden_tests() -> Path | None:
+    """A file of the repository's .git holding the hidden tests: a loose object whose content
+    has them, else a pack file (they are in it, compressed)."""
+    import zlib
+
+    objects = REPO_ROOT / ".git" / "objects"
+    if not objects.is_dir():
+        return None
+    for obj in objects.glob("[0-9a-f][0-9a-f]/*"):
+        try:
+            if b"Hidden tests of A4" in zlib.decompress(obj.read_bytes()):
+                return obj
+        except (OSError, zlib.error):
+            continue
+    return next(iter(sorted(objects.glob("pack/*.pack"))), None)
+
+
+def test_uid_level_worker_cannot_read_the_hidden_tests_from_the_repository_git_objects(tmp_path: Path) -> None:
+    """The fix narrowed REPO_ROOT/solutions and build/, but .git/objects keeps every version of
+    the hidden tests and solutions, world-readable: zlib.decompress of a loose object gives them."""
+    import adversarial.cases as cases
+
+    target = _git_copy_of_hidden_tests()
+    if target is None:
+        pytest.fail("no .git in the repository: nothing to show here (the attack needs it)")
+    python = uid_python()
+    assert python is not None, "no interpreter readable by a slot uid for the uid level"
+    probe = f"""
+_p = {str(target)!r}
+raise RuntimeError("STO" + "LEN " + open(_p, "rb").read()[:40].hex())
+"""
+    student = demo.Student("s61", "", (cases.body("nn_get_search_params", probe),))
+    course, subs = demo.build_class(tmp_path, (student,), echo=lambda *_: None)
+    env = {**os.environ, "AUTOGRADER_SANDBOX": "uid", "AUTOGRADER_WORKER_GUARD": "0"}
+    if python:
+        env["AUTOGRADER_WORKER_PYTHON"] = python
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out", str(out),
+                          "--course", str(course)], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = (out / "s61" / "report.json").read_text()
+    assert "STOLEN" not in report, report[report.find("STOLEN") - 200:report.find("STOLEN") + 200]
