@@ -133,6 +133,22 @@ def grade_submission(source: Path, submission: Path, sandbox: str = "auto") -> d
     return build_report(result, config)
 
 
+def automatic_groups(report: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]:
+    """(group, its tests that did not pass) for each automatically graded group of a report:
+    what both platforms show as one test each (the inline questions are graded by hand there)."""
+    by_group: dict[str, list[Mapping[str, Any]]] = {}
+    for test in report.get("tests", []):
+        by_group.setdefault(str(test.get("grade_id", "")), []).append(test)
+    return [(group, [t for t in by_group.get(group["grade_id"], []) if t.get("status") != "passed"])
+            for group in report.get("groups", []) if not group.get("manual")]
+
+
+def failing_text(failing: list[Mapping[str, Any]], bullet: str = "") -> str:
+    """One line per test that did not pass, or "All checks passed."."""
+    return "\n".join(f"{bullet}{t['name']}: {t['status']}. {t.get('message', '')}".rstrip()
+                     for t in failing) or "All checks passed."
+
+
 def output_text(report: Mapping[str, Any]) -> str:
     """The text a student sees on the platform: status, the policy findings with what each cost."""
     lines = []

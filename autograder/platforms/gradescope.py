@@ -51,16 +51,9 @@ exec "$PY" -m autograder.platforms.gradescope run
 
 def results(report: dict[str, Any]) -> dict[str, Any]:
     """Gradescope's results.json for one report."""
-    tests_by_group: dict[str, list[dict[str, Any]]] = {}
-    for test in report.get("tests", []):
-        tests_by_group.setdefault(str(test.get("grade_id", "")), []).append(test)
     tests = []
-    for group in report.get("groups", []):
-        if group.get("manual"):
-            continue
-        failing = [t for t in tests_by_group.get(group["grade_id"], []) if t.get("status") != "passed"]
-        output = "\n".join(f"- {t['name']}: {t['status']}. {t.get('message', '')}".rstrip()
-                           for t in failing) or "All checks passed."
+    for group, failing in core.automatic_groups(report):
+        output = core.failing_text(failing, bullet="- ")
         if group.get("note"):
             output = f"{group['note']}\n{output}"
         tests.append({

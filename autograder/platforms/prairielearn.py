@@ -45,21 +45,9 @@ exec "$PY" -m autograder.platforms.prairielearn run "$HERE"
 
 def results(report: dict[str, Any], points: float) -> dict[str, Any]:
     """PrairieLearn's results.json for one report; `points`: the automatic points."""
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for test in report.get("tests", []):
-        by_group.setdefault(str(test.get("grade_id", "")), []).append(test)
-    tests = []
-    for group in report.get("groups", []):
-        if group.get("manual"):
-            continue
-        failing = [t for t in by_group.get(group["grade_id"], []) if t.get("status") != "passed"]
-        tests.append({
-            "name": group["grade_id"],
-            "points": round(float(group["score"]), 4),
-            "max_points": float(group["max_score"]),
-            "output": "\n".join(f"{t['name']}: {t['status']}. {t.get('message', '')}".rstrip()
-                                for t in failing) or "All checks passed.",
-        })
+    tests = [{"name": group["grade_id"], "points": round(float(group["score"]), 4),
+              "max_points": float(group["max_score"]), "output": core.failing_text(failing)}
+             for group, failing in core.automatic_groups(report)]
     score = min(1.0, max(0.0, float(report["score"]) / points)) if points else 0.0
     return {
         "gradable": report["status"] != "error",
