@@ -45,6 +45,8 @@ class CheckResult:
     violations: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unfinished: list[int] = field(default_factory=list)  # cells with a TODO block not done yet
+    # the release notebook it was checked against: the grader grafts into this very one
+    release: NotebookNode | None = field(default=None, repr=False, compare=False)
 
     @property
     def errors(self) -> int:
@@ -405,6 +407,7 @@ def prepare(
     config = _config_or_unusable(result.assignment, course)
     notebook = pick_notebook(config, label, student, course)
     release, result.version, result.notes = find_release(result.assignment, notebook, version, course)
+    result.release = release
     return CheckContext(student, release, config, label=label, version=result.version or "")
 
 

@@ -158,14 +158,6 @@ def _trusted_modules(config: AssignmentConfig, course: Path) -> tuple[Any, Any]:
     return _CACHE[key]
 
 
-def release_notebook(config: AssignmentConfig, course: Path, name: str, version: str) -> Any:
-    """The published release `version` of notebook `name` (the one the self-check resolved:
-    the version the student's notebook declares when it was published, else the current one)."""
-    from autograder.check import find_release
-
-    return find_release(config.name, name, version, course)[0]
-
-
 class StepFailed(Exception):
     """The submission cannot go further (status `failed`); the message says why."""
 
@@ -223,8 +215,10 @@ def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None
             student_nb = read_notebook(path)
         except NotebookError as exc:
             raise StepFailed(_as_submitted(str(exc), path, task["path"], name)) from None
-        release = release_notebook(config, course, name, str(_get(checked, "version", "") or ""))
-        modules.append(graded_module(graft(student_nb, release)))
+        if checked.release is None:  # the self-check found no release to check against
+            raise StepFailed("; ".join(checked.notes) or f"{name}: no release to grade against")
+        # the release the self-check resolved and checked against: one lookup, one release
+        modules.append(graded_module(graft(student_nb, checked.release)))
 
     out["step"] = "engine"
     from autograder.engine import grade_module
