@@ -29,13 +29,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the kit; as root, install bubblewrap + setpriv with apt (one line says what)
-	@$(PY) -m autograder.provision
+	@$(PY) -m autograder.grading.provision
 
 demo: setup ## release, build a sample class, grade it and print where the reports are (build/demo/)
-	$(PY) -m autograder.demo
+	$(PY) -m demo.classroom
 
 test: setup ## the test suite: ruff, the release in sync with solutions/, pytest
-	@$(PY) -m autograder.provision --check
+	@$(PY) -m autograder.grading.provision --check
 	$(BIN)/ruff check .
 	$(BIN)/autograder release --check
 	$(BIN)/pytest -q
@@ -60,7 +60,7 @@ grade: setup ## grade a class: make grade A=A3 SUBMISSIONS=dir-or-lms.zip OUT=bu
 	$(BIN)/autograder grade $(A) $(SUBMISSIONS) --out $(OUT)
 
 formgrader: setup ## nbgrader's formgrader on 127.0.0.1 for a course: make formgrader [COURSE=build/demo/course] [PORT=8888]
-	$(PY) -m autograder.formgrader $(COURSE) --port $(PORT)
+	$(PY) -m autograder.grading.formgrader $(COURSE) --port $(PORT)
 
 bundle: setup ## the student bundle (no solutions, leak-checked): make bundle -> build/student-kit.zip (A2, A3, A4)
 	$(BIN)/autograder bundle A2 A3 A4 -o build/student-kit.zip

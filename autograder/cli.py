@@ -17,16 +17,16 @@ from autograder import __version__
 
 # subcommand -> (module, function). Imported lazily so `check` stays fast and light.
 HANDLERS: dict[str, tuple[str, str]] = {
-    "release": ("autograder.release", "cli_release"),
-    "check": ("autograder.check", "cli_check"),
-    "submit": ("autograder.submission", "cli_submit"),
-    "rescue": ("autograder.rescue", "cli_rescue"),
-    "grade": ("autograder.grade", "cli_grade"),
-    "data": ("autograder.datasets", "cli_data"),
-    "bundle": ("autograder.bundle", "cli_bundle"),
-    "new": ("autograder.scaffold", "cli_new"),
-    "export-gradescope": ("autograder.platforms.gradescope", "cli_export"),
-    "export-prairielearn": ("autograder.platforms.prairielearn", "cli_export"),
+    "release": ("autograder.authoring.release", "cli_release"),
+    "check": ("autograder.student.check", "cli_check"),
+    "submit": ("autograder.student.submission", "cli_submit"),
+    "rescue": ("autograder.student.rescue", "cli_rescue"),
+    "grade": ("autograder.grading.grade", "cli_grade"),
+    "data": ("autograder.core.datasets", "cli_data"),
+    "bundle": ("autograder.authoring.bundle", "cli_bundle"),
+    "new": ("autograder.authoring.scaffold", "cli_new"),
+    "export-gradescope": ("autograder.grading.platforms.gradescope", "cli_export"),
+    "export-prairielearn": ("autograder.grading.platforms.prairielearn", "cli_export"),
 }
 
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from common import Figure, command_line, figure, median_seconds, write_figures  # noqa: E402
 from fixtures import make_violations as mv  # noqa: E402
 
-from autograder.check import check_notebook  # noqa: E402
-from autograder.config import find_config, release_dir, solution_dir  # noqa: E402
+from autograder.core.config import find_config, release_dir, solution_dir  # noqa: E402
+from autograder.student.check import check_notebook  # noqa: E402
 
 GOAL = "<= 0.2"
 

@@ -21,11 +21,11 @@ import time
 import types
 from typing import Any
 
-from autograder.config import REPO_ROOT, AssignmentConfig, load_config, parse_config
-from autograder.engine import grade_module
-from autograder.hidden import InProcessCaller, run_hidden_tests
-from autograder.module import PREAMBLE, load_trusted_module, module_source
-from autograder.sandbox import SandboxError, choose_level, discard_spare
+from autograder.core.config import REPO_ROOT, AssignmentConfig, load_config, parse_config
+from autograder.core.module import PREAMBLE, load_trusted_module, module_source
+from autograder.grading.engine import grade_module
+from autograder.grading.hidden import InProcessCaller, run_hidden_tests
+from autograder.grading.sandbox import SandboxError, choose_level, discard_spare
 
 SYNTHETIC = PREAMBLE + '''
 
@@ -41,7 +41,7 @@ def linear_loss(W, X, y, reg):
 '''
 
 SYNTHETIC_TESTS = '''
-from autograder.hidden import hidden_test
+from autograder.grading.hidden import hidden_test
 
 
 @hidden_test("add")
@@ -69,8 +69,8 @@ def synthetic() -> tuple[str, AssignmentConfig, types.ModuleType, types.ModuleTy
 
 
 def real(assignment: str) -> tuple[str, AssignmentConfig, types.ModuleType, types.ModuleType] | None:
-    from autograder.hidden import load_tests_module
-    from autograder.notebook import read_notebook
+    from autograder.core.notebook import read_notebook
+    from autograder.grading.hidden import load_tests_module
 
     sol = REPO_ROOT / "solutions" / assignment
     if not (sol / "hidden_tests.py").is_file():

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograder import protocol
+from autograder.grading import protocol
 
 SCENARIOS = {
     "honest": "the reference, no forgery (the baseline)",
@@ -106,11 +106,11 @@ def forged_source(source: str, function: str, scenario: str) -> str:
 
 def run_one(assignment: str, scenario: str) -> dict:
     """Grade once in this process; peak RSS of this process (KiB) and what happened."""
-    from autograder.config import REPO_ROOT, load_config
-    from autograder.engine import grade_module
-    from autograder.hidden import load_tests_module
-    from autograder.module import load_trusted_module, module_source
-    from autograder.notebook import read_notebook
+    from autograder.core.config import REPO_ROOT, load_config
+    from autograder.core.module import load_trusted_module, module_source
+    from autograder.core.notebook import read_notebook
+    from autograder.grading.engine import grade_module
+    from autograder.grading.hidden import load_tests_module
 
     sol = REPO_ROOT / "solutions" / assignment
     config = load_config(sol / "assignment.toml")

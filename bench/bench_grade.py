@@ -5,7 +5,7 @@
 Prints submissions per second, the speedup over --jobs 1 and peak memory (max RSS of the
 grader process, RUSAGE_SELF, and of its largest child: pool workers and sandboxes,
 RUSAGE_CHILDREN). Each configuration runs in a fresh process so the figures do not mix.
-The class cycles through the demo's cases (autograder/demo.py), copied under new student ids
+The class cycles through the demo's cases (demo/classroom.py), copied under new student ids
 (their manifests then name another id: a student-id-mismatch warning that costs nothing).
 A class of --baseline-n submissions graded the same way at the first --jobs gives the peak
 memory the big class is compared with (the grader's memory should not grow with the class).
@@ -36,7 +36,7 @@ MEMORY_GOAL = "<= 1.25"  # the kit's own: peak over N / peak over --baseline-n, 
 
 def make_class(root: Path, n: int) -> tuple[Path, Path]:
     """(course, submissions) with n zips cycled from the demo's students."""
-    from autograder.demo import build_class
+    from demo.classroom import build_class
 
     course, demo_subs = build_class(root / "demo", echo=lambda *_: None)
     zips = sorted(demo_subs.glob("*.zip"))
@@ -62,7 +62,7 @@ def one(course: Path, subs: Path, jobs: int) -> dict[str, float]:
     """Grade the class once with a fresh course state; the figures of this process."""
     import io
 
-    from autograder.grade import grade_class
+    from autograder.grading.grade import grade_class
 
     state = Path(tempfile.mkdtemp(prefix="bench-course-"))
     for part in ("solutions", "assignments"):
@@ -89,7 +89,7 @@ def one(course: Path, subs: Path, jobs: int) -> dict[str, float]:
         "worker_s": sum(float(r.get("grader", {}).get("seconds", 0.0)) for r in run.reports.values()),
         "peak_self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / kib / 1024,
         # pool workers are children of multiprocessing's fork server, not of this process:
-        # each reports its own peak (and its sandboxes'), see autograder.grade._peak_rss_kib
+        # each reports its own peak (and its sandboxes'), see autograder.grading.grade._peak_rss_kib
         "peak_child_mib": max(run.peak_worker_kib,
                               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) * 1024 / kib / 1024,
     }

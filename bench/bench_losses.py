@@ -50,7 +50,7 @@ def run(N: int = 500, D: int = 3073, C: int = 10, repeat: int = 5,
     import nbformat
     import numpy as np
 
-    from autograder.module import load_trusted_module, module_source
+    from autograder.core.module import load_trusted_module, module_source
 
     ref = load_trusted_module(module_source(nbformat.read(SOURCE_NB, as_version=4).cells), "a3_ref")
     rng = np.random.default_rng(0)

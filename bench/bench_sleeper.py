@@ -17,12 +17,12 @@ import argparse
 import sys
 import time
 
-from autograder.config import REPO_ROOT, load_config
-from autograder.engine import grade_module
-from autograder.hidden import InProcessCaller, load_tests_module, run_hidden_tests
-from autograder.module import load_trusted_module, module_source
-from autograder.notebook import read_notebook
-from autograder.sandbox import Limits, discard_spare
+from autograder.core.config import REPO_ROOT, load_config
+from autograder.core.module import load_trusted_module, module_source
+from autograder.core.notebook import read_notebook
+from autograder.grading.engine import grade_module
+from autograder.grading.hidden import InProcessCaller, load_tests_module, run_hidden_tests
+from autograder.grading.sandbox import Limits, discard_spare
 
 
 class CountingCaller(InProcessCaller):

@@ -43,7 +43,7 @@ def _reference() -> Any:
     """The A4 reference module, built from the solution notebook like the grader's."""
     import nbformat
 
-    from autograder.module import load_trusted_module, module_source
+    from autograder.core.module import load_trusted_module, module_source
 
     return load_trusted_module(module_source(nbformat.read(SOURCE_NB, as_version=4).cells), "a4_ref")
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_vs_nbgrader.py [-n 10] [--assignments A3 A4] [--keep DIR]
 
-For each assignment, a class of n zips is built with the demo's builders (autograder/demo.py:
+For each assignment, a class of n zips is built with the demo's builders (demo/classroom.py:
 the solved release run once, then per-student edits of TODO bodies and cells, zipped with the
 submission API; A3's ten students are in bench/common.py). Then, on the same students:
 

@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The demo classroom (demo/) lives beside the package, at the repository's top.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build" / "bench"
 
@@ -211,13 +214,13 @@ def _git_commit() -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# sample classes: the demo's builders (autograder/demo.py), for A4 and A3
+# sample classes: the demo's builders (demo/classroom.py), for A4 and A3
 
 
 def a4_students(count: int = 10) -> tuple[Any, ...]:
     """`count` of the demo's A4 students, those whose zip holds a notebook of its own first
     (full marks, bugs, violations, cheating), the zip-packaging cases last."""
-    from autograder.demo import STUDENTS
+    from demo.classroom import STUDENTS
 
     own = [s for s in STUDENTS if s.packaging == "submit"]
     rest = [s for s in STUDENTS if s.packaging != "submit"]
@@ -226,7 +229,7 @@ def a4_students(count: int = 10) -> tuple[Any, ...]:
 
 def a3_students() -> tuple[Any, ...]:
     """Ten A3 students in the demo's style: full marks, bugs, violations, a cheat."""
-    from autograder.demo import Student, add_cell_after, clear_outputs, edit_code
+    from demo.classroom import Student, add_cell_after, clear_outputs, edit_code
 
     return (
         Student("t01", "full marks"),
@@ -257,14 +260,14 @@ def a3_students() -> tuple[Any, ...]:
 def executed_solution(assignment: str, cache: Path) -> tuple[Any, dict[str, bytes]]:
     """(the release with the solution bodies, run start to end; {model file: bytes}), cached.
 
-    Generic counterpart of autograder.demo.executed_solution (which is A4's): the same
+    Generic counterpart of demo.classroom.executed_solution (which is A4's): the same
     demo.solved_notebook, run once with nbclient, cached in `cache` by content.
     """
     import nbformat
 
-    from autograder.config import find_config, release_dir, solution_dir
-    from autograder.demo import solved_notebook
-    from autograder.notebook import read_notebook
+    from autograder.core.config import find_config, release_dir, solution_dir
+    from autograder.core.notebook import read_notebook
+    from demo.classroom import solved_notebook
 
     config = find_config(assignment)
     (name,) = config.notebooks
@@ -296,8 +299,8 @@ def build_a3_class(root: Path, students: tuple[Any, ...], cache: Path) -> Path:
     """A folder of A3 zips (`A3_<sid>.zip`) made with the submission API, like the demo's."""
     import nbformat
 
-    from autograder.demo import edit_code
-    from autograder.submission import submit
+    from autograder.student.submission import submit
+    from demo.classroom import edit_code
 
     solved, models = executed_solution("A3", cache)
     name = "linear_classifier.ipynb"
@@ -325,7 +328,7 @@ def build_a3_class(root: Path, students: tuple[Any, ...], cache: Path) -> Path:
 def build_class(assignment: str, root: Path, count: int = 10) -> Path:
     """A folder of `count` zips of `assignment` (A3: a3_students, A4: the demo's class)."""
     if assignment == "A4":
-        from autograder.demo import build_class as demo_class
+        from demo.classroom import build_class as demo_class
 
         _course, subs = demo_class(root, students=a4_students(count), echo=lambda *_: None)
         return subs

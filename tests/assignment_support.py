@@ -30,9 +30,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.config import AssignmentConfig, load_config
-from autograder.hidden import InProcessCaller, load_tests_module, run_hidden_tests
-from autograder.module import load_trusted_module, module_source
+from autograder.core.config import AssignmentConfig, load_config
+from autograder.core.module import load_trusted_module, module_source
+from autograder.grading.hidden import InProcessCaller, load_tests_module, run_hidden_tests
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -319,7 +319,7 @@ for lr, hs, reg, decay in grid:
 
 def two_space_indent(nb: Any) -> Any:
     """Every TODO cell re-indented with 2 spaces (an editor setting), markers included."""
-    from autograder.integrity import cell_role, source_of
+    from autograder.core.integrity import cell_role, source_of
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:

@@ -23,7 +23,7 @@ from assignment_support import (
 )
 from mutants_a2 import MUTANTS, NO_WORK
 
-from autograder.hidden import collect_tests
+from autograder.grading.hidden import collect_tests
 
 pytest_plugins = ["assignment_support"]
 A2 = Assignment("A2", "backprop_basics", solution_lines=60, todo_blocks=21)
@@ -114,8 +114,8 @@ def test_the_grafted_solution_submitted_and_graded_gets_full_automatic_marks(tmp
 
     from fixtures import make_violations as mv
 
-    from autograder.grade import grade_class
-    from autograder.submission import submit
+    from autograder.grading.grade import grade_class
+    from autograder.student.submission import submit
 
     course = tmp_path / "course"
     for part in ("solutions", "assignments"):

@@ -31,7 +31,7 @@ from assignment_support import (
 )
 from mutants_a3 import MUTANTS, NO_WORK
 
-from autograder.hidden import InProcessCaller, collect_tests, run_hidden_tests
+from autograder.grading.hidden import InProcessCaller, collect_tests, run_hidden_tests
 
 pytest_plugins = ["assignment_support"]
 
@@ -107,7 +107,7 @@ def test_solution_notebook_runs_start_to_end(executed):
 
 @pytest.mark.parametrize("model", ["svm_best_model", "softmax_best_model"])
 def test_saved_models_are_over_the_full_credit_bar(executed, cfg, reference, model):
-    from autograder.datasets import load_dataset
+    from autograder.core.datasets import load_dataset
 
     _nb, workdir, _seconds = executed
     spec = cfg.models[model]

@@ -39,9 +39,9 @@ from assignment_support import (
     solution_blocks,
 )
 
-from autograder.hidden import InProcessCaller, collect_tests, run_hidden_tests
-from autograder.module import load_trusted_module, module_source
-from autograder.release import END_MARKER, START_MARKER
+from autograder.authoring.release import END_MARKER, START_MARKER
+from autograder.core.module import load_trusted_module, module_source
+from autograder.grading.hidden import InProcessCaller, collect_tests, run_hidden_tests
 
 pytest_plugins = ["assignment_support"]
 
@@ -140,7 +140,7 @@ def test_reference_relu_gradient_at_exactly_zero_is_zero(reference):
 
 
 def test_probe_stub_reads_the_learning_rate_off_the_updates(reference):
-    from autograder.stubs import STUBS, nn_zero_predict
+    from autograder.grading.stubs import STUBS, nn_zero_predict
 
     params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 2)), "b2": np.zeros(2)}
     stats = reference.nn_train(params, STUBS["nn_probe_loss"], nn_zero_predict, np.ones((4, 2)),
@@ -238,7 +238,7 @@ def test_first_net_is_visibly_undertrained(executed):
 
 
 def test_saved_model_is_over_the_full_credit_bar(executed, cfg, reference):
-    from autograder.datasets import load_dataset
+    from autograder.core.datasets import load_dataset
 
     _nb, workdir, _seconds = executed
     spec = cfg.models["nn_best_model"]
@@ -258,7 +258,7 @@ def test_saved_model_is_over_the_full_credit_bar(executed, cfg, reference):
 
 
 def test_grader_gives_the_saved_model_full_marks(executed, cfg, reference):
-    from autograder.models import check_model
+    from autograder.core.models import check_model
 
     _nb, workdir, _seconds = executed
     entry, violations = check_model(cfg.models["nn_best_model"], cfg, workdir, reference)

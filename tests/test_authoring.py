@@ -1,12 +1,17 @@
-"""autograder.authoring: the cells a source-notebook builder writes (the builders of solutions/
+"""autograder.authoring.notebook_writer: the cells a source-notebook builder writes (the builders of solutions/
 are checked byte for byte in tests/test_releases.py)."""
 
 from __future__ import annotations
 
 import nbformat
 
-from autograder.authoring import SourceNotebook, rubric_points, solution_namespace, write_notebook
-from autograder.release import lint_cell
+from autograder.authoring.notebook_writer import (
+    SourceNotebook,
+    rubric_points,
+    solution_namespace,
+    write_notebook,
+)
+from autograder.authoring.release import lint_cell
 
 
 def _roles(nb: SourceNotebook) -> dict[str, tuple[str, dict]]:

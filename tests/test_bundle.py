@@ -15,10 +15,10 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder import bundle
-from autograder.bundle import BundleError, build_bundle, leak_check, secrets
-from autograder.config import REPO_ROOT, load_config
-from autograder.grade import grade_class
+from autograder.authoring import bundle
+from autograder.authoring.bundle import BundleError, build_bundle, leak_check, secrets
+from autograder.core.config import REPO_ROOT, load_config
+from autograder.grading.grade import grade_class
 
 INSTRUCTOR_ONLY = ("solutions/", "hidden_tests", "tests/", "bench/", "docs/", "grade.py",
                    "sandbox.py", "worker.py", "engine.py", "hidden.py", "gradebook.py", "demo.py")
@@ -35,8 +35,8 @@ def test_the_bundle_holds_what_students_need_and_nothing_of_the_instructors(bund
         public = zf.read("kit/assignments/A3/assignment.toml").decode()
     for needed in ("README.md", "Makefile", "pyproject.toml", "data/digits.npz",
                    "assignments/A3/linear_classifier.ipynb", "assignments/A4/two_layer_net.ipynb",
-                   "autograder/toolkit.py", "autograder/check.py", "autograder/submission.py",
-                   "autograder/rescue.py"):
+                   "autograder/student/toolkit.py", "autograder/student/check.py", "autograder/student/submission.py",
+                   "autograder/student/rescue.py"):
         assert needed in names
     assert not [n for n in names if any(part in n for part in INSTRUCTOR_ONLY)]
     assert "[private]" not in public

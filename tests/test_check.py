@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import CheckResult, check_notebook, cli_check
+from autograder.student.check import CheckResult, check_notebook, cli_check
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -222,7 +222,7 @@ def test_a_zip_with_a_model_of_the_wrong_shape_is_model_invalid(tmp_path: Path, 
 
     import numpy as np
 
-    from autograder.submission import submit
+    from autograder.student.submission import submit
 
     nb_name = "linear_classifier.ipynb"
     solved = mv.mark_run(mv.solved_real(repo_root / "assignments" / "A3" / nb_name, "A3", nb_name))

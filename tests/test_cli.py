@@ -36,7 +36,7 @@ def test_python_dash_m_works() -> None:
 
 def test_the_kit_does_not_load_jsonschemas_slow_iri_grammar() -> None:
     # A fresh interpreter: `autograder check` must not pay ~1.2 s compiling rfc3987 grammars.
-    code = "import autograder.check, sys; print(sys.modules.get('rfc3987_syntax', 'absent'))"
+    code = "import autograder.student.check, sys; print(sys.modules.get('rfc3987_syntax', 'absent'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() in ("None", "absent")
 
@@ -44,7 +44,7 @@ def test_the_kit_does_not_load_jsonschemas_slow_iri_grammar() -> None:
 def test_an_instructor_command_missing_from_the_student_kit_says_so(monkeypatch, capsys) -> None:
     import autograder.cli as cli
 
-    # the student bundle ships without autograder/platforms/: its module is not importable
+    # the student bundle ships without autograder/grading/platforms/: its module is not importable
     monkeypatch.setitem(cli.HANDLERS, "export-gradescope", ("autograder.platforms_absent.gs", "cli_export"))
     assert main(["export-gradescope", "A3", "-o", "x.zip"]) == 2
     assert "not part of the student kit" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograder.rules.base import MAX_LISTED, Finding, collapse
+from autograder.core.rules.base import MAX_LISTED, Finding, collapse
 
 
 def test_a_flood_of_findings_is_folded_into_one_entry_standing_for_the_rest() -> None:
@@ -21,8 +21,8 @@ def test_a_few_findings_are_listed_as_they_are() -> None:
 
 
 def test_a_folded_entry_is_charged_as_all_the_findings_it_stands_for() -> None:
-    from autograder.config import parse_config
-    from autograder.score import charged_findings
+    from autograder.core.config import parse_config
+    from autograder.core.score import charged_findings
 
     config = parse_config({"assignment": {"name": "T", "notebooks": ["t.ipynb"]},
                            "rules": {"cell-added": {"severity": "warning", "deduction": 0.5}},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import RULE_IDS, ConfigError, load_config, parse_config, public_part
+from autograder.core.config import RULE_IDS, ConfigError, load_config, parse_config, public_part
 
 MINIMAL = {"assignment": {"name": "X1", "notebooks": ["x.ipynb"]}}
 

@@ -29,8 +29,8 @@ from test_engine import (
     save_model,
 )
 
-from autograder.config import REPO_ROOT
-from autograder.sandbox import UID_BASE, Limits, SlotLease, spare_uid
+from autograder.core.config import REPO_ROOT
+from autograder.grading.sandbox import UID_BASE, Limits, SlotLease, spare_uid
 
 LEVEL = expected_level()
 pytestmark = pytest.mark.skipif(

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import datasets
-from autograder.datasets import (
+from autograder.core import datasets
+from autograder.core.datasets import (
     CIFAR10_DIRNAME,
     DatasetError,
     cli_data,

@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from autograder.demo import EXPECTED, STUDENTS, differences, missing_parts, run_demo
+from demo.classroom import EXPECTED, STUDENTS, differences, missing_parts, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_demo_scores_match_the_table(demo):
 
 
 def test_demo_writes_the_reports_and_the_gradebook_agrees(demo):
-    from autograder.gradebook import default_db_url, export_totals
+    from autograder.grading.gradebook import default_db_url, export_totals
 
     root, _run = demo
     out = root / "out"
@@ -50,7 +50,7 @@ def test_demo_writes_the_reports_and_the_gradebook_agrees(demo):
 
 
 def test_demo_says_what_is_missing_and_exits_1(monkeypatch, capsys):
-    import autograder.demo as demo_module
+    import demo.classroom as demo_module
 
     monkeypatch.setattr(demo_module, "missing_parts", lambda: ["the sandboxed hidden-test engine"])
     assert demo_module.main([]) == 1
@@ -93,23 +93,23 @@ def test_differences_names_a_student_without_a_report():
 
 
 def test_demo_exits_1_when_a_student_differs_from_the_table(monkeypatch, tmp_path, capsys):
-    import autograder.demo as demo_module
+    import demo.classroom as demo_module
 
     reports = expected_reports()
     for r in reports.values():
         r["max_score"] = 100.0
     reports["s07"]["violations"] = []
     monkeypatch.setattr(demo_module, "run_demo", lambda root, jobs: FakeRun(reports))
-    monkeypatch.setattr("autograder.grade.print_table", lambda run, config: None)
-    monkeypatch.setattr("autograder.config.find_config", lambda name, course: None)
+    monkeypatch.setattr("autograder.grading.grade.print_table", lambda run, config: None)
+    monkeypatch.setattr("autograder.core.config.find_config", lambda name, course: None)
     assert demo_module.main(["--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "1 of 14 students did not get the expected outcome" in err and "s07:" in err
 
 
 def test_demo_stops_before_building_when_the_sandbox_is_missing(monkeypatch, tmp_path, capsys):
-    import autograder.demo as demo_module
-    import autograder.sandbox as sandbox
+    import autograder.grading.sandbox as sandbox
+    import demo.classroom as demo_module
 
     def no_sandbox():
         raise sandbox.SandboxError("the sandbox for student code is not available: install bubblewrap")
@@ -145,7 +145,7 @@ def formgrader(demo):
     import time
     import urllib.error
 
-    from autograder.formgrader import free_port, server_command, server_env
+    from autograder.grading.formgrader import free_port, server_command, server_env
 
     root, _run = demo
     course = root / "course"
@@ -210,8 +210,8 @@ def formgrader_put(port: int, token: str, path: str, body: dict):
 
 def test_a_manual_grade_entered_in_formgrader_reaches_the_kits_grades(formgrader, demo):
     """Last in this module: it adds 5 manual points to s01 (the regrade keeps everything equal)."""
-    from autograder.grade import grade_class
-    from autograder.gradebook import default_db_url, export_totals
+    from autograder.grading.grade import grade_class
+    from autograder.grading.gradebook import default_db_url, export_totals
 
     port, token = formgrader
     root, run = demo

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.config import REPO_ROOT, parse_config
-from autograder.engine import EngineResult, grade_module
-from autograder.module import PREAMBLE, load_trusted_module
-from autograder.sandbox import Limits, choose_level, is_root
+from autograder.core.config import REPO_ROOT, parse_config
+from autograder.core.module import PREAMBLE, load_trusted_module
+from autograder.grading.engine import EngineResult, grade_module
+from autograder.grading.sandbox import Limits, choose_level, is_root
 
 HONEST = PREAMBLE + '''
 
@@ -46,7 +46,7 @@ def predict(W, X):
 HIDDEN_TESTS = '''
 import numpy as np
 
-from autograder.hidden import hidden_test
+from autograder.grading.hidden import hidden_test
 
 
 @hidden_test("add")
@@ -104,7 +104,7 @@ REF = load_trusted_module(HONEST, "a9_reference")
 
 def good_weights() -> np.ndarray:
     """A least-squares linear model on digits (bias trick): about 0.95 test accuracy."""
-    from autograder.datasets import load_dataset
+    from autograder.core.datasets import load_dataset
 
     data = load_dataset("digits")
     W, *_ = np.linalg.lstsq(data["X_train"], np.eye(10)[data["y_train"]], rcond=None)
@@ -235,7 +235,7 @@ def test_a_group_without_hidden_tests_is_shown_as_an_error():
 
 
 def model_entry(folder: Path) -> tuple[dict, list[dict]]:
-    from autograder.models import check_model
+    from autograder.core.models import check_model
 
     config = synthetic_config()
     return check_model(config.models["lin_model"], config, folder, REF)
@@ -296,10 +296,10 @@ def test_a_model_zip_bomb_is_refused_before_loading(tmp_path):
 
 
 def _reference_of(assignment: str):
-    from autograder.config import load_config
-    from autograder.hidden import load_tests_module
-    from autograder.module import module_source
-    from autograder.notebook import read_notebook
+    from autograder.core.config import load_config
+    from autograder.core.module import module_source
+    from autograder.core.notebook import read_notebook
+    from autograder.grading.hidden import load_tests_module
 
     sol = REPO_ROOT / "solutions" / assignment
     if not (sol / "hidden_tests.py").is_file() or not (sol / "assignment.toml").is_file():

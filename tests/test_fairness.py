@@ -12,11 +12,11 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook
-from autograder.config import REPO_ROOT, find_config
-from autograder.integrity import source_of, split_magics
-from autograder.report import build_report
-from autograder.score import charged_findings, finding_cost, score_submission
+from autograder.core.config import REPO_ROOT, find_config
+from autograder.core.integrity import source_of, split_magics
+from autograder.core.score import charged_findings, finding_cost, score_submission
+from autograder.grading.report import build_report
+from autograder.student.check import check_notebook
 
 A3_RELEASE = REPO_ROOT / "assignments" / "A3" / "linear_classifier.ipynb"
 A4_RELEASE = REPO_ROOT / "assignments" / "A4" / "two_layer_net.ipynb"
@@ -227,7 +227,7 @@ def test_check_and_report_agree_on_every_finding_cost(solved_a3, a3):
 
 
 def test_missing_model_message_never_asks_for_a_forbidden_call(tmp_path):
-    from autograder.models import ModelInvalid, load_model_file
+    from autograder.core.models import ModelInvalid, load_model_file
 
     with pytest.raises(ModelInvalid) as missing:
         load_model_file(tmp_path / "svm_best_model.npz")
@@ -241,7 +241,7 @@ def test_missing_model_message_never_asks_for_a_forbidden_call(tmp_path):
 def test_grader_stubs_return_a_numpy_loss_so_item_works():
     import numpy as np
 
-    from autograder.stubs import STUBS
+    from autograder.grading.stubs import STUBS
 
     params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 2)), "b2": np.zeros(2)}
     X, y = np.ones((4, 2)), np.zeros(4, dtype=np.int64)
@@ -251,7 +251,7 @@ def test_grader_stubs_return_a_numpy_loss_so_item_works():
 
 
 def test_check_of_a_notebook_with_unfinished_todos_does_not_say_ok():
-    from autograder.check import format_result
+    from autograder.student.check import format_result
 
     fresh = mv.mark_run(nbformat.read(str(A3_RELEASE), as_version=4))
     result = check_notebook(fresh, assignment="A3")
@@ -261,7 +261,7 @@ def test_check_of_a_notebook_with_unfinished_todos_does_not_say_ok():
 
 
 def test_check_of_a_finished_notebook_says_ok(solved_a3):
-    from autograder.check import format_result
+    from autograder.student.check import format_result
 
     result = check_notebook(solved_a3, assignment="A3")
     assert result.unfinished == [] and "OK — no policy problems found" in format_result(result)
@@ -279,10 +279,10 @@ def test_grade_help_says_what_the_course_folder_holds():
 def test_forbidden_import_in_a_graded_function_is_charged_once_through_the_sandbox(solved_a3, a3):
     """Graded for real: the worker refuses the import, the function's tests fail, and the
     forbidden-import finding is then shown with no deduction."""
-    from autograder.engine import grade_module
-    from autograder.graft import graded_module_source
-    from autograder.hidden import load_tests_module
-    from autograder.module import load_trusted_module, module_source
+    from autograder.core.graft import graded_module_source
+    from autograder.core.module import load_trusted_module, module_source
+    from autograder.grading.engine import grade_module
+    from autograder.grading.hidden import load_tests_module
 
     index, block = mv.find_function(solved_a3, "softmax_loss_vectorized")
     nb = mv.add_to_body(solved_a3, index, "from scipy.special import logsumexp", block)
@@ -299,7 +299,7 @@ def test_forbidden_import_in_a_graded_function_is_charged_once_through_the_sandb
 
 
 def test_feedback_shows_why_a_finding_is_not_deducted(a3):
-    from autograder.report import render_feedback
+    from autograder.grading.report import render_feedback
 
     first = {"rule": "forbidden-call", "message": "Cell 12, line 4: `np.vectorize` — write it with numpy.",
              "cell": 12, "line": 4}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import autograder.formgrader as fg
+import autograder.grading.formgrader as fg
 
 
 def test_the_server_listens_on_127_0_0_1_on_exactly_the_printed_port(tmp_path: Path) -> None:

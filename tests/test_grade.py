@@ -26,10 +26,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.config import find_config
-from autograder.grade import StepFailed, grade_class, grading_key, plan, sha256_path
-from autograder.gradebook import DEDUCTIONS_CELL, default_db_url, export_totals
-from autograder.score import add_override, read_score_log
+from autograder.core.config import find_config
+from autograder.core.score import add_override, read_score_log
+from autograder.grading.grade import StepFailed, grade_class, grading_key, plan, sha256_path
+from autograder.grading.gradebook import DEDUCTIONS_CELL, default_db_url, export_totals
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
 STEPS = "test_grade"  # this module, imported by the pool workers (tests/ is on sys.path)
@@ -37,7 +37,7 @@ STEPS = "test_grade"  # this module, imported by the pool workers (tests/ is on 
 
 def run_steps(task, work, out):
     """Fake check/graft/engine: see the module docstring."""
-    from autograder.intake import extract_submission
+    from autograder.core.intake import extract_submission
 
     config = find_config(task["assignment"], Path(task["course"]))
     out["step"] = "intake"
@@ -72,7 +72,7 @@ def run_steps(task, work, out):
 
 @pytest.fixture(scope="session")
 def released(tmp_path_factory) -> Path:
-    from autograder.release import release
+    from autograder.authoring.release import release
 
     root = tmp_path_factory.mktemp("released") / "course"
     shutil.copytree(FIXTURE, root)
@@ -279,7 +279,7 @@ def test_killed_mid_batch_then_rerun_gives_the_uninterrupted_results(course, tmp
     grade(clean, subs, out=tmp_path / "out_clean")
 
     out = tmp_path / "out_killed"
-    code = ("import sys; from autograder.grade import grade_class; "
+    code = ("import sys; from autograder.grading.grade import grade_class; "
             f"grade_class('F1', {str(subs)!r}, {str(out)!r}, course={str(course)!r}, jobs=1, steps={STEPS!r})")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.config import parse_config
-from autograder.gradebook import (
+from autograder.core.config import parse_config
+from autograder.grading.gradebook import (
     DEDUCTIONS_CELL,
     GradebookWriter,
     autograded_cells_markdown,
@@ -18,7 +18,7 @@ from autograder.gradebook import (
     export_totals,
     release_grade_cells,
 )
-from autograder.report import build_report
+from autograder.grading.report import build_report
 
 CONFIG = parse_config({
     "assignment": {"name": "GX", "notebooks": ["nb.ipynb"]},

@@ -8,8 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from autograder import stubs
-from autograder.hidden import (
+from autograder.core.module import load_trusted_module
+from autograder.grading import stubs
+from autograder.grading.hidden import (
     Context,
     InProcessCaller,
     StudentError,
@@ -21,7 +22,6 @@ from autograder.hidden import (
     run_one,
     stable_seed,
 )
-from autograder.module import load_trusted_module
 
 REFERENCE = """
 import numpy as np
@@ -67,7 +67,7 @@ def ctx_for(source: str = REFERENCE, timeout: float | None = None) -> Context:
 
 def test_hidden_test_registers_in_its_module_in_order():
     source = """
-from autograder.hidden import hidden_test
+from autograder.grading.hidden import hidden_test
 
 @hidden_test("g1")
 def second(ctx): pass

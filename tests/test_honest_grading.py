@@ -18,8 +18,8 @@ import pytest
 import visible_support as vs
 from honest_styles import STYLES, Style
 
-from autograder import demo
-from autograder.gradebook import default_db_url, export_totals
+from autograder.grading.gradebook import default_db_url, export_totals
+from demo import classroom as demo
 
 FULL = 80.0  # A4's automatic points
 PICKED = ("a4-eecs498", "a4-eye-lambda", "a4-two-space-colab", "a4-vscode-crlf",

@@ -16,12 +16,12 @@ from fixtures import make_violations as mv
 from honest_styles import STYLES, Style
 from test_visible_checks import reference_bodies
 
-from autograder.check import check_notebook
-from autograder.config import load_config
-from autograder.graft import graded_module_source
-from autograder.hidden import load_tests_module
-from autograder.module import load_trusted_module, module_source
-from autograder.score import score_submission
+from autograder.core.config import load_config
+from autograder.core.graft import graded_module_source
+from autograder.core.module import load_trusted_module, module_source
+from autograder.core.score import score_submission
+from autograder.grading.hidden import load_tests_module
+from autograder.student.check import check_notebook
 
 _TRUSTED: dict[str, tuple] = {}
 
@@ -57,7 +57,7 @@ def graded(style: Style):
     module = load_trusted_module(graded_module_source(nb, vs.release(style.assignment)),
                                  f"honest_{style.name.replace('-', '_')}")
     scores = hidden_scores(tests_module, module, reference, cfg)
-    groups = {t.name: t.grade_id for t in __import__("autograder.hidden", fromlist=["collect_tests"])
+    groups = {t.name: t.grade_id for t in __import__("autograder.grading.hidden", fromlist=["collect_tests"])
               .collect_tests(tests_module)}
     tests = [{"name": name, "grade_id": groups[name], "score": s, "max_score": m,
               "status": "passed" if s == m else "failed", "message": msg}

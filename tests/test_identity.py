@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.identity import (
+from autograder.core.identity import (
     UnsafeIdError,
     id_problem,
     is_valid_id,

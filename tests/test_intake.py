@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import parse_config
-from autograder.intake import (
+from autograder.core.config import parse_config
+from autograder.core.intake import (
     ExtractLimits,
     IntakeError,
     canonical_name,

@@ -10,10 +10,9 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder import release as release_module
-from autograder.check import check_notebook
-from autograder.graft import graded_module_source, graft
-from autograder.integrity import (
+from autograder.authoring import release as release_module
+from autograder.core.graft import graded_module_source, graft
+from autograder.core.integrity import (
     END_MARKER,
     START_MARKER,
     code_difference,
@@ -22,7 +21,8 @@ from autograder.integrity import (
     text_difference,
     tokens,
 )
-from autograder.module import PREAMBLE
+from autograder.core.module import PREAMBLE
+from autograder.student.check import check_notebook
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +231,7 @@ def test_graft_keeps_the_stub_when_the_markers_are_damaged(solved) -> None:
 
 
 def test_graft_maps_module_lines_back_to_the_students_cells(solved) -> None:
-    from autograder.graft import graded_module
+    from autograder.core.graft import graded_module
 
     module = graded_module(graft(solved, mv.make_release()))
     line = module.source.split("\n").index("    for i in range(X.shape[0]):") + 1

@@ -1,4 +1,4 @@
-"""Loop-free, measured in the worker; graded names verified after import (autograder.measure).
+"""Loop-free, measured in the worker; graded names verified after import (autograder.grading.measure).
 
 A small synthetic assignment, graded for real through the sandboxed worker: `linear_loss` is
 loop-free and has a loop probe, `linear_loss_naive` is the looping version the student also
@@ -13,9 +13,10 @@ import types
 
 import pytest
 
-from autograder.config import parse_config
-from autograder.engine import EngineResult, grade_module
-from autograder.measure import (
+from autograder.core.config import parse_config
+from autograder.core.module import PREAMBLE, load_trusted_module
+from autograder.grading.engine import EngineResult, grade_module
+from autograder.grading.measure import (
     MIN_GROWTH,
     Measurement,
     collect_probes,
@@ -23,9 +24,8 @@ from autograder.measure import (
     measure_loops,
     replaced_violations,
 )
-from autograder.module import PREAMBLE, load_trusted_module
-from autograder.sandbox import Limits, SandboxCaller
-from autograder.worker import WORK_CAP, WORK_TAMPERED
+from autograder.grading.sandbox import Limits, SandboxCaller
+from autograder.grading.worker import WORK_CAP, WORK_TAMPERED
 
 NAIVE = '''
 
@@ -64,8 +64,8 @@ def module(body: str = HONEST_BODY, extra: str = "") -> str:
 HIDDEN_TESTS = '''
 import numpy as np
 
-from autograder.hidden import hidden_test
-from autograder.measure import loop_probe
+from autograder.grading.hidden import hidden_test
+from autograder.grading.measure import loop_probe
 
 
 def inputs(rng, n, d, c):
@@ -403,8 +403,8 @@ def test_probes_are_collected_by_function_name() -> None:
 
 @pytest.mark.parametrize("assignment", ["A2", "A3", "A4"])
 def test_every_loop_free_function_of_a_real_assignment_has_a_probe(assignment: str) -> None:
-    from autograder.config import load_config, solution_dir
-    from autograder.hidden import load_tests_module
+    from autograder.core.config import load_config, solution_dir
+    from autograder.grading.hidden import load_tests_module
 
     sol = solution_dir(assignment)
     loop_free = load_config(sol / "assignment.toml").loop_free
@@ -420,8 +420,8 @@ def test_a_broken_probe_is_a_note_for_the_instructor_not_a_crash() -> None:
 
 
 def test_joined_where_maps_a_line_of_joined_modules_to_its_own_module() -> None:
-    from autograder.graft import GradedModule
-    from autograder.measure import joined_where
+    from autograder.core.graft import GradedModule
+    from autograder.grading.measure import joined_where
 
     first = GradedModule("a\nb", [(1, 1), (1, 2)])
     second = GradedModule("c\nd\ne", [(2, 1), (3, 5), (3, 6)])

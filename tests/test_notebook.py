@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.notebook import NotebookError, parse_notebook
+from autograder.core.notebook import NotebookError, parse_notebook
 
 NB = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
 
@@ -34,7 +34,7 @@ def test_a_notebook_of_absurdly_many_cells_is_refused_early_but_rescue_reads_it(
 
     import pytest
 
-    from autograder.notebook import MAX_CELLS, NotebookError, parse_notebook
+    from autograder.core.notebook import MAX_CELLS, NotebookError, parse_notebook
 
     cells = [{"cell_type": "raw", "metadata": {}, "source": ""}] * (MAX_CELLS + 1)
     text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.owner_only import private_dir, readable_by_others, secure_outputs
-from autograder.score import atomic_write_text
+from autograder.core.score import atomic_write_text
+from autograder.grading.owner_only import private_dir, readable_by_others, secure_outputs
 
 
 def mode(path: Path) -> int:

@@ -15,10 +15,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from autograder import demo
-from autograder.config import load_config
-from autograder.grade import grade_class
-from autograder.platforms import gradescope, prairielearn
+from autograder.core.config import load_config
+from autograder.grading.grade import grade_class
+from autograder.grading.platforms import gradescope, prairielearn
+from demo import classroom as demo
 
 SCHEMAS = Path(__file__).parent / "schemas"
 HOSTILE = next(s for s in demo.STUDENTS if s.sid == "s13")  # monkeypatches np.allclose

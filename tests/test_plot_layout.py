@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from autograder.toolkit import show_weight_templates  # noqa: E402
+from autograder.student.toolkit import show_weight_templates  # noqa: E402
 
 
 @pytest.mark.parametrize(("shape", "classes"), [((8, 8), 10), ((32, 32, 3), 10), ((8, 8), 3)])

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-import autograder.sandbox as sandbox
+import autograder.grading.sandbox as sandbox
 from autograder.cli import main
-from autograder.sandbox import SandboxError, preflight
+from autograder.grading.sandbox import SandboxError, preflight
 
 
 def hide(monkeypatch: pytest.MonkeyPatch, *missing: str, root: bool = True) -> None:
@@ -64,7 +64,7 @@ def test_grade_stops_before_any_student_with_one_line_naming_bubblewrap(monkeypa
 
 def test_grade_exits_non_zero_when_a_student_got_a_grader_error(monkeypatch, tmp_path,
                                                                 capsys) -> None:
-    import autograder.grade as grade
+    import autograder.grading.grade as grade
 
     def fake_grade_class(*args, **kwargs):
         run = grade.ClassRun(out=tmp_path)
@@ -79,7 +79,7 @@ def test_grade_exits_non_zero_when_a_student_got_a_grader_error(monkeypatch, tmp
 
 
 def test_grade_at_level_process_warns_in_one_line(monkeypatch, tmp_path, capsys) -> None:
-    import autograder.grade as grade
+    import autograder.grading.grade as grade
 
     monkeypatch.setattr(sandbox, "preflight", lambda: "process")
     monkeypatch.setattr(grade, "grade_class", lambda *a, **k: grade.ClassRun(out=tmp_path))

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from autograder import protocol
-from autograder.protocol import FrameReader, FuncRef, ProtocolError
+from autograder.grading import protocol
+from autograder.grading.protocol import FrameReader, FuncRef, ProtocolError
 
 
 def test_plain_values_round_trip_with_their_types():

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-import autograder.provision as provision
+import autograder.grading.provision as provision
 
 
 class FakeApt:
@@ -91,7 +91,7 @@ def test_check_is_0_where_a_worker_starts():
 
 
 def test_check_is_1_with_one_line_naming_what_to_install(monkeypatch, capsys):
-    import autograder.sandbox as sandbox
+    import autograder.grading.sandbox as sandbox
 
     def no_sandbox():
         raise sandbox.SandboxError("the sandbox for student code is not available: install bubblewrap")

@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import release as rel
-from autograder.config import load_config, public_part, tomllib
-from autograder.notebook import NotebookError, read_notebook
+from autograder.authoring import release as rel
+from autograder.core.config import load_config, public_part, tomllib
+from autograder.core.notebook import NotebookError, read_notebook
 
 pytest.importorskip("nbgrader", reason="the release needs nbgrader (instructor extra)")
 
@@ -405,7 +405,7 @@ def test_make_fixture_script_reproduces_the_committed_notebook(tmp_path: Path) -
 
 
 def test_a_course_without_assignments_is_an_error_not_a_silent_pass(tmp_path, capsys):
-    from autograder.release import release
+    from autograder.authoring.release import release
 
     # a wrong --course in CI must fail, not pass with nothing checked
     assert release(course=tmp_path, check=True) == 1

@@ -18,8 +18,8 @@ import sys
 import pytest
 from assignment_support import ASSIGNMENTS, REPO, Assignment, nbgrader
 
-from autograder.hidden import collect_tests
-from autograder.release import END_MARKER, START_MARKER
+from autograder.authoring.release import END_MARKER, START_MARKER
+from autograder.grading.hidden import collect_tests
 
 pytest_plugins = ["assignment_support"]
 
@@ -61,7 +61,7 @@ def test_every_cell_has_a_stable_id_and_a_grade_id(assignment, source_nb):
 def test_last_cell_builds_the_submission(assignment, source_nb):
     last = source_nb.cells[-1]
     assert last.cell_type == "code"
-    assert "from autograder.submission import submit_from_notebook" in last.source
+    assert "from autograder.student.submission import submit_from_notebook" in last.source
     assert f'submit_from_notebook("{assignment.name}", student_id=STUDENT_ID)' in last.source
     assert "except ImportError" in last.source and "not available yet" in last.source
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
-from autograder.config import parse_config
-from autograder.report import (
+from autograder.core.config import parse_config
+from autograder.grading.report import (
     build_report,
     grades_rows,
     read_report_json,

@@ -10,10 +10,10 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook
-from autograder.graft import graded_module_source
-from autograder.rescue import RescueError, cli_rescue, rescue
-from autograder.rules import INTEGRITY_RULES
+from autograder.core.graft import graded_module_source
+from autograder.core.rules import INTEGRITY_RULES
+from autograder.student.check import check_notebook
+from autograder.student.rescue import RescueError, cli_rescue, rescue
 
 POLICY = {"loop_free": ("loss_vectorized",), "forbidden": "np.vectorize"}
 STRUCTURAL = [

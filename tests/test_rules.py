@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook
-from autograder.config import RULE_IDS, find_config, release_dir, solution_dir
-from autograder.rules import RULES
+from autograder.core.config import RULE_IDS, find_config, release_dir, solution_dir
+from autograder.core.rules import RULES
+from autograder.student.check import check_notebook
 
 SYNTHETIC_POLICY = {"loop_free": ("loss_vectorized",), "forbidden": "np.vectorize"}
 CASES = [(rule, label, maker) for rule, makers in mv.MAKERS.items() for label, maker in makers]

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from autograder.hidden import StudentError, StudentTimeout
-from autograder.sandbox import (
+from autograder.grading.hidden import StudentError, StudentTimeout
+from autograder.grading.sandbox import (
     UID_BASE,
     Limits,
     SandboxCaller,
@@ -271,7 +271,7 @@ def test_uid_level_files_left_in_shared_temporary_folders_are_removed_and_noted(
 def test_sweeping_a_uid_removes_only_what_it_owns(tmp_path):
     if not is_root():
         pytest.skip("chown needs root")
-    from autograder.sandbox import sweep_uid_files
+    from autograder.grading.sandbox import sweep_uid_files
 
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -310,7 +310,7 @@ def test_limits_read_the_submission_budget_from_assignment_toml():
 
 
 def test_the_release_carries_the_submission_budget_to_students():
-    from autograder.config import load_config, release_dir
+    from autograder.core.config import load_config, release_dir
 
     for assignment in ("A3", "A4"):
         config = load_config(release_dir(assignment) / "assignment.toml")
@@ -396,7 +396,7 @@ def test_sweeping_a_slot_uid_kills_all_its_processes(how):
         pytest.skip("needs root and setpriv")
     import subprocess
 
-    from autograder.sandbox import SlotLease, _kill_uid_by_fork, kill_uid, setpriv_args
+    from autograder.grading.sandbox import SlotLease, _kill_uid_by_fork, kill_uid, setpriv_args
 
     lease = SlotLease()  # a slot no other grading uses meanwhile
     try:

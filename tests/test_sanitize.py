@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.sanitize import clean_markdown, safe_notebook
+from autograder.grading.sanitize import clean_markdown, safe_notebook
 
 HONEST = [
     "The gradient is $\\frac{\\partial L}{\\partial W} = X^\\top (P - Y)$, and $a_1 < b_2$.",

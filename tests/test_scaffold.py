@@ -12,10 +12,10 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.grade import grade_class
-from autograder.release import ReleaseError, build_release
-from autograder.scaffold import ScaffoldError, scaffold
-from autograder.submission import submit
+from autograder.authoring.release import ReleaseError, build_release
+from autograder.authoring.scaffold import ScaffoldError, scaffold
+from autograder.grading.grade import grade_class
+from autograder.student.submission import submit
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from autograder.config import parse_config
-from autograder.score import (
+from autograder.core.config import parse_config
+from autograder.core.score import (
     add_override,
     atomic_write_text,
     load_overrides,
@@ -103,7 +103,7 @@ def test_unknown_rule_id_costs_nothing_and_is_kept():
 
 
 def test_waiver_removes_a_rules_deductions_and_is_described():
-    from autograder.score import Override
+    from autograder.core.score import Override
 
     o = Override("s1", "waive", "forbidden-import", None, "allowed by email", by="ta")
     r = score_submission(FULL, [viol("forbidden-import")], make_config(), [o])
@@ -112,7 +112,7 @@ def test_waiver_removes_a_rules_deductions_and_is_described():
 
 
 def test_group_override_sets_a_manual_question_within_its_points():
-    from autograder.score import Override
+    from autograder.core.score import Override
 
     o = Override("s1", "group", "inline_q1", 9.0, "good answer")
     r = score_submission(FULL, [], make_config(), [o])
@@ -120,7 +120,7 @@ def test_group_override_sets_a_manual_question_within_its_points():
 
 
 def test_score_override_replaces_the_final_score():
-    from autograder.score import Override
+    from autograder.core.score import Override
 
     o = Override("s1", "score", "", 12.5, "regraded by hand")
     r = score_submission(FULL, [viol("forbidden-import")], make_config(), [o])

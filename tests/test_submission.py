@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import autograder
-from autograder import submission
 from autograder.cli import main as cli_main
-from autograder.config import REPO_ROOT
-from autograder.intake import extract_submission
-from autograder.submission import (
+from autograder.core.config import REPO_ROOT
+from autograder.core.intake import extract_submission
+from autograder.student import submission
+from autograder.student.submission import (
     SAVE_REMINDER,
     SubmitRefused,
     inspect_npz,
@@ -89,7 +89,7 @@ def work(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def no_checker(monkeypatch: pytest.MonkeyPatch):
     """Tests choose the self-check they want; by default it is absent."""
-    monkeypatch.setitem(sys.modules, "autograder.check", None)
+    monkeypatch.setitem(sys.modules, "autograder.student.check", None)
 
 
 def fake_checker(
@@ -113,9 +113,9 @@ def fake_checker(
             violations=found, errors=sum(v["severity"] == "error" for v in violations or [])
         )
 
-    module = types.ModuleType("autograder.check")
+    module = types.ModuleType("autograder.student.check")
     module.check_notebook = check_notebook  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "autograder.check", module)
+    monkeypatch.setitem(sys.modules, "autograder.student.check", module)
     return calls
 
 
@@ -169,7 +169,7 @@ def test_submitted_zip_reads_back_clean_through_the_intake(
     work: Path, course: Path, tmp_path: Path
 ):
     result = submit("A3", "2022123456", work, course=course)
-    from autograder.config import find_config
+    from autograder.core.config import find_config
 
     intake = extract_submission(result.zip_path, tmp_path / "x", find_config("A3", course))
     assert intake.ok and intake.violations == []
@@ -328,7 +328,7 @@ def test_model_keys_are_listed_and_missing_keys_noted(work: Path, course: Path, 
 
 
 def test_file_larger_than_the_grader_accepts_is_refused(work: Path, course: Path, monkeypatch):
-    from autograder.intake import ExtractLimits
+    from autograder.core.intake import ExtractLimits
 
     monkeypatch.setattr(submission, "STUDENT_LIMITS", ExtractLimits(max_member_bytes=1000))
     result = submit("A3", "s1", work, course=course)
@@ -486,7 +486,7 @@ def solved_release(source: dict, release: dict) -> dict:
     """The A3 release with every TODO block filled from the solution and every cell "run"."""
     from assignment_support import solution_blocks
 
-    from autograder.release import END_MARKER, START_MARKER
+    from autograder.authoring.release import END_MARKER, START_MARKER
 
     def grade_id(cell: dict) -> str | None:
         return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -522,8 +522,8 @@ def test_solution_grafted_notebook_round_trips_clean_through_submit_and_check(
     tmp_path: Path, monkeypatch, capsys
 ):
     """Submit, then `check` of the produced zip, is clean for the solution."""
-    monkeypatch.delitem(sys.modules, "autograder.check")
-    import autograder.check as check
+    monkeypatch.delitem(sys.modules, "autograder.student.check")
+    import autograder.student.check as check
     source, release = REPO_ROOT / "solutions" / "A3" / NB, REPO_ROOT / "assignments" / "A3" / NB
     if not (source.is_file() and release.is_file()):
         pytest.fail("solutions/A3 or its release is not in the tree")

@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from autograder import toolkit  # noqa: E402
-from autograder.toolkit import (  # noqa: E402
+from autograder.student import toolkit  # noqa: E402
+from autograder.student.toolkit import (  # noqa: E402
     eval_numerical_gradient,
     grad_check_sparse,
     plot_accuracy_history,

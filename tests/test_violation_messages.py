@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook
-from autograder.config import REPO_ROOT, find_config
-from autograder.report import RULE_HINTS, build_report
+from autograder.core.config import REPO_ROOT, find_config
+from autograder.grading.report import RULE_HINTS, build_report
+from autograder.student.check import check_notebook
 
 RELEASES = {"A3": "linear_classifier.ipynb", "A4": "two_layer_net.ipynb"}
 POLICIES = {

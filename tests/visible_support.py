@@ -22,7 +22,7 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from autograder.integrity import scan_blocks, source_of
+from autograder.core.integrity import scan_blocks, source_of
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {"A3": "linear_classifier.ipynb", "A4": "two_layer_net.ipynb"}

@@ -41,7 +41,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from autograder.config import load_config, solution_dir
+from autograder.core.config import load_config, solution_dir
 
 HERE = Path(__file__).resolve().parent
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -49,7 +49,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CONFIG_TEMPLATE = '''"""nbgrader configuration of the benchmark's nbgrader-form course (bench/nbgrader_form)."""
 import os
 
-from autograder.release import COURSE_IGNORE, CODE_STUB, TEXT_STUB
+from autograder.authoring.release import COURSE_IGNORE, CODE_STUB, TEXT_STUB
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -101,8 +101,8 @@ def hidden_block(hidden_dir: Path, grade_id: str) -> str:
 
 def source_notebook(assignment: str, name: str, hidden_dir: Path) -> Any:
     """solutions/<A>/<name> with release grade_ids and a hidden block in each graded grade cell."""
-    from autograder.notebook import read_notebook
-    from autograder.release import prepare_source
+    from autograder.authoring.release import prepare_source
+    from autograder.core.notebook import read_notebook
 
     config = load_config(solution_dir(assignment) / "assignment.toml")
     nb = prepare_source(read_notebook(solution_dir(assignment) / name))

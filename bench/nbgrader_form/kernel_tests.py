@@ -8,9 +8,9 @@ every grade cell of the nbgrader-form source notebook. The block ends with
 and nbgrader takes the number it displays as the cell's partial credit (nbgrader.utils.
 get_partial_grade). The checks are the kit's own: the `@hidden_test` functions of
 solutions/<A>/hidden_tests.py with the same seeds, shares and tolerances, and the best-model
-check of autograder.models, so the two graders ask the same questions. What differs is where
+check of autograder.core.models, so the two graders ask the same questions. What differs is where
 they run: here the student's functions are the kernel's globals, called in-process
-(`autograder.hidden.InProcessCaller`, its SIGALRM timeout the call limit of assignment.toml),
+(`autograder.grading.hidden.InProcessCaller`, its SIGALRM timeout the call limit of assignment.toml),
 the reference and the comparison share the student's process (nothing is contained), and the
 notebook has been run from the top before this cell, training and search included.
 """
@@ -21,11 +21,17 @@ import types
 from pathlib import Path
 from typing import Any
 
-from autograder.config import AssignmentConfig, load_config
-from autograder.hidden import InProcessCaller, collect_tests, load_tests_module, run_one, shares
-from autograder.models import check_model
-from autograder.module import load_trusted_module, module_source
-from autograder.notebook import read_notebook
+from autograder.core.config import AssignmentConfig, load_config
+from autograder.core.models import check_model
+from autograder.core.module import load_trusted_module, module_source
+from autograder.core.notebook import read_notebook
+from autograder.grading.hidden import (
+    InProcessCaller,
+    collect_tests,
+    load_tests_module,
+    run_one,
+    shares,
+)
 
 _LOADED: dict[str, tuple[AssignmentConfig, types.ModuleType, types.ModuleType]] = {}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.hidden import hidden_test
+from autograder.grading.hidden import hidden_test
 
 SIGMOID_NEURON = """The sigmoid neuron of Part 2 as a graph, nodes in a scrambled order."""
 NEURON_SPEC = [
@@ -254,10 +254,10 @@ def jvp_matches_reference(ctx):
 
 
 # --------------------------------------------------------------------------- loop probes
-# Inputs of growing size n for measuring the loop-free functions (autograder.measure): their
+# Inputs of growing size n for measuring the loop-free functions (autograder.grading.measure): their
 # Python-level work must not grow with n. Every axis grows, so a loop over any of them shows.
 
-from autograder.measure import loop_probe  # noqa: E402 - the probes' own section
+from autograder.grading.measure import loop_probe  # noqa: E402 - the probes' own section
 
 
 @loop_probe("matmul_backward")

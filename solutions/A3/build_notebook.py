@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.authoring import SourceNotebook, rubric_points, solution_namespace, write_notebook
+from autograder.authoring.notebook_writer import SourceNotebook, rubric_points, solution_namespace, write_notebook
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "linear_classifier.ipynb"
@@ -371,8 +371,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from autograder.datasets import load_dataset
-from autograder.toolkit import (
+from autograder.core.datasets import load_dataset
+from autograder.student.toolkit import (
     grad_check_sparse,
     plot_loss_history,
     plot_search_heatmap,
@@ -921,7 +921,7 @@ error and that `svm_best_model.npz` and `softmax_best_model.npz` are next to thi
 
     nb.code("a3-submit", r"""
 try:
-    from autograder.submission import submit_from_notebook
+    from autograder.student.submission import submit_from_notebook
 except ImportError:
     print("The submission command is not available yet in this version of the kit.\n"
           "Your work is saved in this notebook and the two .npz files: nothing is lost. "
@@ -957,7 +957,7 @@ def sweep(dataset: str = "digits", num_iters: int = 1500) -> None:
     the notebook's search driver does: the measurement behind the [models] bars."""
     import numpy as np
 
-    from autograder.datasets import load_dataset
+    from autograder.core.datasets import load_dataset
 
     ns = reference_namespace()
     data = load_dataset(dataset)

@@ -16,7 +16,7 @@ Conventions:
   since `(0.0, zeros)` is perfectly consistent with itself; a constant answer (zeros, ones, the
   same class for every example, a grid of one repeated value) fails every case;
 * messages say how many entries differ and how far off in coarse bands, never an expected value
-  or a number computed from one (autograder.hidden.assert_close does the same);
+  or a number computed from one (autograder.grading.hidden.assert_close does the same);
 * the best models are graded by the engine from [models]; there is no hidden test for them.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.hidden import StudentError, hidden_test
+from autograder.grading.hidden import StudentError, hidden_test
 
 KINK_GAP = 1e-3
 RTOL = 1e-6
@@ -455,11 +455,11 @@ def softmax_search_grid_is_sensible(ctx):
 
 
 # --------------------------------------------------------------------------- loop probes
-# Inputs of growing size n for measuring the loop-free functions (autograder.measure): their
+# Inputs of growing size n for measuring the loop-free functions (autograder.grading.measure): their
 # Python-level work must not grow with n. Examples, features and classes all grow, so a loop
 # over any of them shows.
 
-from autograder.measure import loop_probe  # noqa: E402 - the probes' own section
+from autograder.grading.measure import loop_probe  # noqa: E402 - the probes' own section
 
 
 @loop_probe("svm_loss_vectorized")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.authoring import SourceNotebook, rubric_points, solution_namespace, write_notebook
+from autograder.authoring.notebook_writer import SourceNotebook, rubric_points, solution_namespace, write_notebook
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "two_layer_net.ipynb"
@@ -446,8 +446,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from autograder.datasets import load_dataset
-from autograder.toolkit import (
+from autograder.core.datasets import load_dataset
+from autograder.student.toolkit import (
     eval_numerical_gradient,
     plot_search_heatmap,
     plot_training_stats,
@@ -1030,7 +1030,7 @@ file.
 
     nb.code("a4-submit", r"""
 try:
-    from autograder.submission import submit_from_notebook
+    from autograder.student.submission import submit_from_notebook
 except ImportError:
     print("The submission command is not available yet in this version of the kit.\n"
           "Your work is saved in this notebook and nn_best_model.npz: nothing is lost. "

@@ -18,11 +18,11 @@ Conventions (as in A3):
   reference on at least one case (zero gradients agree perfectly with a constant loss); a
   constant answer (zeros, ones, class 0 for everything, repeated search values) fails every case;
 * messages say how many entries differ and how far off in coarse bands, never an expected value
-  or a number computed from one (autograder.hidden.assert_close does the same);
+  or a number computed from one (autograder.grading.hidden.assert_close does the same);
 * nn_predict is observed through a stub loss_func (`nn_linear_scores_loss`: scores X W1 W2)
   whose argmax has at least two classes in every case, so it is graded apart from the forward
   pass and a constant prediction never passes;
-* nn_train is observed through grader stubs (autograder/stubs.py): `nn_probe_loss` reports the
+* nn_train is observed through grader stubs (autograder/grading/stubs.py): `nn_probe_loss` reports the
   sum of the first entry of every parameter as its loss, with gradients of ones, so the
   learning rate of every step is loss_history[t] - loss_history[t + 1] divided by 4;
 * the best model is graded by the engine from [models]; there is no hidden test for it.
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.hidden import hidden_test
+from autograder.grading.hidden import hidden_test
 
 KINK_GAP = 1e-2  # |pre-activation| at least this where a numeric gradient is taken
 RTOL = 1e-6
@@ -482,12 +482,12 @@ def find_best_net_keeps_the_best(ctx):
 
 
 # --------------------------------------------------------------------------- loop probes
-# Inputs of growing size n for measuring the loop-free functions (autograder.measure): their
+# Inputs of growing size n for measuring the loop-free functions (autograder.grading.measure): their
 # Python-level work must not grow with n. Examples, inputs, hidden units and classes all grow,
 # so a loop over any of them shows. nn_predict gets a grader stub as its loss_func, so only
 # its own work is measured.
 
-from autograder.measure import loop_probe, stub_function  # noqa: E402 - the probes' own section
+from autograder.grading.measure import loop_probe, stub_function  # noqa: E402 - the probes' own section
 
 
 def _probe_net(rng, n):

@@ -1,7 +1,7 @@
 """The adversarial corpus: hostile or broken A4 submissions, one small builder each.
 
 Every case starts from the real A4 release with the instructor's solution grafted into its TODO
-blocks and run once (`autograder.demo.executed_solution`, cached in build/demo/cache), then
+blocks and run once (`demo.classroom.executed_solution`, cached in build/demo/cache), then
 changes one thing: a TODO body (`body`), cells (the makers of tests/fixtures/make_violations.py),
 the zip (`rewrite_zip`) or the raw archive bytes. Nothing large is committed: a 50 MB notebook
 or a zip bomb is made in the test's tmp_path.
@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 from fixtures import make_violations as mv
 
-from autograder import demo
-from autograder.config import REPO_ROOT
+from autograder.core.config import REPO_ROOT
+from demo import classroom as demo
 
 ASSIGNMENT, NOTEBOOK, MODEL = demo.ASSIGNMENT, demo.NOTEBOOK, demo.MODEL
 FULL = 80.0  # A4's automatic points: every [tests] group, the best model included
@@ -162,7 +162,7 @@ def body(function: str, code: str, replace: bool = False) -> Edit:
 
 
 def demo_edits(sid: str) -> tuple[Edit, ...]:
-    """The edits of one of the demo's students (autograder/demo.py)."""
+    """The edits of one of the demo's students (demo/classroom.py)."""
     return next(s.edits for s in demo.STUDENTS if s.sid == sid)
 
 

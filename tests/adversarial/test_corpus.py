@@ -47,8 +47,8 @@ from adversarial.cases import (
     Host,
     Kit,
 )
-from autograder import demo
-from autograder.config import RULE_IDS
+from autograder.core.config import RULE_IDS
+from demo import classroom as demo
 
 CALL_TIMEOUT_S = 3  # the course copy's [limits]: an infinite loop costs 3 s, not 10
 RUN_TIMEOUT_S = 600

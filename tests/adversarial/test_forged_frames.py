@@ -13,7 +13,7 @@ import tracemalloc
 import pytest
 from test_engine import HONEST, by_name, grade
 
-from autograder import protocol
+from autograder.grading import protocol
 
 FORGE = '''
 import json

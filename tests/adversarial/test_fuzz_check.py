@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder.check import CheckResult, check_notebook, format_result
-from autograder.config import RULE_IDS, find_config, release_dir
-from autograder.intake import STATUSES, extract_submission
+from autograder.core.config import RULE_IDS, find_config, release_dir
+from autograder.core.intake import STATUSES, extract_submission
+from autograder.student.check import CheckResult, check_notebook, format_result
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook, find_release
-from autograder.graft import graded_module, graft
-from autograder.module import module_source
+from autograder.core.graft import graded_module, graft
+from autograder.core.module import module_source
+from autograder.student.check import check_notebook, find_release
 
 
 @pytest.fixture(scope="module")

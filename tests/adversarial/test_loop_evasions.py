@@ -16,14 +16,14 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook
-from autograder.config import load_config, release_dir, solution_dir
-from autograder.engine import grade_module
-from autograder.graft import graded_module, graft
-from autograder.hidden import load_tests_module
-from autograder.module import load_trusted_module, module_source
-from autograder.notebook import read_notebook
-from autograder.score import score_submission
+from autograder.core.config import load_config, release_dir, solution_dir
+from autograder.core.graft import graded_module, graft
+from autograder.core.module import load_trusted_module, module_source
+from autograder.core.notebook import read_notebook
+from autograder.core.score import score_submission
+from autograder.grading.engine import grade_module
+from autograder.grading.hidden import load_tests_module
+from autograder.student.check import check_notebook
 
 ASSIGNMENT, NOTEBOOK = "A3", "linear_classifier.ipynb"
 TARGET = "svm_loss_vectorized"

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.config import load_config, release_dir, solution_dir
-from autograder.engine import grade_module
-from autograder.graft import graded_module_source
-from autograder.hidden import load_tests_module
-from autograder.module import load_trusted_module, module_source
-from autograder.notebook import read_notebook
+from autograder.core.config import load_config, release_dir, solution_dir
+from autograder.core.graft import graded_module_source
+from autograder.core.module import load_trusted_module, module_source
+from autograder.core.notebook import read_notebook
+from autograder.grading.engine import grade_module
+from autograder.grading.hidden import load_tests_module
 
 NOTEBOOKS = {"A3": "linear_classifier.ipynb", "A4": "two_layer_net.ipynb"}
 A3_LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")

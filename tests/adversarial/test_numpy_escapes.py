@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.check import check_notebook
-from autograder.config import release_dir
+from autograder.core.config import release_dir
+from autograder.student.check import check_notebook
 
 NOTEBOOK = "two_layer_net.ipynb"
 

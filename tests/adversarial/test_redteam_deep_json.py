@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import demo
+from demo import classroom as demo
 
 
 def _deep(text: str) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from autograder.config import REPO_ROOT, load_config
-from autograder.intake import collect_submissions
+from autograder.core.config import REPO_ROOT, load_config
+from autograder.core.intake import collect_submissions
 
 CONFIG = load_config(REPO_ROOT / "solutions" / "A4" / "assignment.toml")
 
@@ -126,7 +126,7 @@ def test_a_chosen_id_cannot_take_the_place_of_a_classmates_unidentified_submissi
     the id pattern accepts `unidentified_<name>_<8 hex>`, and the hash is of a file name a
     classmate may use (`my homework.zip`). A zip named `A4_<that id>.zip`, newer, makes the
     classmate's submission an "other attempt" of the attacker's: it is never graded or reviewed."""
-    from autograder.identity import unidentified_id
+    from autograder.core.identity import unidentified_id
 
     subs = tmp_path / "subs"
     subs.mkdir()

@@ -1,6 +1,6 @@
 """Red team: markdown *syntax* links with a `javascript:` URL survive into formgrader's HTML.
 
-`autograder.sanitize.clean_markdown` hands a markdown cell to nh3 only when it holds a raw HTML tag
+`autograder.grading.sanitize.clean_markdown` hands a markdown cell to nh3 only when it holds a raw HTML tag
 (`<[A-Za-z!/?]`); "markdown syntax itself is left alone". But nbconvert's markdown renderer
 (mistune, used by formgrader's `formgrade` template, `sanitize_html` off) turns
 `[text](javascript:...)`, `![x](javascript:...)`, reference links and entity-encoded schemes
@@ -16,7 +16,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.sanitize import safe_notebook
+from autograder.grading.sanitize import safe_notebook
 
 PAYLOADS = [
     "[see my derivation](javascript:alert(document.domain))",
@@ -58,7 +58,7 @@ def test_extra_file_name_in_the_deductions_cell_is_no_javascript_link(tmp_path) 
     from nbconvert import HTMLExporter
     from nbgrader.server_extensions.formgrader import handlers
 
-    from autograder import demo
+    from demo import classroom as demo
 
     course, subs = demo.build_class(tmp_path, (demo.Student("s70", ""),), echo=lambda *_: None)
     with zipfile.ZipFile(subs / "A4_s70.zip", "a") as zf:

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.config import REPO_ROOT
+from autograder.core.config import REPO_ROOT
 
 CHILD = textwrap.dedent("""
     import resource, sys
     from pathlib import Path
     resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
-    from autograder.config import REPO_ROOT, load_config
-    from autograder.grade import _trusted_modules
-    from autograder.models import check_model
+    from autograder.core.config import REPO_ROOT, load_config
+    from autograder.grading.grade import _trusted_modules
+    from autograder.core.models import check_model
     config = load_config(REPO_ROOT / "solutions" / "A4" / "assignment.toml")
     _tests, ref = _trusted_modules(config, REPO_ROOT)
     spec = next(iter(config.models.values()))

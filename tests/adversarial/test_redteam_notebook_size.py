@@ -18,15 +18,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-from autograder.config import REPO_ROOT
+from autograder.core.config import REPO_ROOT
 
 N_CELLS = 400_000
 
 CHILD = textwrap.dedent("""
     import resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (768 << 20, 768 << 20))
-    from autograder.check import check_notebook
-    from autograder.config import REPO_ROOT
+    from autograder.student.check import check_notebook
+    from autograder.core.config import REPO_ROOT
     try:
         result = check_notebook(sys.argv[1], "A4", REPO_ROOT)
     except MemoryError:

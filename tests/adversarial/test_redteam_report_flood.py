@@ -17,7 +17,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder import demo
+from demo import classroom as demo
 
 N_CELLS = 30_000
 

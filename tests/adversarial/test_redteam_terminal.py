@@ -15,7 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder import demo
+from demo import classroom as demo
 
 NAME = "x\x1b[2J\x1b[1A\x1b[2K\x1b[32mALL GRADED 100 of 100.zip"
 

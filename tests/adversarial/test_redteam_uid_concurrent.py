@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from adversarial.test_uid_level import uid_python
-from autograder import demo
-from autograder.sandbox import is_root
+from autograder.grading.sandbox import is_root
+from demo import classroom as demo
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the uid level needs root")
 

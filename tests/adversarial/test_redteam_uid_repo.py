@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from adversarial.test_uid_level import uid_python
-from autograder import demo
-from autograder.config import REPO_ROOT
-from autograder.sandbox import is_root
+from autograder.core.config import REPO_ROOT
+from autograder.grading.sandbox import is_root
+from demo import classroom as demo
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the uid level needs root")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from test_engine import HONEST, grade
 
-from autograder.sandbox import Limits
+from autograder.grading.sandbox import Limits
 
 NAP_S = 0.8
 LIMITS = Limits(call_timeout_s=1.0, load_timeout_s=20.0, submission_seconds=3.0)

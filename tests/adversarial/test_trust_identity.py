@@ -27,8 +27,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder import demo
-from autograder.grade import grade_class
+from autograder.grading.grade import grade_class
+from demo import classroom as demo
 
 HONEST = ("v1", "v2", "s77")
 FULL = 80.0  # A4's automatic points

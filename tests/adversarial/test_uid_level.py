@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from adversarial.cases import ASSIGNMENT, FULL, LEAK, Kit, body, submitted
-from autograder import demo
-from autograder.sandbox import SandboxError, is_root, runtime, runtime_readable_by_others
+from autograder.grading.sandbox import SandboxError, is_root, runtime, runtime_readable_by_others
+from demo import classroom as demo
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the uid level needs root")
 

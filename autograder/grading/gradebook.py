@@ -1,0 +1,337 @@
+"""nbgrader's gradebook, written by the grading parent process only.
+
+What goes in (docs/grading.md explains the decision):
+
+* the assignment, its notebooks, and one nbgrader grade cell per grade cell of the *release*
+  notebooks (grade_id, points, code/markdown), plus solution cells so formgrader can comment;
+* a test group of `[tests]` that has no grade cell in the notebook (a best-model group, say)
+  gets a grade cell of its own, named by its grade_id, in the first notebook;
+* one extra grade cell `autograder_deductions` with `max_score = 0`, whose
+  `auto_score` is the (negative) adjustment that makes the notebook's sum equal the kit's
+  score: − the capped deductions, or less when the score is floored at 0 or a TA set the total.
+  nbgrader's `Grade.score` is a plain sum and does not validate signs, so `nbgrader export`,
+  the formgrader totals and `average_*_score` all include it; `max_score` stays the rubric's.
+
+Both kinds of extra cell are *code* grade cells in the gradebook (they hold automatic points),
+so formgrader counts them in the code score: its written score is the inline questions alone and
+never shows a deduction as a negative written score. In the autograded notebook they are markdown
+cells, for their text.
+
+Per student, `record()` writes one transaction: the student, the submission (LMS time as
+timestamp), and for every grade cell its `auto_score`. `manual_score`s entered in formgrader are
+never touched, so regrading keeps the TAs' work, and `manual_scores()` reads them back so the
+kit's own report agrees with formgrader.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from autograder.core.config import AssignmentConfig, ensure_tools_on_path
+from autograder.core.identity import UnsafeIdError, is_valid_id, shown_id
+from autograder.core.module import nbgrader_meta
+
+DEDUCTIONS_CELL = "autograder_deductions"
+
+
+def default_db_url(course: str | Path) -> str:
+    """`sqlite:///<course>/gradebook.db`, nbgrader's default place in the course directory."""
+    return f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
+
+
+def release_grade_cells(notebooks: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per notebook name (without .ipynb): its grade and solution cells as plain dicts.
+
+    Each dict: name (grade_id), kind ("grade" | "solution"), cell_type, max_score.
+    A cell that is both (a manual answer) is listed as both, like nbgrader does.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for nb_name, nb in notebooks.items():
+        cells = []
+        for cell in nb.cells:
+            meta = nbgrader_meta(cell)
+            gid = meta.get("grade_id")
+            if not gid:
+                continue
+            if meta.get("grade"):
+                cells.append({"name": gid, "kind": "grade", "cell_type": cell.cell_type,
+                              "max_score": float(meta.get("points", 0.0) or 0.0)})
+            if meta.get("solution"):
+                cells.append({"name": gid, "kind": "solution", "cell_type": cell.cell_type})
+        out[_stem(nb_name)] = cells
+    return out
+
+
+def _stem(name: str) -> str:
+    return name[:-6] if name.endswith(".ipynb") else name
+
+
+def extra_cells(config: AssignmentConfig, notebooks: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The grade cells the kit adds: groups without a notebook cell, then the deductions cell."""
+    present = {c["name"] for cells in release_grade_cells(notebooks).values() for c in cells
+               if c["kind"] == "grade"}
+    # "code": formgrader adds them to the code score, not to the written (inline question) one
+    extra = [{"name": gid, "kind": "grade", "cell_type": "code", "max_score": pts}
+             for gid, pts in config.tests.items() if gid not in present]
+    extra.append({"name": DEDUCTIONS_CELL, "kind": "grade", "cell_type": "code", "max_score": 0.0})
+    return extra
+
+
+def autograded_cells_markdown(report: Mapping[str, Any], config: AssignmentConfig,
+                              notebooks: Mapping[str, Any]) -> list[Any]:
+    """Markdown grade cells appended to the autograded notebook, so formgrader shows the kit's
+    extra grade cells (groups without a cell of their own, and the deductions) with their text."""
+    from nbformat.v4 import new_markdown_cell
+
+    groups = {g["grade_id"]: g for g in report.get("groups", [])}
+    cells = []
+    for extra in extra_cells(config, notebooks):
+        name = extra["name"]
+        if name == DEDUCTIONS_CELL:
+            lines = [deduction_line(v) for v in report.get("violations", [])]
+            text = "### Autograder: policy deductions\n\n" + ("\n".join(lines) or "None.")
+            if report.get("overrides"):
+                text += "\n\nTA overrides: " + "; ".join(report["overrides"])
+        else:
+            g = groups.get(name, {})
+            text = f"### Autograder: {name}\n\n{g.get('score', 0)} / {g.get('max_score', 0)} points"
+        meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "grade_id": name,
+                             "points": extra["max_score"], "schema_version": 3}}
+        cells.append(new_markdown_cell(text, metadata=meta))
+    return cells
+
+
+def deduction_line(violation: Mapping[str, Any]) -> str:
+    """One violation as the deductions cell lists it: rule, cell when known, message, cost."""
+    where = f" (cell {violation['cell']})" if violation.get("cell") else ""
+    cost = float(violation.get("deduction") or 0.0)
+    price = "no points" if cost == 0 else f"−{cost:g} point{'' if cost == 1 else 's'}"
+    return f"- `{violation['rule']}`{where}: {violation['message']} ({price})"
+
+
+class GradebookWriter:
+    """The gradebook of one assignment. Use as a context manager; parent process only."""
+
+    def __init__(self, db_url: str, config: AssignmentConfig, notebooks: Mapping[str, Any],
+                 course_id: str = "default_course"):
+        from nbgrader.api import Gradebook
+
+        _alembic_on_path()
+        self.config = config
+        self.notebooks = dict(notebooks)
+        self.gb = Gradebook(db_url, course_id=course_id)
+        self._cells = release_grade_cells(self.notebooks)
+        first = next(iter(self._cells), None)
+        if first is not None:
+            self._cells[first] = self._cells[first] + extra_cells(config, self.notebooks)
+
+    def __enter__(self) -> GradebookWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.gb.close()
+
+    def sync_assignment(self, duedate: datetime | None = None) -> None:
+        """Create or update the assignment, its notebooks and their grade/solution cells.
+
+        Cells are never removed (that would delete grades); a changed rubric updates max_score.
+        """
+        gb, name = self.gb, self.config.name
+        kwargs = {"duedate": duedate} if duedate else {}
+        gb.update_or_create_assignment(name, **kwargs)
+        for nb_name, cells in self._cells.items():
+            nb = self.notebooks.get(nb_name + ".ipynb") or self.notebooks.get(nb_name)
+            kernelspec = json.dumps(nb.metadata.get("kernelspec", {})) if nb is not None else None
+            gb.update_or_create_notebook(nb_name, name, kernelspec=kernelspec)
+            for c in cells:
+                if c["kind"] == "grade":
+                    gb.update_or_create_grade_cell(c["name"], nb_name, name,
+                                                   max_score=c["max_score"], cell_type=c["cell_type"])
+                else:
+                    gb.update_or_create_solution_cell(c["name"], nb_name, name)
+
+    @contextmanager
+    def _transaction(self):
+        db = self.gb.db
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+    def _submission(self, db: Any, student_id: str) -> Any:
+        """The student's submission with a SubmittedNotebook and Grade/Comment for every cell."""
+        from nbgrader.api import (
+            Assignment,
+            Comment,
+            Grade,
+            GradeCell,
+            SolutionCell,
+            Student,
+            SubmittedAssignment,
+            SubmittedNotebook,
+        )
+
+        if not is_valid_id(student_id):  # only validated ids reach nbgrader's gradebook
+            raise UnsafeIdError(f"student id {shown_id(student_id)!r} is not a valid student id")
+        student = db.get(Student, student_id)
+        if student is None:
+            student = Student(id=student_id)
+            db.add(student)
+        assignment = db.query(Assignment).filter(Assignment.name == self.config.name).one()
+        sub = (db.query(SubmittedAssignment)
+               .filter(SubmittedAssignment.assignment_id == assignment.id,
+                       SubmittedAssignment.student_id == student_id).one_or_none())
+        if sub is None:
+            sub = SubmittedAssignment(assignment=assignment, student=student)
+            db.add(sub)
+        have = {snb.notebook_id: snb for snb in sub.notebooks}
+        for notebook in assignment.notebooks:
+            snb = have.get(notebook.id)
+            if snb is None:
+                snb = SubmittedNotebook(notebook=notebook, assignment=sub)
+                db.add(snb)
+            graded = {g.cell_id for g in snb.grades}
+            commented = {c.cell_id for c in snb.comments}
+            for cell in notebook._base_cells:
+                if isinstance(cell, GradeCell) and cell.id not in graded:
+                    db.add(Grade(cell=cell, notebook=snb))
+                elif isinstance(cell, SolutionCell) and cell.id not in commented:
+                    db.add(Comment(cell=cell, notebook=snb))
+        db.flush()
+        return sub
+
+    def record(self, report: Mapping[str, Any], timestamp: datetime | None = None) -> float:
+        """Write one student's report in one transaction; returns the total the gradebook now has.
+
+        Test groups get their score as auto_score; manual questions stay for formgrader
+        (needs_manual_grade unless a TA graded them); the deductions cell gets the adjustment.
+        An errored submission gets no auto scores and every cell flagged for manual grading, so
+        formgrader shows it as work to do instead of a silent zero.
+        """
+        from nbgrader.api import Grade
+
+        error = report.get("status") == "error"
+        groups = {g["grade_id"]: g for g in report.get("groups", [])}
+        with self._transaction() as db:
+            sub = self._submission(db, str(report["student_id"]))
+            sub.timestamp = _naive_utc(timestamp)
+            grades: list[Grade] = [g for snb in sub.notebooks for g in snb.grades]
+            written = 0.0
+            for g in grades:
+                name = g.cell.name
+                if name == DEDUCTIONS_CELL:
+                    continue
+                group = groups.get(name)
+                if group is None or group.get("manual") or group.get("score") is None:
+                    g.auto_score = None
+                    g.needs_manual_grade = g.manual_score is None
+                elif error:
+                    g.auto_score = None
+                    g.needs_manual_grade = True
+                else:
+                    g.auto_score = float(group["score"])
+                    g.needs_manual_grade = False
+                if g.manual_score is not None:
+                    written += g.manual_score
+                elif g.auto_score is not None:
+                    written += g.auto_score
+            for g in grades:
+                if g.cell.name == DEDUCTIONS_CELL:
+                    g.auto_score = None if error else round(float(report["score"]) - written, 6)
+                    g.needs_manual_grade = error
+            db.flush()
+            total = float(sub.score or 0.0)
+        return total
+
+    def manual_scores(self, student_id: str) -> dict[str, float]:
+        """grade_id -> manual_score entered in formgrader for this student ({} if none)."""
+        from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
+
+        db = self.gb.db
+        rows = (db.query(Grade)
+                .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .filter(SubmittedAssignment.student_id == student_id,
+                        Grade.manual_score.isnot(None)).all())
+        return {g.cell.name: float(g.manual_score) for g in rows
+                if g.assignment.assignment.name == self.config.name}
+
+    def totals(self) -> dict[str, float]:
+        """student id -> the submission's total in the gradebook (what `nbgrader export` sums)."""
+        return {s.student.id: float(s.score) for s in self.gb.assignment_submissions(self.config.name)}
+
+
+def _alembic_on_path() -> None:
+    """Make nbgrader's stamping of a new gradebook fast and independent of PATH.
+
+    nbgrader runs the `alembic heads` command when it creates a database: seconds per new
+    gradebook, and it fails when the venv is not activated (`.venv/bin/python -m autograder`).
+    The same answer is read in-process from nbgrader's own migration scripts; if that ever
+    fails, the command is kept and the interpreter's bin folder is put on PATH for it.
+    """
+    import nbgrader.api
+
+    if getattr(nbgrader.api.get_alembic_version, "_autograder", False):
+        return
+    try:
+        head = _alembic_head()
+    except Exception:  # a future nbgrader layout: keep its own way, just make it findable
+        ensure_tools_on_path()
+        return
+
+    def get_alembic_version() -> str:
+        return head
+
+    get_alembic_version._autograder = True  # type: ignore[attr-defined]
+    nbgrader.api.get_alembic_version = get_alembic_version
+
+
+@functools.lru_cache(maxsize=1)
+def _alembic_head() -> str:
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+    if not head:
+        raise RuntimeError("no alembic head in nbgrader")
+    return head
+
+
+def _naive_utc(ts: datetime | str | None) -> datetime | None:
+    """nbgrader stores naive UTC datetimes."""
+    if ts is None or ts == "":
+        return None
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
+    return ts
+
+
+def export_totals(db_url: str, assignment: str) -> dict[str, float]:
+    """What `nbgrader export` writes as `score` per student (its CSV plugin, run on the db)."""
+    import csv
+    import tempfile
+
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "grades.csv"
+        _alembic_on_path()
+        with Gradebook(db_url) as gb:
+            CsvExportPlugin(to=str(dest), assignment=[assignment]).export(gb)
+        with dest.open() as fh:
+            return {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
+
