@@ -3,7 +3,7 @@
 The course directory is this repository: instructor sources in solutions/, the student release in
 assignments/. Generate the release with `autograder release` (it lints the sources, keeps every
 published version and writes the public assignment.toml); it uses the same settings as this file
-(autograder/release.py, nbgrader_config() — tests/test_release.py checks that they agree).
+(autograder/authoring/release.py, nbgrader_config() — tests/test_release.py checks that they agree).
 Plain `nbgrader` commands run from this folder (formgrader, autograde) read this file.
 """
 
@@ -48,11 +48,11 @@ c.ClearSolutions.enforce_metadata = True
 
 # nbgrader's own generate_assignment (and formgrader's Generate button) would delete the kept
 # versions in assignments/<A>/.releases/ and copy instructor files into the release: it refuses,
-# before touching anything, and points to `autograder release` (autograder/nbgrader_guard.py).
-c.GenerateAssignment.exporter_class = "autograder.nbgrader_guard.GenerateRefused"
+# before touching anything, and points to `autograder release` (autograder/grading/nbgrader_guard.py).
+c.GenerateAssignment.exporter_class = "autograder.grading.nbgrader_guard.GenerateRefused"
 # nbgrader's autograde (formgrader's Autograde button) would run student notebooks in a plain
 # kernel, outside the sandbox: it refuses too and points to `autograder grade`.
-c.Autograde.exporter_class = "autograder.nbgrader_guard.AutogradeRefused"
+c.Autograde.exporter_class = "autograder.grading.nbgrader_guard.AutogradeRefused"
 
 # Solution cells cannot be deleted; grade and read-only cells cannot be edited or deleted.
 c.LockCells.lock_solution_cells = True
