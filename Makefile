@@ -34,9 +34,10 @@ setup: $(STAMP) ## create .venv and install the kit; as root, install bubblewrap
 demo: setup ## release, build a sample class, grade it and print where the reports are (build/demo/)
 	$(PY) -m demo.classroom
 
-test: setup ## the test suite: ruff, the release in sync with solutions/, pytest
+test: setup ## the test suite: ruff, the import layers, the release in sync with solutions/, pytest
 	@$(PY) -m autograder.grading.provision --check
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/autograder release --check
 	$(BIN)/pytest -q
 
