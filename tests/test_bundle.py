@@ -42,37 +42,102 @@ def test_the_bundle_holds_what_students_need_and_nothing_of_the_instructors(bund
     assert "[private]" not in public
 
 
-def test_every_module_the_student_commands_import_is_in_the_bundle() -> None:
-    """The explicit list is complete: the import closure of the student entry points, less the
-    grader-only modules, which a student module may only name inside a function (never at
-    import time), and which are never shipped."""
+def _module_file(dotted: str) -> str | None:
+    """`autograder.a.b` -> "a/b.py" or "a/b/__init__.py" (relative to the package), or None when
+    the name is not a module of the package (e.g. a function imported from one)."""
+    package = REPO_ROOT / "autograder"
+    rel = dotted.split(".")[1:]
+    for candidate in ("/".join(rel) + ".py", "/".join([*rel, "__init__.py"])):
+        if candidate != ".py" and (package / candidate).is_file():
+            return candidate
+    return None
+
+
+def _imports_of(rel: str) -> set[str]:
+    """The dotted names of every package module that the file `rel` imports, at import time or
+    inside a function, with the packages each one implies (importing a.b.c imports a and a.b)."""
     import ast
 
-    package = REPO_ROOT / "autograder"
-    listed = set(bundle.STUDENT_MODULES)
-    todo = ["cli", "check", "rescue", "submission", "toolkit", "datasets"]
+    tree = ast.parse((REPO_ROOT / "autograder" / rel).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.split(".")[0] == "autograder")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.split(".")[0] == "autograder":
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)  # a submodule, if it is one
+    parents = {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1)}
+    return names | parents
+
+
+def test_every_module_the_student_commands_import_is_in_the_bundle() -> None:
+    """What ships is complete: the import closure of the student entry points (the command line,
+    the student commands' modules, the notebooks' import paths), every import counted, also the
+    ones inside functions, is shipped, and none of it is authoring or grading."""
+    from autograder.cli import HANDLERS
+
+    shipped = set(bundle.student_package_files())
+    todo = ["autograder.__main__", "autograder.cli", "autograder.toolkit", "autograder.datasets",
+            "autograder.submission", *(HANDLERS[c][0] for c in bundle.STUDENT_COMMANDS)]
     seen: set[str] = set()
     while todo:
-        module = todo.pop()
-        if module in seen:
+        rel = _module_file(todo.pop())
+        if rel is None or rel in seen:
             continue
-        seen.add(module)
-        path = package / f"{module}.py"
-        tree = ast.parse(path.read_text())
-        for node in tree.body:  # what runs at import time must be shipped
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autograder."):
-                assert node.module.removeprefix("autograder.") not in bundle.GRADER_ONLY, (module, node.module)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autograder."):
-                name = node.module.removeprefix("autograder.").replace(".", "/")
-                if name in bundle.GRADER_ONLY:
-                    continue
-                todo.append(name if (package / f"{name}.py").exists() else f"{name}/__init__")
-                for alias in node.names:
-                    if (package / name / f"{alias.name}.py").exists():
-                        todo.append(f"{name}/{alias.name}")
-    assert seen <= listed, sorted(seen - listed)
-    assert not listed & bundle.GRADER_ONLY
+        seen.add(rel)
+        todo.extend(_imports_of(rel))
+    assert seen <= shipped, sorted(seen - shipped)
+    assert not [rel for rel in seen if rel.split("/")[0] in bundle.GRADER_ONLY_ROLES]
+
+
+def test_the_bundle_ships_the_core_and_student_roles_and_no_other(bundle_zip: Path) -> None:
+    with zipfile.ZipFile(bundle_zip) as zf:
+        package = {n.split("/", 2)[2] for n in zf.namelist() if n.split("/")[1] == "autograder"}
+    roles = {name.split("/")[0] for name in package if "/" in name}
+    assert roles == {"core", "student"}
+    for role in ("core", "student"):  # every module of the two roles, none left out
+        expected = {p.relative_to(REPO_ROOT / "autograder").as_posix()
+                    for p in (REPO_ROOT / "autograder" / role).rglob("*.py")}
+        assert expected <= package, sorted(expected - package)
+    assert {"__init__.py", "cli.py", "toolkit.py", "datasets.py", "submission.py"} <= package
+
+
+def test_the_student_commands_are_answered_and_the_others_name_the_instructors_kit(
+        bundle_zip: Path, tmp_path: Path) -> None:
+    """The command line from the bundle's package alone (the repository's copy kept out of the
+    import system): the student commands run, an instructor command says it is not in the kit."""
+    with zipfile.ZipFile(bundle_zip) as zf:
+        zf.extractall(tmp_path)
+    kit = tmp_path / "kit"
+    # The repository is installed in editable mode; its finder would supply the modules the
+    # bundle leaves out, so drop it before the kit's package is imported.
+    prelude = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+               "if not getattr(f, '__module__', '').startswith('__editable__')]; "
+               "from autograder.cli import main; import autograder; "
+               f"assert autograder.__file__.startswith({str(kit)!r}), autograder.__file__; ")
+
+    def kit_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        code = prelude + f"sys.exit(main({list(argv)!r}))"
+        return subprocess.run([sys.executable, "-c", code], cwd=kit, capture_output=True, text=True,
+                              timeout=300)
+
+    nb = "assignments/A3/linear_classifier.ipynb"
+    check = kit_cli("check", nb)
+    assert check.returncode == 0 and "TODO block(s) are not done yet" in check.stdout, check.stderr
+    rescue = kit_cli("rescue", nb, "-o", str(tmp_path / "rescued.ipynb"))
+    assert rescue.returncode == 0 and (tmp_path / "rescued.ipynb").is_file(), rescue.stderr
+    submit = kit_cli("submit", "A3", "--student-id", "2022123456", "--dir", "assignments/A3",
+                     "--out", str(tmp_path / "zips"))
+    data = kit_cli("data", "--help")
+    assert data.returncode == 0 and "cifar10" in data.stdout
+    for done in (check, rescue, submit, data):
+        assert "Traceback" not in done.stdout + done.stderr
+        assert "instructor command" not in done.stdout
+    for argv in (["grade", "A3", "subs", "--out", "out"], ["release"], ["bundle", "A3", "-o", "k"]):
+        done = kit_cli(*argv)
+        assert done.returncode == 2 and "not part of the student kit" in done.stdout, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_the_leak_check_finds_a_solution_line_a_hidden_test_name_and_a_marker(tmp_path: Path) -> None:

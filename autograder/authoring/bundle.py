@@ -1,10 +1,12 @@
 """`autograder bundle A… -o OUT`: what students download, and nothing of the instructor's.
 
-The bundle is assembled from an explicit list (`STUDENT_MODULES`, the release folders, the digits
-data, a students' README, Makefile and pyproject), never as "the repository minus a list", so a
-file added to the repository later stays out until someone decides students need it. Then a leak
-check reads every file of the assembled tree and refuses the build (nothing is written) when it
-finds:
+The bundle is assembled from explicit lists, never as "the repository minus a list": of the
+package, the entry points (`STUDENT_TOP`) and the two roles students run (`STUDENT_ROLES`: the
+shared core and the student side, whose imports the import-layer contract keeps inside them);
+then the release folders, the digits data, a students' README, Makefile and pyproject. A file
+added to the repository outside those stays out until someone decides students need it, and the
+authoring and grading roles (`GRADER_ONLY_ROLES`) never ship. Then a leak check reads every file
+of the assembled tree and refuses the build (nothing is written) when it finds:
 
 * a line of a solution block of any source notebook (`### BEGIN SOLUTION` … `### END SOLUTION`)
   that the release does not show students anyway;
@@ -39,26 +41,21 @@ from autograder.core.config import (
     release_dir,
 )
 
-# The student side of the package: the toolkit the notebooks import, the dataset loader, the
-# self-check (integrity, graft, rules), rescue and submit, and what they import. Nothing that
-# grades (sandbox, worker, engine, hidden tests API, scoring reports, gradebook, demo).
-STUDENT_MODULES: tuple[str, ...] = (
-    "__init__", "__main__", "cli", "toolkit", "datasets", "submission",
-    "student/__init__", "student/toolkit", "student/check", "student/rescue", "student/submission",
-    "core/__init__", "core/datasets", "core/notebook", "core/config", "core/identity", "core/intake",
-    "core/models", "core/integrity", "core/graft", "core/module", "core/score",
-    "authoring/__init__", "authoring/release", "authoring/release_names",
-    "grading/__init__", "grading/owner_only",
-    "core/rules/__init__", "core/rules/astutil", "core/rules/base", "core/rules/calls",
-    "core/rules/cells", "core/rules/code", "core/rules/execution", "core/rules/imports",
-    "core/rules/invalid", "core/rules/loops", "core/rules/names",
+# The package as students get it, by role. The top-level entry points: the package, the command
+# line (whose instructor commands answer "not part of the student kit" when their role is absent)
+# and the three paths published notebooks import (aliases of the student and core modules).
+STUDENT_TOP: tuple[str, ...] = (
+    "__init__.py", "__main__.py", "cli.py", "toolkit.py", "datasets.py", "submission.py",
 )
-# Never shipped, even where a student module names one inside a function that only grading runs
-# (e.g. owner_only.uid_level asks the sandbox which level a grading run has).
-GRADER_ONLY: frozenset[str] = frozenset({
-    "sandbox", "worker", "engine", "hidden", "protocol", "stubs", "grade", "gradebook", "report",
-    "sanitize", "demo", "bundle", "authoring", "platforms", "scaffold",
-})
+# Whole role subpackages: the shared core (notebook model, releases, integrity, graft, rules,
+# score) and the student side (toolkit, self-check, submit, rescue). They import nothing of the
+# roles below (pyproject.toml's import contract), so what they need is here.
+STUDENT_ROLES: tuple[str, ...] = ("core", "student")
+# Never shipped: writing releases and bundles, and everything that grades (sandbox, worker,
+# engine, hidden tests, reports, gradebook, LMS exports).
+GRADER_ONLY_ROLES: tuple[str, ...] = ("authoring", "grading")
+# The commands the student kit answers; the others belong to the roles it does not ship.
+STUDENT_COMMANDS: tuple[str, ...] = ("check", "submit", "rescue", "data")
 DATA_FILES = ("digits.npz", "README.md")
 PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = PACKAGE / "templates" / "bundle"
@@ -225,6 +222,21 @@ def _readme(configs: list[AssignmentConfig]) -> str:
     )
 
 
+def student_package_files(package: Path = PACKAGE) -> list[str]:
+    """The package files the bundle ships, as POSIX paths relative to `package`: `STUDENT_TOP`,
+    then every file of the `STUDENT_ROLES` subpackages (bytecode caches left out)."""
+    files = [name for name in STUDENT_TOP if (package / name).is_file()]
+    missing = sorted(set(STUDENT_TOP) - set(files))
+    if missing:  # an entry point renamed without this list: say so rather than ship a broken kit
+        raise BundleError(f"the package has no {', '.join(missing)}: update bundle.STUDENT_TOP")
+    for role in STUDENT_ROLES:
+        files.extend(sorted(
+            p.relative_to(package).as_posix() for p in (package / role).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+        ))
+    return files
+
+
 def assemble(assignments: list[str], dest: Path, course: Path) -> None:
     """Write the bundle's files into the empty folder `dest`, from the explicit lists only."""
     configs = []
@@ -235,11 +247,10 @@ def assemble(assignments: list[str], dest: Path, course: Path) -> None:
         configs.append(_public_config(folder))
         target = dest / "assignments" / name
         shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    package = PACKAGE
-    for module in STUDENT_MODULES:
-        src = package / f"{module}.py"
-        (dest / "autograder" / src.relative_to(package)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest / "autograder" / src.relative_to(package))
+    for rel in student_package_files():
+        target = dest / "autograder" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PACKAGE / rel, target)
     (dest / "data").mkdir()
     for name in DATA_FILES:
         shutil.copyfile(REPO_ROOT / "data" / name, dest / "data" / name)
