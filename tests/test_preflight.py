@@ -9,18 +9,19 @@ import pytest
 
 import autograder.grading.sandbox as sandbox
 from autograder.cli import main
+from autograder.grading.sandbox import levels
 from autograder.grading.sandbox import SandboxError, preflight
 
 
 def hide(monkeypatch: pytest.MonkeyPatch, *missing: str, root: bool = True) -> None:
     """A machine without the given executables (and a Python the uid level cannot read)."""
     real_which = shutil.which
-    monkeypatch.setattr(sandbox.shutil, "which",
+    monkeypatch.setattr(levels.shutil, "which",
                         lambda name, *a, **k: None if name in missing else real_which(name, *a, **k))
-    monkeypatch.setattr(sandbox, "bwrap_works", lambda *a, **k: False)
-    monkeypatch.setattr(sandbox, "runtime_readable_by_others", lambda rt: False)
-    monkeypatch.setattr(sandbox, "is_root", lambda: root)
-    monkeypatch.setattr(sandbox.sys, "platform", "linux")
+    monkeypatch.setattr(levels, "bwrap_works", lambda *a, **k: False)
+    monkeypatch.setattr(levels, "runtime_readable_by_others", lambda rt: False)
+    monkeypatch.setattr(levels, "is_root", lambda: root)
+    monkeypatch.setattr(levels.sys, "platform", "linux")
 
 
 def test_preflight_returns_the_level_of_a_worker_that_answered() -> None:
@@ -81,7 +82,7 @@ def test_grade_exits_non_zero_when_a_student_got_a_grader_error(monkeypatch, tmp
 def test_grade_at_level_process_warns_in_one_line(monkeypatch, tmp_path, capsys) -> None:
     import autograder.grading.grade as grade
 
-    monkeypatch.setattr(sandbox, "preflight", lambda: "process")
+    monkeypatch.setattr(sandbox, "preflight", lambda *a, **k: "process")
     monkeypatch.setattr(grade, "grade_class", lambda *a, **k: grade.ClassRun(out=tmp_path))
     monkeypatch.setattr(grade, "print_table", lambda run, config: None)
     assert main(["grade", "A4", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
