@@ -51,7 +51,7 @@ def test_sanity_values_in_the_notebook_come_from_the_reference():
         assert builder.SANITY[key] == pytest.approx(value, rel=1e-12), key
 
 
-def test_reference_signatures_follow_design_section_5(reference):
+def test_reference_signatures_are_the_students_contract(reference):
     import inspect
 
     expected = {

@@ -96,7 +96,7 @@ def test_toy_problem_has_the_issue_shapes_and_no_pre_activation_near_the_kink():
     assert np.min(np.abs(pre)) > 10 * 1e-5 * np.abs(X).max()
 
 
-def test_reference_signatures_follow_design_section_5(reference):
+def test_reference_signatures_are_the_students_contract(reference):
     expected = {
         "nn_forward_pass": "(params, X)",
         "nn_forward_backward": "(params, X, y=None, reg=0.0)",

@@ -61,6 +61,6 @@ def test_public_part_drops_private_only() -> None:
     assert public_part(data) == {**MINIMAL, "tests": {"a": 1}}
 
 
-def test_rule_ids_are_the_design_list() -> None:
+def test_rule_ids_are_twenty_distinct_in_pipeline_order() -> None:
     assert len(RULE_IDS) == len(set(RULE_IDS)) == 20
     assert RULE_IDS[0] == "zip-structure" and RULE_IDS[-1] == "sandbox-violation"

@@ -51,7 +51,7 @@ def result(sid: str = "s1", status: str = "graded", **kw) -> dict:
     return base
 
 
-def test_report_has_the_design_keys_and_the_scored_deductions():
+def test_report_has_the_documented_keys_and_the_scored_deductions():
     r = build_report(result(), CONFIG)
     for key in ("student_id", "assignment", "score", "max_score", "tests", "violations", "grader"):
         assert key in r
@@ -107,7 +107,7 @@ def test_feedback_of_an_error_says_a_ta_will_grade_it():
     assert "could not be graded automatically" in page and "MemoryError" not in page
 
 
-def test_grades_csv_has_the_design_columns_and_errors_are_not_zeros(tmp_path):
+def test_grades_csv_has_the_documented_columns_and_errors_are_not_zeros(tmp_path):
     reports = [build_report(result("s2"), CONFIG),
                build_report(result("s1", status="error", message="boom", tests=[]), CONFIG)]
     write_grades_csv(tmp_path / "grades.csv", reports, CONFIG)

@@ -142,7 +142,7 @@ def test_zip_holds_the_required_files_at_the_root_in_config_order_then_the_manif
         assert zf.read(NB) == (work / NB).read_bytes()
 
 
-def test_manifest_has_every_field_of_the_design(work: Path, course: Path):
+def test_manifest_has_every_field_docs_submission_lists(work: Path, course: Path):
     before = datetime.now(timezone.utc).replace(microsecond=0)
     manifest = manifest_of(submit("A3", "2022123456", work, course=course).zip_path)
     assert set(manifest) == {
