@@ -52,7 +52,7 @@ def test_the_summary_line_has_a_space_before_the_mean():
 def test_a_cut_off_zip_is_named_once(tmp_path):
     import zipfile
 
-    from autograder.core.intake import extract_submission
+    from autograder.core.submission_zip import extract_submission
 
     whole = tmp_path / "whole.zip"
     with zipfile.ZipFile(whole, "w") as zf:
@@ -65,7 +65,7 @@ def test_a_cut_off_zip_is_named_once(tmp_path):
 
 
 def test_an_error_without_the_file_name_gets_it_once(tmp_path):
-    from autograder.core.intake import extract_submission
+    from autograder.core.submission_zip import extract_submission
 
     bad = tmp_path / "GX_s16.zip"
     bad.write_bytes(b"hello world")

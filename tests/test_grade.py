@@ -37,7 +37,7 @@ STEPS = "test_grade"  # this module, imported by the pool workers (tests/ is on 
 
 def run_steps(task, work, out):
     """Fake check/graft/engine: see the module docstring."""
-    from autograder.core.intake import extract_submission
+    from autograder.core.submission_zip import extract_submission
 
     config = find_config(task["assignment"], Path(task["course"]))
     out["step"] = "intake"

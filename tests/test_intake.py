@@ -18,15 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from autograder.core.archive import ExtractLimits, IntakeError, member_parts
 from autograder.core.config import parse_config
-from autograder.core.intake import (
-    ExtractLimits,
-    IntakeError,
-    canonical_name,
+from autograder.core.submission_zip import canonical_name, extract_submission
+from autograder.grading.intake import (
     collect_submissions,
-    extract_submission,
     load_roster,
-    member_parts,
     parse_gradescope_metadata,
     parse_lms_time,
 )

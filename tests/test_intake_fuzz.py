@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autograder.core.archive import STATUSES, ExtractLimits
 from autograder.core.config import parse_config
-from autograder.core.intake import STATUSES, ExtractLimits, Intake, extract_submission
+from autograder.core.submission_zip import Intake, extract_submission
 
 NB = "linear_classifier.ipynb"
 CONFIG = parse_config(

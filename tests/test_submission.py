@@ -18,7 +18,7 @@ import pytest
 import autograder
 from autograder.cli import main as cli_main
 from autograder.core.config import REPO_ROOT
-from autograder.core.intake import extract_submission
+from autograder.core.submission_zip import extract_submission
 from autograder.student import submission
 from autograder.student.submission import (
     SAVE_REMINDER,
@@ -328,7 +328,7 @@ def test_model_keys_are_listed_and_missing_keys_noted(work: Path, course: Path, 
 
 
 def test_file_larger_than_the_grader_accepts_is_refused(work: Path, course: Path, monkeypatch):
-    from autograder.core.intake import ExtractLimits
+    from autograder.core.archive import ExtractLimits
 
     monkeypatch.setattr(submission, "STUDENT_LIMITS", ExtractLimits(max_member_bytes=1000))
     result = submit("A3", "s1", work, course=course)

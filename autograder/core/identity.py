@@ -16,7 +16,7 @@ safe name derived from its file, listed for review. It is never dropped and neve
 
 Whose submission it is comes from the LMS (through the roster), else from the plain file-name
 pattern (`A3_<id>.zip`); a manifest's id is only ever compared with that (student-id-mismatch).
-That order lives in `autograder.core.intake._identify`.
+That order lives in `autograder.grading.intake.roster.identify`.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ from autograder.core.score import (
 
 # Modules of the other pipeline steps: (module, what it provides, what is missing without it).
 STEP_MODULES = {
-    "intake": ("autograder.core.intake", "safe unzip and LMS exports"),
+    "intake": ("autograder.grading.intake", "safe unzip and LMS exports"),
     "check": ("autograder.student.check", "integrity and policy rules"),
     "graft": ("autograder.core.graft", "the graft of TODO blocks"),
     "engine": ("autograder.grading.engine", "the sandboxed hidden-test engine"),
@@ -179,7 +179,7 @@ def _as_submitted(message: str, private_copy: Path, submitted: str | Path, name:
 
 def _run_steps(task: Mapping[str, Any], work: Path, out: dict[str, Any]) -> None:
     """intake → check → graft → engine; fills `out` as it goes so a crash keeps what was found."""
-    from autograder.core.intake import extract_submission
+    from autograder.core.submission_zip import extract_submission
     from autograder.core.notebook import NotebookError, read_notebook
 
     course = Path(task["course"])
@@ -462,7 +462,7 @@ class Parent:
 
 # Imported once by the fork server, so every worker starts with them loaded (best effort: a
 # module that is missing is skipped by multiprocessing).
-PRELOAD = ["autograder.grading.grade", "autograder.core.intake", "autograder.student.check", "autograder.core.graft",
+PRELOAD = ["autograder.grading.grade", "autograder.core.submission_zip", "autograder.student.check", "autograder.core.graft",
            "autograder.grading.engine", "autograder.grading.hidden", "numpy", "nbformat"]
 
 
@@ -675,10 +675,10 @@ def grade_class(
 ) -> ClassRun:
     """Grade a folder of zips (or one LMS export zip) into OUT, the gradebook and autograded/.
 
-    `lms`, `roster`, `pattern`: how student ids are read off the export (autograder.core.intake).
+    `lms`, `roster`, `pattern`: how student ids are read off the export (autograder.grading.intake).
     `steps` (tests only) names a module whose `run_steps` replaces the real pipeline steps.
     """
-    from autograder.core.intake import collect_submissions
+    from autograder.grading.intake import collect_submissions
 
     start = time.perf_counter()
     course_dir = course_root(course)
@@ -754,7 +754,7 @@ def cli_grade(args: argparse.Namespace) -> int:
         return 1
     from sqlalchemy.exc import SQLAlchemyError
 
-    from autograder.core.intake import IntakeError
+    from autograder.core.archive import IntakeError
     from autograder.grading.sandbox import SandboxError, preflight
 
     try:  # once, before any student: a machine that cannot sandbox stops here with one line

@@ -328,7 +328,7 @@ def check_zip(path: Path, assignment: str | None, course: str | Path | None) -> 
     folder (never next to the zip), which is removed."""
     import tempfile
 
-    from autograder.core.intake import extract_submission
+    from autograder.core.submission_zip import extract_submission
 
     result = CheckResult(path=str(path), assignment=assignment)
     try:

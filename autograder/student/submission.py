@@ -45,13 +45,8 @@ from autograder.core.config import (
     load_config,
 )
 from autograder.core.identity import id_problem, shown_id
-from autograder.core.intake import (
-    MANIFEST_NAME,
-    STUDENT_LIMITS,
-    MiB,
-    canonical_name,
-    extract_submission,
-)
+from autograder.core.archive import STUDENT_LIMITS, MiB
+from autograder.core.submission_zip import MANIFEST_NAME, canonical_name, extract_submission
 
 # Letters, digits, '-', '_' and '.', not starting with '.', at most 64 characters: safe in a
 # file name on every OS and in an LMS upload, and never a path.

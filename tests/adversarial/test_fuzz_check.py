@@ -24,8 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autograder.core.archive import STATUSES
 from autograder.core.config import RULE_IDS, find_config, release_dir
-from autograder.core.intake import STATUSES, extract_submission
+from autograder.core.submission_zip import extract_submission
 from autograder.student.check import CheckResult, check_notebook, format_result
 
 FUZZ = settings(max_examples=150, deadline=None,

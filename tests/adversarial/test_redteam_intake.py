@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.core.config import REPO_ROOT, load_config
-from autograder.core.intake import collect_submissions
+from autograder.grading.intake import collect_submissions
 
 CONFIG = load_config(REPO_ROOT / "solutions" / "A4" / "assignment.toml")
 
