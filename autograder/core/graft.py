@@ -20,13 +20,9 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from autograder.core.integrity import (
-    Matching,
-    cell_role,
-    match_cells,
-    scan_blocks,
-    source_of,
-)
+from autograder.core.integrity import cell_role
+from autograder.core.markers import scan_blocks, source_of
+from autograder.core.matching import Matching, match_cells
 from autograder.core.module import PREAMBLE, in_graded_module, module_source
 
 Where = tuple[int | None, int | None]  # (student cell, student line), both 1-based

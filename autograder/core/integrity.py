@@ -1,11 +1,10 @@
 """Integrity: a student notebook against the release version it declares (docs/release.md).
 
 The machinery the integrity rules (`autograder/core/rules/cells.py`, `autograder/core/rules/code.py`) and the
-graft share:
+graft share, besides the cell matching (`autograder.core.matching`) and the TODO-block markers
+(`autograder.core.markers`):
 
-* `match_cells`: student cells -> release cells, by nbgrader grade_id, then nbformat cell id, then
-  content, so one inserted cell is one `cell-added` even when a front end dropped all metadata;
-* `scan_blocks`: the TODO blocks of a cell between the marker lines of the release;
+* `cell_role`: what a release cell is for, and so what the student may change in it;
 * `code_difference`: code compared as tokens (whitespace, blank lines, line endings, indentation
   width and quote style never count; a comment or docstring edit is reported as such);
 * `student_code`: the code the student could have written, per cell, for the AST rules.
@@ -22,20 +21,33 @@ import difflib
 import io
 import re
 import tokenize
-from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from autograder.authoring.release import END_MARKER, START_MARKER
-from autograder.core.module import nbgrader_meta
+from autograder.core.markers import (
+    END_MARKER,
+    MARKER_WORDS,
+    START_MARKER,
+    Block,
+    BlockScan,
+    bodies,
+    grade_id,
+    has_markers,
+    is_stub_body,
+    nbgrader_meta,
+    scan_blocks,
+    source_of,
+)
+from autograder.core.matching import Matching, match_cells, normalized, similarity
+
+# Names that moved to `markers` and `matching` and are still read from here.
+__all__ = [
+    "END_MARKER", "MARKER_WORDS", "START_MARKER", "Block", "BlockScan", "Matching", "bodies",
+    "grade_id", "has_markers", "match_cells", "normalized", "scan_blocks", "similarity", "source_of",
+]
 
 PLACEHOLDER = "__YOUR_TODO_CODE__"  # stands for a TODO body when code outside it is compared
-SIMILAR = 0.6  # SequenceMatcher ratio above which two leftover cells are "the same cell, edited"
-_START = " ".join(START_MARKER.split())
-_END = " ".join(END_MARKER.split())
-MARKER_WORDS = re.compile(r"(START|END)\s+OF\s+YOUR\s+CODE", re.IGNORECASE)
 # A line that may be IPython syntax: `!cmd`, `%magic`, `%%cell`, or `x = !cmd` / `x = %magic`.
 # Only a candidate: it is a magic line only where a logical line starts (see `split_magics`).
 _MAGIC = re.compile(r"^\s*(?:!|%%?[A-Za-z_]|[\w.,\s\[\]]+=\s*(?:!|%[A-Za-z_]))")
@@ -44,24 +56,6 @@ _MAGIC = re.compile(r"^\s*(?:!|%%?[A-Za-z_]|[\w.,\s\[\]]+=\s*(?:!|%[A-Za-z_]))")
 # --------------------------------------------------------------------------------------------
 # cells
 # --------------------------------------------------------------------------------------------
-
-
-def source_of(cell: Any) -> str:
-    """The cell's source as one string with "\\n" line endings."""
-    src = cell.get("source", "")
-    if isinstance(src, list):
-        src = "".join(part for part in src if isinstance(part, str))
-    if not isinstance(src, str):  # not text: notebook-invalid says so; nothing may crash on it
-        return ""
-    return src.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def grade_id(cell: Any) -> str | None:
-    return nbgrader_meta(cell).get("grade_id") or None
-
-
-def has_markers(source: str) -> bool:
-    return any(_norm(line) == _START for line in source.split("\n"))
 
 
 def cell_role(cell: Any) -> str:
@@ -80,73 +74,9 @@ def _norm(line: str) -> str:
     return " ".join(line.split())
 
 
-def normalized(source: str) -> str:
-    """Whitespace-insensitive text of a cell, for matching by content."""
-    return "\n".join(n for n in (_norm(line) for line in source.split("\n")) if n)
-
-
 # --------------------------------------------------------------------------------------------
 # TODO blocks
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Block:
-    """One TODO block: the 0-based indices of its START and END marker lines."""
-
-    start: int
-    end: int
-    indent: str
-
-    @property
-    def body(self) -> range:
-        return range(self.start + 1, self.end)
-
-
-@dataclass(frozen=True)
-class BlockScan:
-    """The TODO blocks of a cell, or what is wrong with its markers.
-
-    problem: None, or "edited" (a marker line changed), "no-end" (a START whose END is gone),
-    "no-start" (an END whose START is gone), "missing" (fewer blocks than the release),
-    "extra" (more blocks). line: the 1-based line of the problem when it has one.
-    """
-
-    blocks: list[Block]
-    problem: str | None = None
-    line: int | None = None
-
-
-def scan_blocks(source: str, expected: int | None = None) -> BlockScan:
-    """Find the TODO blocks of a cell; `expected` is the release's count."""
-    blocks: list[Block] = []
-    open_at: int | None = None
-    lines = source.split("\n")
-    for index, line in enumerate(lines):
-        norm = _norm(line)
-        if norm == _START:
-            if open_at is not None:
-                return BlockScan(blocks, "no-end", open_at + 1)
-            open_at = index
-        elif norm == _END:
-            if open_at is None:
-                return BlockScan(blocks, "no-start", index + 1)
-            opener = lines[open_at]
-            blocks.append(Block(open_at, index, opener[: len(opener) - len(opener.lstrip())]))
-            open_at = None
-        elif MARKER_WORDS.search(line):
-            return BlockScan(blocks, "edited", index + 1)
-    if open_at is not None:
-        return BlockScan(blocks, "no-end", open_at + 1)
-    if expected is not None and len(blocks) != expected:
-        return BlockScan(blocks, "missing" if len(blocks) < expected else "extra")
-    return BlockScan(blocks)
-
-
-def bodies(source: str, scan: BlockScan) -> list[str]:
-    """The text between the markers of each block."""
-    lines = source.split("\n")
-    return ["\n".join(lines[i] for i in block.body) for block in scan.blocks]
 
 
 def masked(lines: Sequence[str], blocks: Sequence[Block]) -> tuple[list[str], list[int]]:
@@ -357,170 +287,6 @@ def text_difference(release_src: str, student_src: str) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------
-# matching
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Matching:
-    """Student cells (0-based indices) matched to release cells.
-
-    how: student index -> "grade_id" | "id" | "content"; duplicated: (copy, original, how);
-    added: unmatched student cells with content (empty ones are ignored); deleted: release cells
-    without a student cell; moved: student cells out of the release order.
-    """
-
-    to_release: dict[int, int] = field(default_factory=dict)
-    to_student: dict[int, int] = field(default_factory=dict)
-    how: dict[int, str] = field(default_factory=dict)
-    duplicated: list[tuple[int, int, str]] = field(default_factory=list)
-    added: list[int] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
-    moved: list[int] = field(default_factory=list)
-
-    def pair(self, s: int, r: int, how: str) -> None:
-        self.to_release[s] = r
-        self.to_student[r] = s
-        self.how[s] = how
-
-
-def match_cells(student: Sequence[Any], release: Sequence[Any]) -> Matching:
-    """Match by grade_id, then nbformat id, then content (exact, then similar)."""
-    m = Matching()
-    s_norm = [normalized(source_of(c)) for c in student]
-    r_norm = [normalized(source_of(c)) for c in release]
-    taken: set[int] = set()
-    _match_grade_ids(student, release, s_norm, r_norm, m, taken)
-    _match_ids(student, release, m, taken)
-    _match_content(student, release, s_norm, r_norm, m, taken)
-    _match_gaps(student, release, m, taken)
-    by_text = {r_norm[r]: s for r, s in m.to_student.items() if r_norm[r]}
-    for s in range(len(student)):
-        if s in taken or not s_norm[s]:
-            continue
-        if s_norm[s] in by_text:
-            m.duplicated.append((s, by_text[s_norm[s]], "content"))
-        else:
-            m.added.append(s)
-    m.deleted = [r for r in range(len(release)) if r not in m.to_student and r_norm[r]]
-    m.moved = _out_of_order(m.to_release)
-    return m
-
-
-def _match_grade_ids(
-    student: Sequence[Any], release: Sequence[Any], s_norm: list[str], r_norm: list[str],
-    m: Matching, taken: set[int],
-) -> None:
-    r_by_gid: dict[str, int] = {}
-    for r, cell in enumerate(release):
-        r_by_gid.setdefault(grade_id(cell) or "", r)
-    s_by_gid: dict[str, list[int]] = defaultdict(list)
-    for s, cell in enumerate(student):
-        gid = grade_id(cell)
-        if gid and gid in r_by_gid:
-            s_by_gid[gid].append(s)
-    for gid, candidates in s_by_gid.items():
-        r = r_by_gid[gid]
-        best = max(candidates, key=lambda s: _likeness(student[s], release[r], s_norm[s], r_norm[r], s))
-        m.pair(best, r, "grade_id")
-        taken.update(candidates)
-        m.duplicated.extend((s, best, "grade_id") for s in candidates if s != best)
-
-
-def _likeness(s_cell: Any, r_cell: Any, s_text: str, r_text: str, s: int) -> tuple[int, float, int]:
-    """How surely a student cell is the release cell (same id, then similar text, then first)."""
-    same_id = int(bool(s_cell.get("id")) and s_cell.get("id") == r_cell.get("id"))
-    return same_id, similarity(s_text, r_text), -s
-
-
-def similarity(a: str, b: str) -> float:
-    """SequenceMatcher ratio over the normalized lines of two cells (lines, not characters: fast)."""
-    x, y = a.split("\n"), b.split("\n")
-    sm = difflib.SequenceMatcher(None, x, y, autojunk=False)
-    if sm.real_quick_ratio() < SIMILAR or sm.quick_ratio() < SIMILAR:
-        return 0.0
-    return sm.ratio()
-
-
-def _match_ids(student: Sequence[Any], release: Sequence[Any], m: Matching, taken: set[int]) -> None:
-    r_by_id = {c.get("id"): r for r, c in enumerate(release) if c.get("id") and r not in m.to_student}
-    for s, cell in enumerate(student):
-        r = r_by_id.get(cell.get("id"))
-        if s not in taken and r is not None and r not in m.to_student:
-            m.pair(s, r, "id")
-            taken.add(s)
-
-
-def _match_content(
-    student: Sequence[Any], release: Sequence[Any], s_norm: list[str], r_norm: list[str],
-    m: Matching, taken: set[int],
-) -> None:
-    s_left = [s for s in range(len(student)) if s not in taken and s_norm[s]]
-    r_left = [r for r in range(len(release)) if r not in m.to_student and r_norm[r]]
-    keys_s = [(student[s].get("cell_type"), s_norm[s]) for s in s_left]
-    keys_r = [(release[r].get("cell_type"), r_norm[r]) for r in r_left]
-    matcher = difflib.SequenceMatcher(None, keys_s, keys_r, autojunk=False)
-    for a, b, size in matcher.get_matching_blocks():
-        for k in range(size):
-            m.pair(s_left[a + k], r_left[b + k], "content")
-            taken.add(s_left[a + k])
-    s_left = [s for s in s_left if s not in taken]
-    r_left = [r for r in r_left if r not in m.to_student]
-    scored: list[tuple[float, int, int]] = []
-    for s in s_left:
-        for r in r_left:
-            ratio = similarity(s_norm[s], r_norm[r])
-            if ratio >= SIMILAR:
-                scored.append((ratio, s, r))
-    for _, s, r in sorted(scored, key=lambda t: (-t[0], t[1], t[2])):
-        if s not in taken and r not in m.to_student:
-            m.pair(s, r, "content")
-            taken.add(s)
-
-
-def _match_gaps(student: Sequence[Any], release: Sequence[Any], m: Matching, taken: set[int]) -> None:
-    """A leftover release cell and a leftover student cell of the same type between the same
-    matched neighbours are the same cell, edited beyond recognition (e.g. an answer written into
-    a cell whose metadata a front end dropped)."""
-    for r in range(len(release)):
-        if r in m.to_student:
-            continue
-        before = [m.to_student[k] for k in range(r - 1, -1, -1) if k in m.to_student][:1]
-        after = [m.to_student[k] for k in range(r + 1, len(release)) if k in m.to_student][:1]
-        low = before[0] if before else -1
-        high = after[0] if after else len(student)
-        for s in range(low + 1, high):
-            if s not in taken and student[s].get("cell_type") == release[r].get("cell_type"):
-                m.pair(s, r, "position")
-                taken.add(s)
-                break
-
-
-def _out_of_order(to_release: dict[int, int]) -> list[int]:
-    """Student cells outside a longest run in release order (the fewest cells that moved)."""
-    order = sorted(to_release)
-    seq = [to_release[s] for s in order]
-    tails: list[int] = []
-    tail_at: list[int] = []
-    parent = [-1] * len(seq)
-    for i, value in enumerate(seq):
-        k = bisect_left(tails, value)
-        if k == len(tails):
-            tails.append(value)
-            tail_at.append(i)
-        else:
-            tails[k] = value
-            tail_at[k] = i
-        parent[i] = tail_at[k - 1] if k else -1
-    keep: set[int] = set()
-    i = tail_at[-1] if tail_at else -1
-    while i >= 0:
-        keep.add(i)
-        i = parent[i]
-    return [order[i] for i in range(len(seq)) if i not in keep]
-
-
-# --------------------------------------------------------------------------------------------
 # the code the student wrote
 # --------------------------------------------------------------------------------------------
 
@@ -583,9 +349,6 @@ def _starts_logical_line(before: list[str]) -> bool:
     return True
 
 
-_STUB = re.compile(r"^raise\s+NotImplementedError(\s*\(\s*\))?$")
-
-
 def unfinished_blocks(student: Any) -> list[tuple[int, int]]:
     """(1-based cell, 1-based line) of each TODO block whose body is still the release's stub
     (`raise NotImplementedError`, comments and blank lines aside): the work not done yet."""
@@ -596,9 +359,7 @@ def unfinished_blocks(student: Any) -> list[tuple[int, int]]:
         source = source_of(cell)
         lines = source.split("\n")
         for block in scan_blocks(source).blocks:
-            code = [ln.strip() for ln in (lines[i] for i in block.body)
-                    if ln.strip() and not ln.strip().startswith("#")]
-            if not code or (len(code) == 1 and _STUB.match(code[0])):
+            if is_stub_body([lines[i] for i in block.body]):
                 out.append((index + 1, block.start + 1))
     return out
 

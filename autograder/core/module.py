@@ -2,7 +2,7 @@
 
 The grader imports what the notebook *defines*; it never runs what the notebook *does*.
 Definition cells are the nbgrader solution code cells, in notebook order, except those that opt
-out with `metadata.autograder.core.module = false` (e.g. a cell of top-level hyperparameters).
+out with `metadata.autograder.module = false` (e.g. a cell of top-level hyperparameters).
 """
 
 from __future__ import annotations
@@ -10,20 +10,16 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from autograder.core.markers import is_solution_cell, nbgrader_meta
+
+__all__ = ["PREAMBLE", "in_graded_module", "is_solution_cell", "load_trusted_module", "module_source",
+           "nbgrader_meta"]
+
 PREAMBLE = "import math\nimport time\n\nimport numpy as np\n"
 
 
-def nbgrader_meta(cell: Any) -> dict[str, Any]:
-    """The cell's nbgrader metadata, {} when it has none."""
-    return dict(cell.get("metadata", {}).get("nbgrader", {}) or {})
-
-
-def is_solution_cell(cell: Any) -> bool:
-    return bool(nbgrader_meta(cell).get("solution", False))
-
-
 def in_graded_module(cell: Any) -> bool:
-    """Solution code cells, unless they opt out with metadata.autograder.core.module = false."""
+    """Solution code cells, unless they opt out with metadata.autograder.module = false."""
     opt = cell.get("metadata", {}).get("autograder", {}) or {}
     return cell.get("cell_type") == "code" and is_solution_cell(cell) and opt.get("module", True)
 

@@ -1,10 +1,11 @@
 """`autograder check`: the self-check, all policy rules on one notebook or submission zip.
 
-`check_notebook` loads the notebook (from a file, from inside a zip, or as given), finds the
-release version it declares (`assignments/<A>/.releases/<version>/<nb>.ipynb`, else the current
-release with a note), and runs the registered rules (`autograder.core.rules.RULES`). Anything that
-makes the file uncheckable is one `notebook-invalid` violation with a clear message, never a
-traceback. Exit code of the command: 0 without errors (warnings allowed), 1 with errors.
+`check_notebook` loads the notebook (from a file, from inside a zip, or as given), prepares it
+as the grader does (`autograder.core.prepared`: the release version it declares, else the current
+release with a note; the graft and the graded module) and runs the registered rules
+(`autograder.core.rules.RULES`). Anything that makes the file uncheckable is one
+`notebook-invalid` violation with a clear message, never a traceback. Exit code of the command:
+0 without errors (warnings allowed), 1 with errors.
 """
 
 from __future__ import annotations
@@ -18,21 +19,27 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import nbformat
 from nbformat import NotebookNode
 
-from autograder.core.config import AssignmentConfig, ConfigError, find_config, release_dir
-from autograder.core.identity import shown_id
-from autograder.core.notebook import NotebookError, parse_notebook, read_notebook
-from autograder.core.rules import CheckContext, Violation, run_rules
+from autograder.core.config import AssignmentConfig, ConfigError, find_config
+from autograder.core.notebook import NotebookError, parse_notebook
+from autograder.core.prepared import (
+    CheckedNotebook,
+    config_or_unusable,
+    declared_assignment,
+    load_notebook,
+    prepare_notebook,
+    run_checks,
+)
+from autograder.core.releases import Unusable, declared, find_release, pick_notebook
+from autograder.core.rules import Violation
+
+# Read from here by older callers; they live in autograder.core.releases and core.prepared.
+__all__ = ["CheckResult", "Unusable", "check_notebook", "cli_check", "declared", "find_release",
+           "format_result", "invalid", "pick_notebook"]
 
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # a notebook inside a zip larger than this is refused
 MAX_ZIP_RATIO = 200  # uncompressed / compressed size above which a member looks like a zip bomb
-RELEASES = ".releases"
-
-
-class Unusable(Exception):
-    """The notebook cannot be checked; str() is the one-line notebook-invalid message."""
 
 
 @dataclass
@@ -45,8 +52,11 @@ class CheckResult:
     violations: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unfinished: list[int] = field(default_factory=list)  # cells with a TODO block not done yet
+    crashes: list[str] = field(default_factory=list)  # a traceback per rule that raised (for the grader)
     # the release notebook it was checked against: the grader grafts into this very one
     release: NotebookNode | None = field(default=None, repr=False, compare=False)
+    # the prepared notebook the rules ran on (None when it could not be prepared)
+    checked: CheckedNotebook | None = field(default=None, repr=False, compare=False)
 
     @property
     def errors(self) -> int:
@@ -81,29 +91,12 @@ def load_student(
     path_or_nb: str | Path | dict[str, Any], assignment: str | None, course: str | Path | None
 ) -> tuple[NotebookNode, str, str]:
     """(notebook, label for messages, path shown in the result); raises Unusable."""
-    if isinstance(path_or_nb, dict):
-        nb = nbformat.from_dict(path_or_nb)
-        return _checked_node(nb), "notebook.ipynb", "<notebook>"
-    path = Path(path_or_nb)
-    if not path.exists():
-        raise Unusable(f"{path}: not found — check the path.")
-    if path.is_dir():
-        raise Unusable(f"{path}: is a folder — give the .ipynb (or the submission .zip) itself.")
-    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        nb, member = notebook_from_zip(path, assignment, course)
-        return nb, member, f"{path}!{member}"
-    try:
-        return read_notebook(path), path.name, str(path)
-    except NotebookError as exc:
-        raise Unusable(str(exc)) from None
-
-
-def _checked_node(nb: NotebookNode) -> NotebookNode:
-    """A notebook passed in memory goes through the same checks as one read from a file."""
-    try:
-        return parse_notebook(json.dumps(nb), "notebook")
-    except (NotebookError, TypeError, ValueError) as exc:
-        raise Unusable(str(exc)) from None
+    if not isinstance(path_or_nb, dict):
+        path = Path(path_or_nb)
+        if path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+            nb, member = notebook_from_zip(path, assignment, course)
+            return nb, member, f"{path}!{member}"
+    return load_notebook(path_or_nb)
 
 
 def notebook_from_zip(
@@ -112,7 +105,7 @@ def notebook_from_zip(
     """Read the assignment's notebook from a submission zip, in memory, never extracting it."""
     wanted: tuple[str, ...] = ()
     if assignment:
-        wanted = _config_or_unusable(assignment, course).notebooks
+        wanted = config_or_unusable(assignment, course).notebooks
     try:
         with zipfile.ZipFile(path) as zf:
             info = _pick_member(path, zf.infolist(), wanted)
@@ -159,123 +152,6 @@ def _pick_member(path: Path, infos: list[zipfile.ZipInfo], wanted: tuple[str, ..
     raise Unusable(f"{path}: several notebooks in the zip — say which assignment with --assignment.")
 
 
-def _config_or_unusable(assignment: str, course: str | Path | None) -> AssignmentConfig:
-    try:
-        return find_config(assignment, course)
-    except ConfigError as exc:
-        raise Unusable(str(exc)) from None
-
-
-def declared(nb: NotebookNode) -> dict[str, Any]:
-    """metadata.autograder of a notebook ({} if absent or not a table)."""
-    meta = nb.get("metadata", {}).get("autograder")
-    return dict(meta) if isinstance(meta, dict) else {}
-
-
-def resolve_assignment(nb: NotebookNode, label: str, assignment: str | None) -> tuple[str, str]:
-    """(assignment, declared version) from the notebook's metadata and --assignment."""
-    meta = declared(nb)
-    said = meta.get("assignment")
-    if not said:
-        who = f" for {assignment}" if assignment else ""
-        raise Unusable(
-            f"{label}: this notebook has no release metadata (metadata.autograder): it was not "
-            f"made from the release, or a front end dropped it — start from the released notebook"
-            f"{who}, or move your work into it with `autograder rescue`."
-        )
-    if assignment and str(said) != assignment:
-        raise Unusable(
-            f"{label}: this is a notebook of assignment {said}, not {assignment} — check the file "
-            f"or the --assignment option."
-        )
-    return str(said), str(meta.get("version", ""))
-
-
-def pick_notebook(
-    config: AssignmentConfig, label: str, nb: NotebookNode, course: str | Path | None = None
-) -> str:
-    """Which of the assignment's notebooks this one is (by file name, else the only one)."""
-    name = Path(label).name
-    if name in config.notebooks or len(config.notebooks) == 1:
-        return name if name in config.notebooks else config.notebooks[0]
-    ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
-    return max(config.notebooks, key=lambda n: len(ids & _release_ids(config.name, n, course)))
-
-
-def _release_ids(assignment: str, name: str, course: str | Path | None = None) -> set[Any]:
-    path = release_dir(assignment, course) / name
-    if not path.is_file():
-        return set()
-    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in read_notebook(path).cells}
-
-
-_RELEASE_CACHE: dict[tuple[str, int, int], NotebookNode] = {}
-
-
-def read_release(path: Path) -> NotebookNode:
-    """Read a release notebook, cached while the file is unchanged (grading checks many)."""
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _RELEASE_CACHE:
-        if len(_RELEASE_CACHE) > 32:
-            _RELEASE_CACHE.clear()
-        _RELEASE_CACHE[key] = read_notebook(path)
-    return _RELEASE_CACHE[key]
-
-
-def published_versions(assignment: str, notebook: str, course: str | Path | None) -> dict[str, Path]:
-    """{version: kept release notebook} for every version published under `.releases/`.
-
-    The folder is listed, never indexed by a string a notebook carries: a declared version is
-    only ever compared with these names, so `../../solutions/A3` or a classmate's folder can
-    never become "the release" a submission is checked and grafted against.
-    """
-    root = release_dir(assignment, course) / RELEASES
-    try:
-        entries = list(root.iterdir())
-    except OSError:
-        return {}
-    out = {}
-    for entry in entries:
-        kept = entry / notebook
-        if entry.is_dir() and not entry.is_symlink() and kept.is_file() and not kept.is_symlink():
-            out[entry.name] = kept
-    return out
-
-
-def find_release(
-    assignment: str, notebook: str, version: object, course: str | Path | None
-) -> tuple[NotebookNode, str, list[str]]:
-    """(release notebook, its version, notes): the declared version when it is a published one
-    (an exact match of the name), else the current release with a note for review."""
-    kept = published_versions(assignment, notebook, course)
-    if isinstance(version, str) and version in kept:
-        return _read_release_or_unusable(kept[version]), version, []
-    current = release_dir(assignment, course) / notebook
-    if not current.is_file():
-        raise Unusable(f"no release of {assignment} ({notebook}) in this kit — update the kit "
-                       "(or check the assignment name).")
-    release = _read_release_or_unusable(current)
-    now = str(declared(release).get("version", "?"))
-    shown = shown_id(version, 40) if version not in (None, "") else ""
-    if isinstance(version, str) and version == now:
-        notes = []
-    elif shown:
-        notes = [f"your notebook declares release version {shown!r} of {assignment}, which was "
-                 f"never published; it was checked against the current release (version {now})."]
-    else:
-        notes = [f"your notebook declares no release version; the current release of {assignment} "
-                 f"(version {now}) was used."]
-    return release, now, notes
-
-
-def _read_release_or_unusable(path: Path) -> NotebookNode:
-    try:
-        return read_release(path)
-    except NotebookError as exc:
-        raise Unusable(f"the release notebook is damaged ({exc}) — update the kit.") from None
-
-
 # --------------------------------------------------------------------------------------------
 # the check
 # --------------------------------------------------------------------------------------------
@@ -294,21 +170,15 @@ def check_notebook(
     try:
         with warnings.catch_warnings():  # nbformat's schema warnings: the rules say it better
             warnings.simplefilter("ignore")
-            ctx = prepare(path_or_nb, assignment, course, result)
+            checked = prepare(path_or_nb, assignment, course, result)
     except Unusable as exc:
         result.violations = [invalid(str(exc))]
         return result
-    result.violations = run_rules(ctx)
-    result.notes.extend(ctx.notes)
+    found = run_checks(checked)
+    result.violations, result.notes, result.crashes = found.violations, found.notes, found.crashes
     from autograder.core.integrity import unfinished_blocks
-    from autograder.core.score import charged_findings
 
-    # What each finding costs, as the grader will charge it (before the caps): one mistake once.
-    charges = charged_findings([v.to_dict() for v in result.violations], ctx.config)
-    for violation, charge in zip(result.violations, charges, strict=True):
-        violation.severity, violation.deduction = charge.severity, charge.points
-
-    left = unfinished_blocks(ctx.student)
+    left = unfinished_blocks(checked.student)
     result.unfinished = sorted({cell for cell, _ in left})
     if left:  # not a policy problem, but "OK" alone would read as "ready to submit"
         result.notes.append(
@@ -333,7 +203,7 @@ def check_zip(path: Path, assignment: str | None, course: str | Path | None) -> 
     result = CheckResult(path=str(path), assignment=assignment)
     try:
         result.assignment = assignment or _assignment_of_zip(path, course)
-        config = _config_or_unusable(result.assignment, course)
+        config = config_or_unusable(result.assignment, course)
     except Unusable as exc:
         result.violations = [invalid(str(exc))]
         return result
@@ -359,7 +229,7 @@ def _assignment_of_zip(path: Path, course: str | Path | None) -> str:
     """The assignment a zip is for: its notebook's release metadata, else its name (A3_<id>)."""
     try:
         nb, member = notebook_from_zip(path, None, course)
-        return resolve_assignment(nb, member, None)[0]
+        return declared_assignment(nb, member, None)[0]
     except Unusable as first:
         prefix = path.name.split("_", 1)[0]
         try:
@@ -400,15 +270,13 @@ def _model_violations(config: AssignmentConfig, files: dict[str, Path]) -> list[
 def prepare(
     path_or_nb: str | Path | dict[str, Any], assignment: str | None, course: str | Path | None,
     result: CheckResult,
-) -> CheckContext:
-    """Load the notebook, its config and its release; fill in what the result reports."""
+) -> CheckedNotebook:
+    """Load and prepare the notebook as the grader does; fill in what the result reports."""
     student, label, result.path = load_student(path_or_nb, assignment, course)
-    result.assignment, version = resolve_assignment(student, label, assignment)
-    config = _config_or_unusable(result.assignment, course)
-    notebook = pick_notebook(config, label, student, course)
-    release, result.version, result.notes = find_release(result.assignment, notebook, version, course)
-    result.release = release
-    return CheckContext(student, release, config, label=label, version=result.version or "")
+    checked = prepare_notebook(student, assignment, course, label=label, path=result.path)
+    result.assignment, result.version = checked.assignment, checked.version
+    result.release, result.checked = checked.release, checked
+    return checked
 
 
 def invalid(message: str) -> Violation:

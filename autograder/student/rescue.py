@@ -22,19 +22,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.core.config import ConfigError, find_config
-from autograder.core.graft import graft
-from autograder.core.integrity import (
-    MARKER_WORDS,
-    Matching,
-    cell_role,
-    code_difference,
-    match_cells,
-    scan_blocks,
-    source_of,
-)
+from autograder.core.config import ConfigError
+from autograder.core.integrity import cell_role, code_difference
+from autograder.core.markers import MARKER_WORDS, scan_blocks, source_of
+from autograder.core.matching import Matching
 from autograder.core.notebook import NotebookError, read_notebook
-from autograder.student.check import Unusable, declared, find_release, pick_notebook
+from autograder.core.prepared import CheckedNotebook, prepare_notebook
+from autograder.core.releases import Unusable, declared
 
 
 class RescueError(Exception):
@@ -72,11 +66,10 @@ def rescue(
         out_path = out_path / f"{nb_path.stem}_rescued.ipynb"
     if out_path.resolve() == nb_path.resolve():
         raise RescueError(f"{out_path}: choose another output file; rescue never overwrites your notebook.")
-    student, release, version, notes = _load(nb_path, assignment, course)
-    matching = match_cells(student.cells, release.cells)
-    grafted = graft(student, release, matching)
-    result = RescueResult(out_path, version, notes=notes)
-    cells = grafted.cells
+    checked = _load(nb_path, assignment, course)
+    student, release, matching, grafted = checked.student, checked.release, checked.matching, checked.graft
+    result = RescueResult(out_path, checked.version, notes=list(checked.notes))
+    cells = copy.deepcopy(grafted.cells)  # the comment blocks go into copies: the graft stays as it is
     for filled in grafted.info:
         if filled.placed:
             result.blocks += filled.role == "todo"
@@ -93,24 +86,23 @@ def rescue(
     return result
 
 
-def _load(
-    nb_path: Path, assignment: str | None, course: str | Path | None
-) -> tuple[NotebookNode, NotebookNode, str, list[str]]:
+def _load(nb_path: Path, assignment: str | None, course: str | Path | None) -> CheckedNotebook:
+    """The student's notebook prepared against its release (any number of cells: rescue repairs
+    even a flood of them); a notebook without release metadata needs --assignment."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            student = read_notebook(nb_path, max_cells=None)  # rescue repairs even a flood
+            student = read_notebook(nb_path, max_cells=None)
             meta = declared(student)
             assignment = assignment or _declared_assignment(nb_path, meta)
-            config = find_config(assignment, course)
-            if meta.get("assignment") and str(meta["assignment"]) != assignment:
-                raise RescueError(f"{nb_path}: this is a notebook of assignment {meta['assignment']}, "
-                                  f"not {assignment} — check the --assignment option.")
-            name = pick_notebook(config, nb_path.name, student, course)
-            release, version, notes = find_release(assignment, name, str(meta.get("version", "")), course)
+            checked = prepare_notebook(student, assignment, course, label=nb_path.name,
+                                       path=str(nb_path), metadata_required=False)
     except (NotebookError, ConfigError, Unusable) as exc:
         raise RescueError(str(exc)) from None
-    return student, release, version, notes
+    if meta.get("assignment") and str(meta["assignment"]) != assignment:
+        raise RescueError(f"{nb_path}: this is a notebook of assignment {meta['assignment']}, "
+                          f"not {assignment} — check the --assignment option.")
+    return checked
 
 
 def _declared_assignment(nb_path: Path, meta: dict) -> str:

@@ -1,19 +1,24 @@
-"""The policy rules, one small unit per rule id (docs/policy.md), registered in one list: `RULES`.
+"""The policy rules, one small class per rule id (docs/policy.md), registered in one list.
 
-Each rule is a class with `rule_id` and `check(ctx) -> Iterable[Finding]` (see `base.py`);
-`run_rules` applies the assignment's policy (severity, deduction) to what they find. Adding a rule
-touches its own module and this list. Order: data flow (notebook, integrity, AST rules, execution).
+Each rule class carries its `rule_id`, its `hint` (the action shown under its violations) and
+its `default_policy` (`base.RuleInfo`); a notebook rule also has `check(ctx) -> Iterable[Finding]`.
+`CATALOG` lists every rule class in pipeline order, and everything else is derived from it:
+`RULE_IDS`, `RULE_HINTS`, `DEFAULT_POLICIES`, `INTEGRITY_RULES` and `RULES` (the notebook rules
+that `run_rules` runs, applying the assignment's policy to what they find). Adding a rule touches
+its own module and `CATALOG`. Order: data flow (zip, notebook, integrity, AST rules, execution,
+models, the sandbox).
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 
-from autograder.core.config import RulePolicy
 from autograder.core.rules.base import (
     CheckContext,
     Finding,
     Rule,
+    RuleInfo,
     Violation,
     collapse,
     to_violation,
@@ -32,30 +37,48 @@ from autograder.core.rules.imports import ForbiddenImport
 from autograder.core.rules.invalid import NotebookInvalid
 from autograder.core.rules.loops import LoopInVectorized
 from autograder.core.rules.names import UndefinedName
-
-RULES: list[Rule] = [
-    NotebookInvalid(),
-    CellAdded(),
-    CellDeleted(),
-    CellReordered(),
-    CellDuplicated(),
-    CellTypeChanged(),
-    LockedCellModified(),
-    OutsideTodoModified(),
-    TodoMarkerDamaged(),
-    ForbiddenImport(),
-    ForbiddenCall(),
-    LoopInVectorized(),
-    UndefinedName(),
-    NotExecuted(),
-    OutputsCleared(),
-]
-
-# The rules that compare the notebook with its release.
-INTEGRITY_RULES = (
-    "cell-added", "cell-deleted", "cell-reordered", "cell-duplicated", "cell-type-changed",
-    "locked-cell-modified", "outside-todo-modified", "todo-marker-damaged",
+from autograder.core.rules.pipeline import (
+    ModelInvalid,
+    SandboxViolation,
+    StudentIdMismatch,
+    ZipManifest,
+    ZipStructure,
 )
+from autograder.core.rules.policy import RulePolicy
+
+# The notebook rules, in the order they run.
+NOTEBOOK_RULES: tuple[type[RuleInfo], ...] = (
+    NotebookInvalid,
+    CellAdded,
+    CellDeleted,
+    CellReordered,
+    CellDuplicated,
+    CellTypeChanged,
+    LockedCellModified,
+    OutsideTodoModified,
+    TodoMarkerDamaged,
+    ForbiddenImport,
+    ForbiddenCall,
+    LoopInVectorized,
+    UndefinedName,
+    NotExecuted,
+    OutputsCleared,
+)
+# Every rule class, in pipeline order: the one registry.
+CATALOG: tuple[type[RuleInfo], ...] = (
+    ZipStructure, ZipManifest, StudentIdMismatch, *NOTEBOOK_RULES, ModelInvalid, SandboxViolation,
+)
+
+# Every rule id (docs/policy.md), in pipeline order. Reports, assignment.toml and tests use these.
+RULE_IDS: tuple[str, ...] = tuple(cls.rule_id for cls in CATALOG)
+# One action per rule id, shown under its violations in the feedback.
+RULE_HINTS: dict[str, str] = {cls.rule_id: cls.hint for cls in CATALOG}
+# What a finding of each rule costs when assignment.toml does not list the rule.
+DEFAULT_POLICIES: dict[str, RulePolicy] = {cls.rule_id: cls.default_policy for cls in CATALOG}
+# The rules that compare the notebook with its release.
+INTEGRITY_RULES: tuple[str, ...] = tuple(cls.rule_id for cls in NOTEBOOK_RULES if cls.integrity)
+# The notebook rules, ready to run.
+RULES: list[Rule] = [cls() for cls in NOTEBOOK_RULES]  # type: ignore[misc]
 
 
 def run_rules(ctx: CheckContext, rules: Sequence[Rule] | None = None) -> list[Violation]:
@@ -66,6 +89,7 @@ def run_rules(ctx: CheckContext, rules: Sequence[Rule] | None = None) -> list[Vi
             found: list[Finding] = collapse(list(rule.check(ctx)))
         except Exception as exc:  # a rule must never turn a student's odd notebook into a traceback
             ctx.notes.append(f"{rule.rule_id}: could not be checked ({type(exc).__name__}: {exc})")
+            ctx.crashes.append(f"{rule.rule_id}:\n{traceback.format_exc()}")
             continue
         policy = policy_of(ctx, rule.rule_id)
         out.extend(to_violation(rule.rule_id, finding, policy) for finding in found)
@@ -75,10 +99,10 @@ def run_rules(ctx: CheckContext, rules: Sequence[Rule] | None = None) -> list[Vi
 
 
 def policy_of(ctx: CheckContext, rule_id: str) -> RulePolicy:
-    """The rule's policy from assignment.toml; a notebook that cannot be read is always an error."""
-    if rule_id == "notebook-invalid" and rule_id not in ctx.config.rules:
-        return RulePolicy(severity="error")
-    return ctx.config.rule(rule_id)
+    """The rule's policy from assignment.toml, else the rule class's default policy."""
+    if rule_id not in DEFAULT_POLICIES:
+        raise KeyError(f"unknown rule id {rule_id!r}")
+    return ctx.config.rules.get(rule_id, DEFAULT_POLICIES[rule_id])
 
 
 def rule(rule_id: str) -> Rule:
@@ -89,4 +113,7 @@ def rule(rule_id: str) -> Rule:
     raise KeyError(rule_id)
 
 
-__all__ = ["RULES", "INTEGRITY_RULES", "CheckContext", "Finding", "Violation", "run_rules", "rule", "policy_of"]
+__all__ = [
+    "CATALOG", "DEFAULT_POLICIES", "INTEGRITY_RULES", "NOTEBOOK_RULES", "RULES", "RULE_HINTS", "RULE_IDS",
+    "CheckContext", "Finding", "RuleInfo", "RulePolicy", "Violation", "policy_of", "rule", "run_rules",
+]

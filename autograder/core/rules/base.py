@@ -13,12 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from nbformat import NotebookNode
 
-from autograder.core.config import AssignmentConfig, RulePolicy
-from autograder.core.score import policy_cost
+from autograder.core.rules.policy import WARNING_WORTH_NOTHING, RulePolicy
+
+if TYPE_CHECKING:  # the configuration imports the rule registry: no import cycle at run time
+    from autograder.core.config import AssignmentConfig
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Violation:
 
 def to_violation(rule_id: str, finding: Finding, policy: RulePolicy) -> Violation:
     """Apply a rule's policy (severity, deduction) to one finding, as the scorer does."""
+    from autograder.core.score import policy_cost  # the scorer reads the configuration
+
     severity, deduction = policy_cost(policy, finding.warning_only)
     deduction *= finding.count
     return Violation(
@@ -163,6 +167,19 @@ class CheckContext:
     version: str = ""
     invalid: list[str] = field(default_factory=list)  # notebook-invalid messages, if any
     notes: list[str] = field(default_factory=list)  # remarks that are no violation (e.g. fallbacks)
+    # One traceback text per rule that raised (prefixed with its id): the grader must not take a
+    # crashed rule for a clean notebook (the score is not sound); the self-check keeps a note.
+    crashes: list[str] = field(default_factory=list)
+    # The prepared notebook (autograder.core.prepared.CheckedNotebook), when there is one: its
+    # matching, graft and graded module are then the ones the rules read, not recomputed, so
+    # the rules analyse the very module the grader runs.
+    prepared: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, checked: Any) -> CheckContext:
+        """The context of a prepared notebook (autograder.core.prepared.CheckedNotebook)."""
+        return cls(checked.student, checked.release, checked.config, label=checked.label,
+                   version=checked.version, prepared=checked)
 
     @property
     def assignment(self) -> str:
@@ -179,13 +196,17 @@ class CheckContext:
     @cached_property
     def matching(self) -> Any:
         """Student cells matched to release cells (autograder.core.integrity.Matching)."""
-        from autograder.core.integrity import match_cells
+        if self.prepared is not None:
+            return self.prepared.matching
+        from autograder.core.matching import match_cells
 
         return match_cells(self.student.cells, self.release.cells)
 
     @cached_property
     def graft(self) -> Any:
         """The student's TODO bodies grafted into the release cells (autograder.core.graft.Graft)."""
+        if self.prepared is not None:
+            return self.prepared.graft
         from autograder.core.graft import graft
 
         return graft(self.student, self.release, self.matching)
@@ -193,6 +214,8 @@ class CheckContext:
     @cached_property
     def graded(self) -> Any:
         """The graded module with its line map (autograder.core.graft.GradedModule)."""
+        if self.prepared is not None:
+            return self.prepared.graded
         from autograder.core.graft import graded_module
 
         return graded_module(self.graft)
@@ -212,9 +235,25 @@ class CheckContext:
         return collect_aliases([unit.tree for unit in self.units if unit.tree is not None])
 
 
-class Rule(Protocol):
-    """One policy rule: a stable rule id and a check over the context."""
+class RuleInfo:
+    """What every rule class carries, the one definition the registries are derived from.
+
+    rule_id: the stable id (docs/policy.md); hint: the one action shown under its violations
+    in the feedback; default_policy: what a finding costs when assignment.toml does not list the
+    rule; integrity: the rule compares the notebook with its release (rescue repairs those).
+    """
 
     rule_id: ClassVar[str]
+    hint: ClassVar[str]
+    default_policy: ClassVar[RulePolicy] = WARNING_WORTH_NOTHING
+    integrity: ClassVar[bool] = False
+
+
+class Rule(Protocol):
+    """One policy rule on a notebook: a stable rule id, its hint and a check over the context."""
+
+    rule_id: ClassVar[str]
+    hint: ClassVar[str]
+    default_policy: ClassVar[RulePolicy]
 
     def check(self, ctx: CheckContext) -> Iterable[Finding]: ...

@@ -32,7 +32,7 @@ from autograder.core.rules.astutil import (
     resolve,
     walk_lines,
 )
-from autograder.core.rules.base import CheckContext, Finding, where
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, where
 from autograder.core.rules.imports import DANGEROUS_CALLS, ESCAPES
 
 INTROSPECTION = {
@@ -45,10 +45,11 @@ NAMED_ATTRIBUTE_CALLS = {"getattr", "setattr", "delattr", "hasattr"}
 _FIX = "remove it; graded code uses plain names and numpy, never the interpreter's internals."
 
 
-class ForbiddenCall:
+class ForbiddenCall(RuleInfo):
     """References to prohibited functions or attributes in code the student wrote."""
 
     rule_id: ClassVar[str] = "forbidden-call"
+    hint: ClassVar[str] = "Write this part yourself instead of calling the prohibited function."
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         yield from _introspection(ctx)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from autograder.core.integrity import grade_id, source_of
-from autograder.core.rules.base import CheckContext, Finding, where
+from autograder.core.markers import grade_id, source_of
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, where
 
 
 def describe(cell: object) -> str:
@@ -30,10 +30,14 @@ def _after(ctx: CheckContext, r: int) -> int:
     return 1
 
 
-class CellAdded:
+class CellAdded(RuleInfo):
     """A student cell that matches no release cell (empty cells are ignored)."""
 
     rule_id: ClassVar[str] = "cell-added"
+    hint: ClassVar[str] = (
+        "Delete the cells you added (scratch work belongs in a separate notebook), or run `autograder rescue`."
+    )
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for s in ctx.matching.added:
@@ -45,10 +49,12 @@ class CellAdded:
             )
 
 
-class CellDeleted:
+class CellDeleted(RuleInfo):
     """A release cell with content that no student cell matches."""
 
     rule_id: ClassVar[str] = "cell-deleted"
+    hint: ClassVar[str] = "Restore the deleted cell with `autograder rescue`."
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for r in ctx.matching.deleted:
@@ -60,10 +66,12 @@ class CellDeleted:
             )
 
 
-class CellReordered:
+class CellReordered(RuleInfo):
     """Student cells outside the longest run that keeps the release order."""
 
     rule_id: ClassVar[str] = "cell-reordered"
+    hint: ClassVar[str] = "Put the cells back in their order with `autograder rescue`."
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for s in ctx.matching.moved:
@@ -78,10 +86,12 @@ class CellReordered:
             )
 
 
-class CellDuplicated:
+class CellDuplicated(RuleInfo):
     """A second cell with the grade_id (or the exact content) of a matched cell."""
 
     rule_id: ClassVar[str] = "cell-duplicated"
+    hint: ClassVar[str] = "Delete the copy of the cell, or run `autograder rescue`."
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for copy, original, how in ctx.matching.duplicated:
@@ -96,10 +106,12 @@ class CellDuplicated:
             )
 
 
-class CellTypeChanged:
+class CellTypeChanged(RuleInfo):
     """A matched cell whose type (code/markdown/raw) is not the release's."""
 
     rule_id: ClassVar[str] = "cell-type-changed"
+    hint: ClassVar[str] = "Change the cell back to its original type, or run `autograder rescue`."
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for s, r in sorted(ctx.matching.to_release.items()):

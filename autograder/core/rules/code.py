@@ -10,15 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from autograder.core.integrity import (
-    Difference,
-    cell_role,
-    code_difference,
-    scan_blocks,
-    source_of,
-    text_difference,
-)
-from autograder.core.rules.base import CheckContext, Finding, where
+from autograder.core.integrity import Difference, cell_role, code_difference, text_difference
+from autograder.core.markers import scan_blocks, source_of
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, where
 
 
 def same_type_pairs(ctx: CheckContext, role: str) -> Iterator[tuple[int, Any, Any]]:
@@ -51,10 +45,12 @@ def _finding(ctx: CheckContext, s: int, diff: Difference, what: str, place: str)
     )
 
 
-class LockedCellModified:
+class LockedCellModified(RuleInfo):
     """A read-only cell (code, markdown or raw) whose content changed."""
 
     rule_id: ClassVar[str] = "locked-cell-modified"
+    hint: ClassVar[str] = "Restore the read-only cell with `autograder rescue`."
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for s, mine, theirs in same_type_pairs(ctx, "locked"):
@@ -72,10 +68,14 @@ class LockedCellModified:
                 )
 
 
-class OutsideTodoModified:
+class OutsideTodoModified(RuleInfo):
     """Code of a solution cell changed outside its TODO blocks (markers intact)."""
 
     rule_id: ClassVar[str] = "outside-todo-modified"
+    hint: ClassVar[str] = (
+        "Keep your code between the START/END OF YOUR CODE lines; `autograder rescue` restores the rest."
+    )
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for s, mine, theirs in same_type_pairs(ctx, "todo"):
@@ -103,10 +103,14 @@ def _escaped_bodies(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-class TodoMarkerDamaged:
+class TodoMarkerDamaged(RuleInfo):
     """A START/END marker line edited, deleted, added or out of order."""
 
     rule_id: ClassVar[str] = "todo-marker-damaged"
+    hint: ClassVar[str] = (
+        "Restore the START/END OF YOUR CODE lines exactly; `autograder rescue` does it for you."
+    )
+    integrity: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for s, mine, theirs in same_type_pairs(ctx, "todo"):

@@ -19,8 +19,9 @@ import ast
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from autograder.core.integrity import source_of, split_magics
-from autograder.core.rules.base import CheckContext, Finding, cell_list, where
+from autograder.core.integrity import split_magics
+from autograder.core.markers import source_of
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, cell_list, where
 
 RUN_ALL = "Kernel → Restart & Run All, then save"
 
@@ -50,10 +51,11 @@ def first_error(ctx: CheckContext, cells: list[int]) -> tuple[int, str] | None:
     return None
 
 
-class NotExecuted:
+class NotExecuted(RuleInfo):
     """Code cells that never ran (with the error that stopped them), and out-of-order runs."""
 
     rule_id: ClassVar[str] = "not-executed"
+    hint: ClassVar[str] = "Run all cells (Kernel → Restart & Run All) and save before submitting."
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         cells = code_cells(ctx)
@@ -103,10 +105,11 @@ class NotExecuted:
             latest = (count, i) if latest is None or count > latest[0] else latest
 
 
-class OutputsCleared:
+class OutputsCleared(RuleInfo):
     """Cells that ran but lost the outputs they must have."""
 
     rule_id: ClassVar[str] = "outputs-cleared"
+    hint: ClassVar[str] = "Run all cells and save with the outputs kept."
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         cleared = [

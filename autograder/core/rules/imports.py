@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from autograder.core.integrity import StudentCode
 from autograder.core.rules.astutil import dotted_name, resolve, walk_lines
-from autograder.core.rules.base import CheckContext, Finding, where
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, where
 
 # builtins that run code, import, or touch files or the interpreter's namespaces
 DANGEROUS_CALLS = {
@@ -69,10 +69,11 @@ FILE_METHODS = {"tofile": "writes an array to a file", "dump": "pickles an array
 _TEXT_IMPORT = re.compile(r"^\s*(?:import\s+([\w.]+)|from\s+(\.*[\w.]*)\s+import\b)")
 
 
-class ForbiddenImport:
+class ForbiddenImport(RuleInfo):
     """Imports (and the ways around an import) outside the allow-list."""
 
     rule_id: ClassVar[str] = "forbidden-import"
+    hint: ClassVar[str] = "Use only the allowed libraries (numpy, math, time) in your solution."
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         allowed = set(ctx.config.allowed_imports)

@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from autograder.core.rules.base import CheckContext, Finding
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo
+from autograder.core.rules.policy import RulePolicy
 
 
-class NotebookInvalid:
+class NotebookInvalid(RuleInfo):
     """The loading problems of the notebook, one finding each."""
 
     rule_id: ClassVar[str] = "notebook-invalid"
+    hint: ClassVar[str] = (
+        "Open the notebook in Jupyter, save it, and check it with `autograder check`."
+    )
+    # nothing is sound when the notebook cannot be read: an error unless the toml says otherwise
+    default_policy: ClassVar[RulePolicy] = RulePolicy(severity="error")
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for message in ctx.invalid:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 from autograder.core.rules.astutil import collect_aliases, dotted_name, resolve
-from autograder.core.rules.base import CheckContext, Finding, where
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, where
 
 DISGUISED = {
     "numpy.vectorize", "numpy.frompyfunc", "numpy.apply_along_axis", "numpy.apply_over_axes",
@@ -194,10 +194,11 @@ def charged_loops(graph: CallGraph, loop_free: Sequence[str]) -> list[tuple[str,
     return out
 
 
-class LoopInVectorized:
+class LoopInVectorized(RuleInfo):
     """Loop-free functions that loop, themselves or through what they call."""
 
     rule_id: ClassVar[str] = "loop-in-vectorized"
+    hint: ClassVar[str] = "Remove the Python loop: use numpy operations on whole arrays."
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if not ctx.config.loop_free:

@@ -13,7 +13,7 @@ import ast
 from collections.abc import Iterator
 from typing import ClassVar
 
-from autograder.core.rules.base import CheckContext, Finding, where
+from autograder.core.rules.base import CheckContext, Finding, RuleInfo, where
 
 try:  # pyflakes comes with the [instructor] extra; students without it skip this rule
     from pyflakes import checker as _checker
@@ -25,10 +25,13 @@ except ImportError:  # pragma: no cover - depends on the installation
 MISSING_PYFLAKES = "undefined names were not checked: install pyflakes (`pip install pyflakes`)."
 
 
-class UndefinedName:
+class UndefinedName(RuleInfo):
     """Names the graded module uses and does not define; graded code that does not parse."""
 
     rule_id: ClassVar[str] = "undefined-name"
+    hint: ClassVar[str] = (
+        "Define every name your functions use inside the solution cells, not in a later cell."
+    )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         try:
