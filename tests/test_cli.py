@@ -95,3 +95,46 @@ def test_check_into_a_pipe_nobody_reads_prints_no_error(tmp_path) -> None:
         os.close(write_end)
     assert done.returncode == 141
     assert done.stderr == ""
+
+
+def _course_with_typo(tmp_path, where: str):
+    """The fixture course released, then `allowed_imports` misspelled in `where`'s config."""
+    import shutil
+    from pathlib import Path
+
+    from autograder.authoring.release import release
+
+    course = tmp_path / "course"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "course", course)
+    assert release(course=course) == 0
+    toml = course / where / "F1" / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("allowed_imports", "alowed_imports"),
+                    encoding="utf-8")
+    return course
+
+
+def test_check_stops_on_a_misspelled_key_in_the_released_config(tmp_path, capsys) -> None:
+    import shutil
+
+    course = _course_with_typo(tmp_path, "assignments")
+    shutil.rmtree(course / "solutions")  # what students have: the release only
+    code = main(["check", str(course / "assignments/F1/fixture.ipynb"), "--course", str(course)])
+    out = capsys.readouterr()
+    assert code == 1
+    assert ("assignments/F1/assignment.toml: unknown key 'alowed_imports' in [policy] "
+            "(did you mean 'allowed_imports'?)") in out.out
+    assert "Traceback" not in out.out + out.err and str(course) + "/assignments/F1/assignment" \
+        not in out.out
+
+
+def test_check_stops_on_a_misspelled_key_in_the_instructors_config(tmp_path, capsys) -> None:
+    course = _course_with_typo(tmp_path, "solutions")
+    code = main(["check", str(course / "assignments/F1/fixture.ipynb"), "--course", str(course)])
+    assert code == 1
+    assert "solutions/F1/assignment.toml: unknown key 'alowed_imports'" in capsys.readouterr().out
+
+
+def test_release_stops_on_a_misspelled_key(tmp_path, capsys) -> None:
+    course = _course_with_typo(tmp_path, "solutions")
+    assert main(["release", "F1", "--course", str(course)]) == 1
+    assert "unknown key 'alowed_imports' in [policy]" in capsys.readouterr().out

@@ -342,6 +342,19 @@ def test_unknown_assignment_is_one_line(course: Path, capsys: pytest.CaptureFixt
     assert capsys.readouterr().out == "A9: no solutions/A9/assignment.toml (assignments: F1)\n"
 
 
+def test_misspelled_key_in_assignment_toml_stops_the_release_naming_it(
+    course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    toml = course / "solutions/F1/assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("allowed_imports", "alowed_imports"),
+                    encoding="utf-8")
+    assert rel.release(["F1"], course=course) == 1
+    assert capsys.readouterr().out == (
+        "F1: solutions/F1/assignment.toml: unknown key 'alowed_imports' in [policy] "
+        "(did you mean 'allowed_imports'?)\n")
+    assert not (course / OUT).exists()
+
+
 def test_broken_notebook_json_is_one_line_naming_the_file(
     course: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,6 +1,8 @@
 """Paths of the course and the per-assignment `assignment.toml` (docs/assignment-toml.md).
 
-The schema, with every key and its default, is documented in docs/assignment-toml.md.
+Every key and its default are documented in docs/assignment-toml.md; the file is validated
+against the declared schema of `autograder.core.config_schema`, so an unknown key or a wrong
+type is a ConfigError naming the file, the key and its likely intended spelling.
 Only the `[private]` table is kept out of the student release; everything else is the
 student-visible part, copied into `assignments/<A>/assignment.toml` so that the self-check
 tells students exactly what is enforced.
@@ -8,10 +10,24 @@ tells students exactly what is enforced.
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from autograder.core.config_schema import assignment_schema
+
+# RULE_IDS: every rule id (docs/policy.md) in pipeline order, derived from the rule classes (each
+# carries its id, hint and default policy); RulePolicy: how one rule id is scored. Both are read
+# from here too.
+from autograder.core.rules import RULE_IDS
+from autograder.core.rules.policy import RulePolicy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,42 +41,8 @@ CONFIG_NAME = "assignment.toml"
 DEFAULT_ALLOWED_IMPORTS = ("numpy", "math", "time")
 DEFAULT_SUBMISSION_SECONDS = 60.0  # [limits] submission_seconds: one submission's time budget
 
-# Every rule id (docs/policy.md), in pipeline order. Reports, assignment.toml and tests use these.
-RULE_IDS = (
-    "zip-structure",
-    "zip-manifest",
-    "student-id-mismatch",
-    "notebook-invalid",
-    "cell-added",
-    "cell-deleted",
-    "cell-reordered",
-    "cell-duplicated",
-    "cell-type-changed",
-    "locked-cell-modified",
-    "outside-todo-modified",
-    "todo-marker-damaged",
-    "forbidden-import",
-    "forbidden-call",
-    "loop-in-vectorized",
-    "undefined-name",
-    "not-executed",
-    "outputs-cleared",
-    "model-invalid",
-    "sandbox-violation",
-)
-
-
 class ConfigError(ValueError):
     """assignment.toml is missing or wrong; the message names the file and the key."""
-
-
-@dataclass(frozen=True)
-class RulePolicy:
-    """How one rule id is scored: severity and deduction in points, capped per rule."""
-
-    severity: str = "error"  # "error" | "warning"
-    deduction: float = 0.0  # points taken per violation
-    cap: float | None = None  # at most this many points for this rule in total
 
 
 @dataclass(frozen=True)
@@ -120,46 +102,111 @@ class AssignmentConfig:
         return self.rules.get(rule_id, RulePolicy(severity="warning", deduction=0.0))
 
 
-def _need(table: dict[str, Any], key: str, where: str, path: Path | None) -> Any:
-    if key not in table:
-        raise ConfigError(f"{path or CONFIG_NAME}: [{where}] needs the key {key!r}")
-    return table[key]
+ASSIGNMENT_SCHEMA = assignment_schema(RULE_IDS)
+_VALIDATOR = Draft202012Validator(ASSIGNMENT_SCHEMA)
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_TYPE_WORDS = {"array": "a list", "string": "a string", "number": "a number",
+               "integer": "a whole number", "object": "a table", "boolean": "true or false"}
 
 
-def parse_config(data: dict[str, Any], path: Path | None = None) -> AssignmentConfig:
-    """Build an AssignmentConfig from the decoded TOML tables (see docs/assignment-toml.md)."""
-    a = _need(data, "assignment", "top level", path)
+def _dotted(path: Sequence[str | int]) -> str:
+    """A location in TOML's own notation: `models.svm_best_model.bands`, `policy.loop_free[2]`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.match(part) else json.dumps(part)
+            text += f".{key}" if text else key
+    return text
+
+
+def _table_name(path: Sequence[str | int]) -> str:
+    return f"in [{_dotted(path)}]" if path else "at the top level"
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool)) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """One sentence per problem a schema error stands for (a table may have several typos)."""
+    path = list(error.absolute_path)
+    where = _dotted(path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        what = "rule id" if path == ["rules"] else "key"
+        found = []
+        for key in sorted(set(error.instance) - set(known)):
+            guess = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else f" (known: {', '.join(known)})"
+            found.append(f"unknown {what} {key!r} {_table_name(path)}{hint}")
+        return found
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        if not path:
+            return [f"needs the table [{k}]" for k in missing]
+        return [f"[{where}] needs the key {k!r}" for k in missing]
+    if error.validator == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [
+            error.validator_value]
+        words = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+        return [f"{where} must be {words}, not {_shown(error.instance)}"]
+    if error.validator == "enum":
+        allowed = ", ".join(_shown(v) for v in error.validator_value)
+        return [f"{where} must be one of {allowed}, not {_shown(error.instance)}"]
+    bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+              "minLength": "at least this many characters:"}
+    if error.validator in bounds:
+        return [f"{where} must be {bounds[error.validator]} {error.validator_value}, "
+                f"not {_shown(error.instance)}"]
+    return [f"{where or 'the file'}: {error.message}"]
+
+
+def validate_config(data: dict[str, Any], label: str = CONFIG_NAME) -> None:
+    """Check decoded TOML against ASSIGNMENT_SCHEMA; a ConfigError lists every problem, one line
+    each, naming `label` (the file), the key, and for a typo its likely intended spelling."""
+    problems = [p for error in sorted(_VALIDATOR.iter_errors(data),
+                                      key=lambda e: [str(x) for x in e.absolute_path])
+                for p in _problems(error)]
+    if problems:
+        raise ConfigError("\n".join(f"{label}: {p}" for p in problems))
+
+
+def parse_config(
+    data: dict[str, Any], path: Path | None = None, label: str | None = None
+) -> AssignmentConfig:
+    """Validate the decoded TOML tables, then build an AssignmentConfig (docs/assignment-toml.md).
+
+    `label` names the file in error messages (default: `path`)."""
+    validate_config(data, label or str(path or CONFIG_NAME))
+    a = data["assignment"]
     policy = data.get("policy", {})
-    rules: dict[str, RulePolicy] = {}
-    for rule_id, spec in data.get("rules", {}).items():
-        if rule_id not in RULE_IDS:
-            raise ConfigError(f"{path or CONFIG_NAME}: [rules] names an unknown rule id {rule_id!r}")
-        if spec.get("severity", "error") not in ("error", "warning"):
-            raise ConfigError(f"{path or CONFIG_NAME}: [rules.{rule_id}] severity must be 'error' or 'warning'")
-        rules[rule_id] = RulePolicy(
+    rules = {
+        rule_id: RulePolicy(
             severity=spec.get("severity", "error"),
             deduction=float(spec.get("deduction", 0.0)),
             cap=None if spec.get("cap") is None else float(spec["cap"]),
         )
-    models: dict[str, ModelSpec] = {}
-    for name, spec in data.get("models", {}).items():
-        where = f"models.{name}"
-        bands = {
-            ds: (float(band["floor"]), float(band["full"]))
-            for ds, band in _need(spec, "bands", where, path).items()
-        }
-        models[name] = ModelSpec(
+        for rule_id, spec in data.get("rules", {}).items()
+    }
+    models = {
+        name: ModelSpec(
             name=name,
-            file=_need(spec, "file", where, path),
+            file=spec["file"],
             grade_id=spec.get("grade_id", name),
-            predict=_need(spec, "predict", where, path),
-            keys={k: tuple(v) for k, v in _need(spec, "keys", where, path).items()},
-            bands=bands,
+            predict=spec["predict"],
+            keys={k: tuple(v) for k, v in spec["keys"].items()},
+            bands={ds: (float(b["floor"]), float(b["full"])) for ds, b in spec["bands"].items()},
         )
+        for name, spec in data.get("models", {}).items()
+    }
     return AssignmentConfig(
-        name=_need(a, "name", "assignment", path),
+        name=a["name"],
         title=a.get("title", a["name"]),
-        notebooks=tuple(_need(a, "notebooks", "assignment", path)),
+        notebooks=tuple(a["notebooks"]),
         required_files=tuple(a.get("required_files", a["notebooks"])),
         dataset=a.get("dataset", "digits"),
         allowed_imports=tuple(policy.get("allowed_imports", DEFAULT_ALLOWED_IMPORTS)),
@@ -180,16 +227,18 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> AssignmentCo
     )
 
 
-def load_config(path: str | Path) -> AssignmentConfig:
-    """Read one assignment.toml; a missing file or bad TOML is a ConfigError naming the file."""
+def load_config(path: str | Path, label: str | None = None) -> AssignmentConfig:
+    """Read and validate one assignment.toml; a missing file, bad TOML or a key the schema does
+    not declare is a ConfigError naming the file (`label`, default the path) and the key."""
     path = Path(path)
+    label = label or str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
+        raise ConfigError(f"{label}: not found") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_config(data, path)
+        raise ConfigError(f"{label}: not valid TOML ({exc})") from None
+    return parse_config(data, path, label)
 
 
 def public_part(data: dict[str, Any]) -> dict[str, Any]:
@@ -212,9 +261,11 @@ def release_dir(assignment: str, course: str | Path | None = None) -> Path:
 
 def find_config(assignment: str, course: str | Path | None = None) -> AssignmentConfig:
     """The instructor's config when solutions/ is there, else the released public one."""
-    for folder in (solution_dir(assignment, course), release_dir(assignment, course)):
+    for top, folder in ((SOLUTIONS_DIR, solution_dir(assignment, course)),
+                        (RELEASE_DIR, release_dir(assignment, course))):
         if (folder / CONFIG_NAME).is_file():
-            return load_config(folder / CONFIG_NAME)
+            # named relative to the course: a student's message never shows a host path
+            return load_config(folder / CONFIG_NAME, f"{top}/{assignment}/{CONFIG_NAME}")
     raise ConfigError(
         f"No {CONFIG_NAME} for assignment {assignment!r} under {course_root(course)}: "
         f"check the assignment name (e.g. A3, A4)."
