@@ -702,6 +702,53 @@ def test_gradescope_group_submission_gives_one_entry_per_submitter(tmp_path: Pat
     assert sorted(e.student_id for e in entries) == ["1", "2"]
 
 
+def test_gradescope_ids_and_times_keep_the_text_written():
+    """YAML 1.1 would read an unquoted 0123 as the number 83 and a time as its own datetime."""
+    meta = parse_gradescope_metadata(
+        "submission_1:\n  :submitters:\n  - :sid: 0123\n  - :sid: 2022123456\n"
+        "  :created_at: 2030-01-01 00:00:00.000000000 +00:00\n"
+    )
+    assert meta["submission_1"]["submitters"] == [{"sid": "0123"}, {"sid": "2022123456"}]
+    assert meta["submission_1"]["created_at"] == "2030-01-01 00:00:00.000000000 +00:00"
+
+
+def test_gradescope_ruby_tags_in_the_results_are_data_not_a_refusal():
+    meta = parse_gradescope_metadata(
+        "submission_1:\n  :submitters:\n  - :sid: s01\n"
+        "  :results: !ruby/hash:ActiveSupport::HashWithIndifferentAccess\n"
+        "    score: !ruby/object:BigDecimal 18:0.1e2\n"
+    )
+    assert meta["submission_1"]["submitters"] == [{"sid": "s01"}]
+
+
+@pytest.mark.parametrize("value", ["", " ~", " null"])
+def test_gradescope_null_created_at_is_no_time(value: str):
+    meta = parse_gradescope_metadata(f"submission_1:\n  :created_at:{value}\n")
+    assert meta["submission_1"]["created_at"] is None
+
+
+def test_gradescope_quoted_tilde_is_text_not_null():
+    meta = parse_gradescope_metadata("submission_1:\n  :submitters:\n  - :name: '~'\n")
+    assert meta["submission_1"]["submitters"] == [{"name": "~"}]
+
+
+def test_gradescope_metadata_with_a_byte_order_mark_and_crlf_is_read():
+    meta = parse_gradescope_metadata("\ufeffsubmission_1:\r\n  :submitters:\r\n  - :sid: s01\r\n")
+    assert meta["submission_1"]["submitters"] == [{"sid": "s01"}]
+
+
+def test_gradescope_submitter_without_sid_is_identified_by_email_through_the_roster(tmp_path: Path):
+    root = tmp_path / "export"
+    student_zip(root / "submission_7" / "A3_x.zip", "2022123456")
+    (root / "submission_metadata.yml").write_text(
+        "submission_7:\n  :submitters:\n  - :name: A\n    :email: a@example.edu\n"
+    )
+    [entry] = collect_submissions(root, "A3", CONFIG, roster={"a@example.edu": "2022123456"},
+                                  work_dir=tmp_path / "w")
+    assert entry.lms_id == "a@example.edu" and entry.student_id == "2022123456"
+    assert "no student id (sid)" in " ".join(entry.notes)
+
+
 def test_plain_folder_grades_under_the_file_name_and_flags_a_renamed_copy(tmp_path: Path):
     student_zip(tmp_path / "in" / "A3_2022123456.zip", "2022123456")
     student_zip(tmp_path / "in" / "A3_2022000002.zip", "2022123456")  # a friend's zip, renamed
@@ -757,6 +804,27 @@ def test_lms_times_parse_with_offsets():
     )
     assert parse_lms_time("2024-03-01T10:00:00Z") == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
     assert parse_lms_time("yesterday") is None
+
+
+def test_lms_time_with_a_colon_in_the_offset_and_nanoseconds():
+    assert parse_lms_time("2019-01-28 11:22:01.491343000 -08:00") == datetime(
+        2019, 1, 28, 19, 22, 1, 491343, tzinfo=timezone.utc
+    )
+
+
+def test_lms_time_without_a_zone_is_utc():
+    assert parse_lms_time("2024-03-01 10:00:00") == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", ["2024-03-01", "10:00:00", "2024", "March 3", "2024-03-01 10:00"])
+def test_lms_time_missing_a_part_is_none_not_filled_from_today(text: str):
+    assert parse_lms_time(text) is None
+
+
+@pytest.mark.parametrize("text", ["2024-03-01 10:00:00 PST", "2024-13-01 10:00:00 +0000",
+                                  "2024-03-01 10:00:00 +9999", "9" * 50])
+def test_lms_time_that_cannot_be_one_instant_is_none(text: str):
+    assert parse_lms_time(text) is None
 
 
 def test_entries_serialize_to_json(tmp_path: Path):

@@ -76,7 +76,8 @@ def parse_gradescope_metadata(text: str) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise _damaged("its top level is not a table of submissions")
-    budget = [MAX_SUBMITTERS_READ]
+    left = MAX_SUBMITTERS_READ
+    read: dict[int, list[dict[str, str]]] = {}  # a list aliased again is read once
     out: dict[str, dict[str, Any]] = {}
     for key, value in _pairs(root, "submission"):
         entry: dict[str, Any] = {"created_at": None, "submitters": []}
@@ -87,7 +88,14 @@ def parse_gradescope_metadata(text: str) -> dict[str, dict[str, Any]]:
             if field_name == "created_at":
                 entry["created_at"] = _text(node) or None
             elif field_name == "submitters" and isinstance(node, yaml.SequenceNode):
-                entry["submitters"] = [_submitter(p, key, budget) for p in node.value]
+                left -= len(node.value)  # each alias counts: it becomes that many entries
+                if left < 0:
+                    raise _damaged(
+                        f"its submitters add up to more than {MAX_SUBMITTERS_READ} (YAML aliases?)"
+                    )
+                if id(node) not in read:
+                    read[id(node)] = [_submitter(p, key) for p in node.value]
+                entry["submitters"] = [dict(p) for p in read[id(node)]]
     return out
 
 
@@ -132,10 +140,8 @@ def _pairs(node: yaml.MappingNode, what: str) -> list[tuple[str, yaml.Node]]:
     return pairs
 
 
-def _submitter(node: yaml.Node, submission: str, budget: list[int]) -> dict[str, str]:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _damaged(f"its submitters expand to more than {MAX_SUBMITTERS_READ} (YAML aliases?)")
+def _submitter(node: yaml.Node, submission: str) -> dict[str, str]:
+    """One submitter's sid, name and email (only those that are text)."""
     if not isinstance(node, yaml.MappingNode):
         return {}
     person: dict[str, str] = {}
@@ -150,7 +156,8 @@ def _text(node: yaml.Node) -> str | None:
     """A scalar's text as written (None for a null, a list or a table)."""
     if not isinstance(node, yaml.ScalarNode):
         return None
-    if node.style is None and node.value in _NULLS:  # only unquoted: '~' in quotes is text
+    # only unquoted ('~' in quotes is text); libyaml marks plain style "", PyYAML None
+    if not node.style and node.value in _NULLS:
         return None
     return node.value
 
@@ -174,7 +181,13 @@ def parse_lms_time(text: str | None) -> datetime | None:
         return None  # dateutil's ParserError is a ValueError
     if first != second:
         return None
-    return first if first.tzinfo is not None else first.replace(tzinfo=timezone.utc)
+    if first.tzinfo is None:
+        return first.replace(tzinfo=timezone.utc)
+    try:  # dateutil keeps "+9999" as 99h99m; datetime refuses any offset of a day or more
+        first.utcoffset()
+    except ValueError:
+        return None
+    return first
 
 
 def gradescope_units(meta_path: Path, from_archive: bool) -> list[Unit]:

@@ -1,0 +1,159 @@
+"""Red team: a hostile `submission_metadata.yml` at the top of a Gradescope export.
+
+The metadata decides whose grade each `submission_<id>/` folder is, so it is read with PyYAML but
+never trusted as a program: no tag constructs an object, anchors and aliases cannot multiply the
+work, a key written twice is not left to the parser's whim, and a file of any size or shape gives
+one clear `IntakeError` (never a traceback) or is read as plain data.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.core.archive import IntakeError
+from autograder.core.config import parse_config
+from autograder.grading.intake import collect_submissions, parse_gradescope_metadata
+from autograder.grading.intake.gradescope import MAX_METADATA_BYTES, MAX_SUBMITTERS_READ
+
+NB = "two_layer_net.ipynb"
+CONFIG = parse_config({"assignment": {"name": "A4", "notebooks": [NB], "required_files": [NB]}})
+
+
+def _student_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(NB, "{}")
+    return buf.getvalue()
+
+
+def _export(root: Path, metadata: str | bytes, folders: tuple[str, ...] = ("submission_1",)) -> Path:
+    """A Gradescope export folder: the metadata file beside one student zip per folder."""
+    for folder in folders:
+        (root / folder).mkdir(parents=True)
+        (root / folder / "A4_s01.zip").write_bytes(_student_zip())
+    data = metadata.encode() if isinstance(metadata, str) else metadata
+    (root / "submission_metadata.yml").write_bytes(data)
+    return root
+
+
+def _refusal(tmp_path: Path, metadata: str | bytes) -> IntakeError:
+    export = _export(tmp_path / "export", metadata)
+    with pytest.raises(IntakeError) as info:
+        collect_submissions(export, "A4", CONFIG, work_dir=tmp_path / "w")
+    assert "Traceback" not in info.value.message
+    return info.value
+
+
+def test_aliases_that_multiply_the_submitters_are_refused(tmp_path: Path) -> None:
+    """Billion laughs aimed at what the intake reads: one list of submitters, aliased by many
+    submissions, would have the intake build (submissions x submitters) entries."""
+    people = "".join(f"  - :sid: s{i}\n" for i in range(2_000))
+    refs = "".join(f"submission_{i}:\n  :submitters: *people\n" for i in range(2, 400))
+    error = _refusal(tmp_path, f"submission_1:\n  :submitters: &people\n{people}{refs}")
+    assert error.status == "corrupt"
+    assert str(MAX_SUBMITTERS_READ) in error.message and "aliases" in error.message
+
+
+def test_a_billion_laughs_in_the_results_costs_nothing_and_the_submitter_is_read(tmp_path: Path) -> None:
+    lol = "  :results:\n    a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for level in "bcdefghi":  # 9 ** 9 items if anything expanded it
+        prev = chr(ord(level) - 1)
+        lol += f"    {level}: &{level} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+    metadata = ("submission_1:\n  :submitters:\n  - :sid: s01\n"
+                "  :created_at: 2024-03-01 10:00:00 +0000\n" + lol)
+    [entry] = collect_submissions(_export(tmp_path / "export", metadata), "A4", CONFIG,
+                                  work_dir=tmp_path / "w")
+    assert entry.student_id == "s01" and entry.time_source == "lms-metadata"
+
+
+@pytest.mark.parametrize("tag", [
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
+    "!ruby/object:Gem::Installer\n      i: x",
+])
+def test_a_tag_never_runs_anything_and_a_tagged_sid_is_no_id(tmp_path: Path, tag: str) -> None:
+    marker = tmp_path / "pwned"
+    metadata = (
+        "submission_1:\n  :submitters:\n"
+        f"  - :sid: {tag.format(marker=marker)}\n    :email: s01@example.edu\n"
+        f"  :created_at: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    [entry] = collect_submissions(_export(tmp_path / "export", metadata), "A4", CONFIG,
+                                  work_dir=tmp_path / "w")
+    assert not marker.exists()
+    # a tagged sid is not a text value: Gradescope's fallback, the email, names the submitter
+    assert entry.lms_id == "s01@example.edu"
+    assert entry.submitted_at is None and entry.time_source == "none"
+
+
+def test_a_python_tag_on_a_whole_submission_is_read_as_plain_data(tmp_path: Path) -> None:
+    meta = parse_gradescope_metadata(
+        "submission_1: !!python/object:os.Popen\n  :submitters:\n  - :sid: s01\n"
+    )
+    assert meta == {"submission_1": {"created_at": None, "submitters": [{"sid": "s01"}]}}
+
+
+def test_a_submission_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys without a word; which folder is whose must not
+    depend on that."""
+    error = _refusal(tmp_path, (
+        "submission_1:\n  :submitters:\n  - :sid: s01\n"
+        "submission_1:\n  :submitters:\n  - :sid: s02\n"
+    ))
+    assert error.status == "corrupt"
+    assert "'submission_1' is written twice (lines 1 and 4)" in error.message
+
+
+def test_a_sid_written_twice_in_one_submitter_is_refused(tmp_path: Path) -> None:
+    error = _refusal(tmp_path, "submission_1:\n  :submitters:\n  - :sid: s01\n    :sid: s02\n")
+    assert error.status == "corrupt" and "'sid' is written twice" in error.message
+
+
+@pytest.mark.parametrize("document", ["- submission_1\n- submission_2\n", "just text\n", "42\n"])
+def test_a_document_that_is_not_a_table_of_submissions_is_refused(tmp_path: Path, document: str) -> None:
+    error = _refusal(tmp_path, document)
+    assert error.status == "corrupt" and "not a table of submissions" in error.message
+
+
+def test_two_documents_in_one_file_are_refused(tmp_path: Path) -> None:
+    error = _refusal(tmp_path, "submission_1:\n  :created_at: x\n---\nsubmission_1:\n  :created_at: y\n")
+    assert error.status == "corrupt" and "submission_metadata.yml cannot be read" in error.message
+
+
+@pytest.mark.parametrize("nesting", ["[" * 50_000 + "]" * 50_000, "{a: " * 50_000 + "}" * 50_000])
+def test_nesting_deeper_than_the_parser_allows_is_a_clear_refusal(tmp_path: Path, nesting: str) -> None:
+    error = _refusal(tmp_path, f"submission_1:\n  :results: {nesting}\n")
+    assert error.status == "corrupt" and "submission_metadata.yml cannot be read" in error.message
+
+
+def test_a_metadata_file_over_the_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    export = _export(tmp_path / "export", "")
+    with open(export / "submission_metadata.yml", "wb") as fh:  # sparse: no disk is used
+        fh.truncate(MAX_METADATA_BYTES + 1)
+    with pytest.raises(IntakeError) as info:
+        collect_submissions(export, "A4", CONFIG, work_dir=tmp_path / "w")
+    assert info.value.status == "too-large" and "MiB" in info.value.message
+
+
+def test_bytes_that_are_not_utf8_do_not_stop_the_export(tmp_path: Path) -> None:
+    metadata = b"submission_1:\n  :submitters:\n  - :sid: s01\n    :name: J\xe9r\xf4me\n"
+    [entry] = collect_submissions(_export(tmp_path / "export", metadata), "A4", CONFIG,
+                                  work_dir=tmp_path / "w")
+    assert entry.student_id == "s01" and entry.name is not None
+
+
+@pytest.mark.parametrize("submission", [
+    "  :submitters: s01\n",  # a scalar where the list goes
+    "  :submitters:\n    :sid: s01\n",  # a table where the list goes
+    "  :submitters:\n  - [s01, s02]\n",  # a list where a submitter goes
+    "  :submitters:\n  - :sid: {a: s01}\n",  # a table where the id goes
+    "  :submitters:\n  - :sid:\n",  # an empty id
+])
+def test_wrong_types_leave_the_folder_unidentified_not_a_crash(tmp_path: Path, submission: str) -> None:
+    [entry] = collect_submissions(_export(tmp_path / "export", "submission_1:\n" + submission),
+                                  "A4", CONFIG, work_dir=tmp_path / "w")
+    assert entry.id_source == "unidentified" and entry.student_id.startswith("unidentified_")
