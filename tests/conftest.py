@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def _hypothesis_storage_in_tmp() -> Path:
+    """Hypothesis keeps its example database and its caches (the constants it reads off the
+    modules, from collection on) in `.hypothesis/` of the working directory, the checkout,
+    unless told otherwise. Tests write only to temporary folders: this process gets its own
+    (each pytest-xdist worker too), set before any test module is collected and removed at the
+    end (pytest_unconfigure)."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = Path(tempfile.mkdtemp(prefix="autograder-tests-hypothesis-"))
+    set_hypothesis_home_dir(home)
+    return home
+
+
+HYPOTHESIS_HOME = _hypothesis_storage_in_tmp()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(HYPOTHESIS_HOME, ignore_errors=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
