@@ -8,6 +8,7 @@ in the repository.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,17 @@ import pytest
 from fixtures import make_violations as mv
 
 from autograder.core.config import RULE_IDS, find_config, release_dir, solution_dir
-from autograder.core.rules import RULES
+from autograder.core.rules import (
+    CATALOG,
+    DEFAULT_POLICIES,
+    INTEGRITY_RULES,
+    RULE_HINTS,
+    RULES,
+    CheckContext,
+    RulePolicy,
+    policy_of,
+)
+from autograder.core.rules import RULE_IDS as DERIVED_RULE_IDS
 from autograder.student.check import check_notebook
 
 SYNTHETIC_POLICY = {"loop_free": ("loss_vectorized",), "forbidden": "np.vectorize"}
@@ -54,6 +65,41 @@ def test_registered_rules_are_the_notebook_rule_ids_in_pipeline_order() -> None:
     assert set(RULE_IDS) - set(ids) == {
         "zip-structure", "zip-manifest", "student-id-mismatch", "model-invalid", "sandbox-violation",
     }
+
+
+def test_the_rule_ids_are_derived_from_the_rule_classes_in_pipeline_order() -> None:
+    assert RULE_IDS is DERIVED_RULE_IDS
+    assert RULE_IDS == tuple(cls.rule_id for cls in CATALOG)
+    assert len(set(RULE_IDS)) == len(CATALOG)
+
+
+def test_every_rule_class_carries_a_one_line_hint_the_feedback_shows() -> None:
+    for cls in CATALOG:
+        assert cls.hint and "\n" not in cls.hint and cls.hint.endswith((".", ")")), cls.rule_id
+    assert list(RULE_HINTS) == list(RULE_IDS)
+
+
+def test_the_feedback_hints_are_the_rule_classes_hints() -> None:
+    from autograder.grading.report import RULE_HINTS as REPORT_HINTS
+
+    assert REPORT_HINTS == RULE_HINTS
+
+
+def test_the_integrity_rules_are_the_classes_that_compare_with_the_release() -> None:
+    assert INTEGRITY_RULES == tuple(c.rule_id for c in CATALOG if c.integrity)
+    assert INTEGRITY_RULES == (
+        "cell-added", "cell-deleted", "cell-reordered", "cell-duplicated", "cell-type-changed",
+        "locked-cell-modified", "outside-todo-modified", "todo-marker-damaged",
+    )
+
+
+def test_a_rule_the_toml_does_not_list_gets_its_class_default_policy(course: Path) -> None:
+    config = find_config(mv.ASSIGNMENT, course)
+    silent = dataclasses.replace(config, rules={})
+    ctx = CheckContext(mv.make_release(), mv.make_release(), silent)
+    assert policy_of(ctx, "notebook-invalid") == RulePolicy(severity="error")
+    assert policy_of(ctx, "cell-added") == RulePolicy(severity="warning", deduction=0.0)
+    assert {r: policy_of(ctx, r) for r in RULE_IDS} == DEFAULT_POLICIES
 
 
 def test_every_rule_has_at_least_two_violating_fixtures() -> None:

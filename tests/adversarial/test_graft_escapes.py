@@ -16,7 +16,8 @@ from fixtures import make_violations as mv
 
 from autograder.core.graft import graded_module, graft
 from autograder.core.module import module_source
-from autograder.student.check import check_notebook, find_release
+from autograder.core.releases import find_release
+from autograder.student.check import check_notebook
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,24 @@ def test_a_published_version_is_used_as_declared(tmp_path: Path) -> None:
     course = mv.make_course(tmp_path, versions=("1", "2"))
     release, used, notes = find_release("T1", "mini.ipynb", "1", course)
     assert (used, notes, release.metadata["autograder"]["version"]) == ("1", [], "1")
+
+
+@pytest.mark.parametrize("meta", ["yes", ["grade_id", "loss_naive"], 7, None],
+                         ids=["a string", "a list", "a number", "null"])
+def test_nbgrader_metadata_that_is_not_a_table_crashes_no_rule(solved, tmp_path: Path, meta: object) -> None:
+    nb = copy.deepcopy(solved)
+    for cell in nb.cells:  # every cell claims to be something it cannot be
+        cell.metadata["nbgrader"] = meta
+    result = check_notebook(mv.write(nb, tmp_path / "mine.ipynb"), course=mv.make_course(tmp_path))
+    assert result.crashes == [] and not [n for n in result.notes if "could not be checked" in n]
+    assert result.checked is not None
+    compile(result.checked.graded.source, "graded", "exec")  # the graft still builds a module
+
+
+def test_a_planted_published_version_folder_that_is_a_symlink_is_never_the_release(tmp_path: Path) -> None:
+    course = mv.make_course(tmp_path, versions=("1", "2"))
+    elsewhere = tmp_path / "elsewhere"
+    mv.write(mv.make_release("1"), elsewhere / "mini.ipynb")
+    (course / "assignments" / "T1" / ".releases" / "evil").symlink_to(elsewhere, target_is_directory=True)
+    release, used, notes = find_release("T1", "mini.ipynb", "evil", course)
+    assert used == "2" and len(notes) == 1
