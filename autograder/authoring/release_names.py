@@ -14,6 +14,8 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+from autograder.core.markers import source_of
+
 # Names a Jupyter kernel defines that a plain module does not.
 KERNEL_NAMES = frozenset({"display", "get_ipython", "In", "Out", "exit", "quit"})
 
@@ -26,7 +28,7 @@ def _code(nb: Any) -> tuple[str, list[tuple[int, int]]]:
     for number, cell in enumerate(nb.cells, start=1):
         if cell.get("cell_type") != "code":
             continue
-        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        source = source_of(cell)
         for i, line in enumerate(source.split("\n"), start=1):
             lines.append("" if line.lstrip().startswith(("%", "!")) else line)
             where.append((number, i))
