@@ -391,10 +391,12 @@ def test_read_notebook_names_the_file_for_each_bad_input(tmp_path: Path) -> None
 # --- nbgrader_config.py -------------------------------------------------------------------------
 
 
-def test_nbgrader_config_matches_the_settings_release_uses(
+def test_nbgrader_config_py_is_the_packages_course_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.authoring.generate import course_config
 
     monkeypatch.setenv("PATH", "/usr/bin")
     c = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config()
@@ -407,6 +409,11 @@ def test_nbgrader_config_matches_the_settings_release_uses(
     assert c.ClearSolutions.code_stub == {"python": rel.CODE_STUB}
     assert c.ClearSolutions.text_stub == rel.TEXT_STUB
     assert c.LockCells == ours.LockCells
+    # one definition: the file loads the package's settings, section by section
+    package = course_config(REPO)
+    for section in ("CourseDirectory", "ClearSolutions", "LockCells", "GenerateAssignment",
+                    "Autograde"):
+        assert c[section] == package[section], section
     # alembic (needed to create a gradebook) is found without activating the venv
     assert os.environ["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
 
