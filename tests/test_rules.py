@@ -102,6 +102,13 @@ def test_a_rule_the_toml_does_not_list_gets_its_class_default_policy(course: Pat
     assert {r: policy_of(ctx, r) for r in RULE_IDS} == DEFAULT_POLICIES
 
 
+def test_the_policy_doc_has_one_row_per_notebook_rule_in_the_registered_order() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "policy.md").read_text(encoding="utf-8")
+    rows = [line.split("`")[1] for line in text.split("## The rules", 1)[1].splitlines()
+            if line.startswith("| `")]
+    assert rows == [rule.rule_id for rule in RULES]
+
+
 def test_every_rule_has_at_least_two_violating_fixtures() -> None:
     for rule in RULE_IDS:
         if rule in [r.rule_id for r in RULES] and rule != "notebook-invalid":
