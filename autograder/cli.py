@@ -25,6 +25,7 @@ HANDLERS: dict[str, tuple[str, str]] = {
     "data": ("autograder.core.datasets", "cli_data"),
     "bundle": ("autograder.authoring.bundle", "cli_bundle"),
     "new": ("autograder.authoring.scaffold", "cli_new"),
+    "measure": ("autograder.authoring.measure_source", "cli_measure"),
     "export-gradescope": ("autograder.grading.platforms.gradescope", "cli_export"),
     "export-prairielearn": ("autograder.grading.platforms.prairielearn", "cli_export"),
 }
@@ -94,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("assignment", metavar="A", help="e.g. A5")
     s.add_argument("--title", help="the assignment's title")
     s.add_argument("--course", help="course directory (default: this repository)")
+
+    s = sub.add_parser("measure", help="run solutions/<A>/ with its solutions: grade cells' values, "
+                       "models' accuracy vs the bands")
+    s.add_argument("assignment", metavar="A", help="e.g. A3")
+    s.add_argument("--course", help="course directory (default: this repository)")
+    s.add_argument("--workdir", help="run in this folder and keep it (default: a new temporary one)")
+    s.add_argument("--timeout", type=_positive, default=600, help="seconds per cell (default: 600)")
 
     s = sub.add_parser("bundle", help="write the student bundle (no solutions), leak-checked")
     s.add_argument("assignments", nargs="+", metavar="A", help="e.g. A3 A4")

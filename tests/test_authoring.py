@@ -1,93 +1,134 @@
-"""autograder.authoring.notebook_writer: the cells a source-notebook builder writes (the builders of solutions/
-are checked byte for byte in tests/test_releases.py)."""
+"""Authoring with the source notebook as the source: an edit saved by Jupyter reaches the release,
+and `autograder measure` runs a source notebook with its solutions and reports what it measures
+(grade cells, the models' accuracy against their bands)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import nbformat
+import pytest
 
-from autograder.authoring.notebook_writer import (
-    SourceNotebook,
-    rubric_points,
-    solution_namespace,
-    write_notebook,
-)
-from autograder.authoring.release import lint_cell
+from autograder.authoring.measure_source import report_lines, run_source
+from autograder.authoring.scaffold import scaffold
 
+REPO = Path(__file__).resolve().parent.parent
 
-def _roles(nb: SourceNotebook) -> dict[str, tuple[str, dict]]:
-    return {c.id: (c.cell_type, dict(c.metadata)) for c in nb.cells}
+pytest.importorskip("nbclient", reason="measure runs notebooks with nbclient (instructor extra)")
 
 
-def test_each_method_adds_one_cell_of_its_role_in_order():
-    nb = SourceNotebook()
-    nb.md("t", "# Title")
-    nb.code("c", "x = 1")
-    nb.solution("s", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
-    nb.free("f", 'DATASET = "digits"')
-    nb.grade("g", "f_group", 5, "assert f() == 1")
-    nb.answer("a", "inline_q", 2.5, "### BEGIN SOLUTION\nyes\n### END SOLUTION")
-    roles = {i: (t, m["nbgrader"]) for i, (t, m) in _roles(nb).items()}
-    assert list(roles) == ["t", "c", "s", "f", "g", "a"]
-    common = {"schema_version": 3}
-    assert roles["t"] == ("markdown", {**common, "grade_id": "t", "solution": False, "grade": False, "locked": True})
-    assert roles["c"] == ("code", {**common, "grade_id": "c", "solution": False, "grade": False, "locked": True})
-    assert roles["s"] == ("code", {**common, "grade_id": "s", "solution": True, "grade": False, "locked": False})
-    assert roles["f"] == ("code", {**common, "grade_id": "f", "solution": True, "grade": False, "locked": False})
-    assert roles["g"] == ("code", {**common, "grade_id": "f_group", "solution": False, "grade": True,
-                                   "locked": True, "points": 5})
-    assert roles["a"] == ("markdown", {**common, "grade_id": "inline_q", "solution": True, "grade": True,
-                                       "locked": False, "points": 2.5})
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
-def test_only_the_free_cell_opts_out_of_the_module():
-    nb = SourceNotebook()
-    nb.solution("s", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
-    nb.free("f", 'DATASET = "digits"')
-    assert [c.metadata.get("autograder") for c in nb.cells] == [None, {"module": False}]
+def _edit(path: Path, cell_id: str, change) -> None:
+    """Change one cell's source and save the notebook as JupyterLab does (nbformat.write)."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.id == cell_id)
+    cell.source = change(cell.source)
+    nbformat.write(nb, path)
 
 
-def test_cell_text_loses_its_surrounding_newlines_only():
-    nb = SourceNotebook()
-    nb.code("c", "\n\n  x = 1\n\n")
-    assert nb.cells[0].source == "  x = 1"
+# --------------------------------------------------------------------------- the source is the source
 
 
-def test_built_cells_pass_the_release_lint():
-    nb = SourceNotebook()
-    nb.solution("s", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
-    nb.answer("a", "inline_q", 2, "### BEGIN SOLUTION\nyes\n### END SOLUTION")
-    assert [lint_cell(c) for c in nb.cells] == [[], []]
+@pytest.fixture
+def a3_course(tmp_path: Path) -> Path:
+    """The repository's course files for A3 (config, solutions, releases) in a tmp folder."""
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    for part in ("solutions", "assignments"):
+        shutil.copytree(REPO / part / "A3", root / part / "A3", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
 
 
-def test_written_notebook_is_valid_ends_with_a_newline_and_rebuilds_identically(tmp_path):
-    def build() -> nbformat.NotebookNode:
-        nb = SourceNotebook()
-        nb.md("t", "# Title")
-        return nb.notebook()
-
-    write_notebook(build(), tmp_path / "a.ipynb")
-    write_notebook(build(), tmp_path / "b.ipynb")
-    text = (tmp_path / "a.ipynb").read_bytes()
-    assert text == (tmp_path / "b.ipynb").read_bytes() and text.endswith(b"}\n")
-    nb = nbformat.read(tmp_path / "a.ipynb", as_version=4)
-    assert nb.metadata.kernelspec.name == "python3" and [c.id for c in nb.cells] == ["t"]
+def test_no_generator_script_remains_under_solutions():
+    """No Python file there writes notebooks: the .ipynb files are the sources."""
+    scripts = [p for p in (REPO / "solutions").rglob("*.py") if "__pycache__" not in p.parts]
+    assert [p.relative_to(REPO).as_posix() for p in scripts
+            if p.name == "build_notebook.py" or "nbformat" in p.read_text(encoding="utf-8")] == []
 
 
-def test_two_notebooks_do_not_share_their_metadata():
-    first, second = SourceNotebook().notebook(), SourceNotebook().notebook()
-    first.metadata.kernelspec["name"] = "other"
-    assert second.metadata.kernelspec["name"] == "python3"
+def test_a_markdown_edit_saved_by_jupyter_reaches_the_release(a3_course: Path):
+    source = a3_course / "solutions" / "A3" / "linear_classifier.ipynb"
+    sentence = "Tip from the course staff: read each docstring's shapes before you start."
+    assert _cli("release", "A3", "--check", "--course", str(a3_course)).returncode == 0
+    _edit(source, "a3-sgd-md", lambda text: text + "\n\n" + sentence)
+    assert _cli("release", "A3", "--check", "--course", str(a3_course)).returncode == 1  # now stale
+    done = _cli("release", "A3", "--course", str(a3_course))
+    assert done.returncode == 0, done.stdout + done.stderr
+    released = nbformat.read(a3_course / "assignments" / "A3" / "linear_classifier.ipynb", as_version=4)
+    assert sentence in next(c for c in released.cells if c.id == "a3-sgd-md").source
+    checked = _cli("release", "A3", "--check", "--course", str(a3_course))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_rubric_points_are_ints_where_whole(tmp_path):
-    toml = tmp_path / "assignment.toml"
-    toml.write_text('[assignment]\nname = "A9"\nnotebooks = ["nb.ipynb"]\n\n[tests]\nf = 10\ng = 2.5\n\n'
-                    '[manual]\nq = 3.0\n', encoding="utf-8")
-    points = rubric_points(toml)
-    assert points == {"f": 10, "g": 2.5, "q": 3}
-    assert [type(v) for v in points.values()] == [int, float, int]
+# --------------------------------------------------------------------------- autograder measure
 
 
-def test_solution_namespace_runs_the_sources_in_order_with_numpy():
-    ns = solution_namespace(["def f(x):\n    return np.sum(x)\n", "y = f([1, 2]) + math.pi"], "<test>")
-    assert ns["y"] == 3 + 3.141592653589793
+@pytest.fixture
+def z9(tmp_path: Path) -> Path:
+    """A fresh course holding the scaffold Z9; its source notebook."""
+    scaffold("Z9", course=tmp_path)
+    return tmp_path
+
+
+def test_measure_reports_each_grade_cell_with_what_it_printed(z9: Path, tmp_path: Path):
+    run = run_source("Z9", course=z9, workdir=tmp_path / "work")
+    graded = [c for c in run.cells if c.grade_id is not None]
+    assert [(c.grade_id, c.points, c.error) for c in graded] == [("relu_backward", 10.0, None)]
+    assert "relu_backward: OK" in graded[0].printed
+    assert run.ok and run.errors == []
+    text = "\n".join(report_lines(run))
+    assert "relu_backward (10 points): passed" in text and "relu_backward: OK" in text
+
+
+def test_measure_names_the_grade_cell_whose_sanity_value_the_solution_no_longer_gives(z9: Path):
+    _edit(z9 / "solutions" / "Z9" / "z9.ipynb", "z9-relu-check",
+          lambda text: text.replace("[4.0, 0.0, 6.0]", "[4.0, 0.0, 7.0]"))
+    done = _cli("measure", "Z9", "--course", str(z9))
+    assert done.returncode == 1
+    assert "relu_backward (10 points): ERROR" in done.stdout
+    assert "AssertionError: dx differs" in done.stdout
+    assert "[4. 0. 6.]" in done.stdout  # the reference's value, to paste into the check
+
+
+def test_measure_grades_the_saved_model_against_its_band(z9: Path, tmp_path: Path):
+    """A model that predicts one class for every image is far below the full-credit bar."""
+    folder = z9 / "solutions" / "Z9"
+    config = (folder / "assignment.toml").read_text(encoding="utf-8")
+    config = config.replace("[manual]", "one_class_model = 10\n\n[manual]", 1)
+    config += ('\n[models.one_class_model]\nfile = "model.npz"\ngrade_id = "one_class_model"\n'
+               'predict = "predict"\nkeys = { W = ["D", "C"] }\n'
+               "bands.digits = { floor = 0.5, full = 0.9 }\n")
+    (folder / "assignment.toml").write_text(config, encoding="utf-8")
+    nb = nbformat.read(folder / "z9.ipynb", as_version=4)
+    predict = nbformat.v4.new_code_cell(
+        "def predict(W, X):\n    return np.argmax(X.dot(W), axis=1)", id="z9-predict",
+        metadata={"nbgrader": {"grade": False, "grade_id": "z9-predict", "locked": False,
+                               "schema_version": 3, "solution": True}})
+    save = nbformat.v4.new_code_cell(
+        "from autograder.core.datasets import load_dataset\n"
+        'D = load_dataset("digits")["X_test"].shape[1]\n'
+        'np.savez("model.npz", W=np.zeros((D, 10)))', id="z9-save",
+        metadata={"nbgrader": {"grade": True, "grade_id": "one_class_model", "locked": True,
+                               "points": 10, "schema_version": 3, "solution": False}})
+    nb.cells[-1:-1] = [predict, save]
+    nbformat.write(nb, folder / "z9.ipynb")
+    run = run_source("Z9", course=z9, workdir=tmp_path / "work")
+    assert run.errors == []
+    assert [m["name"] for m in run.models] == ["one_class_model"]
+    assert run.models[0]["status"] == "failed" and "full credit at 0.900" in run.models[0]["message"]
+    assert not run.ok
+    assert "model one_class_model: test accuracy" in "\n".join(report_lines(run))
+
+
+def test_measure_of_an_unknown_assignment_says_so_in_one_line(tmp_path: Path):
+    done = _cli("measure", "Q1", "--course", str(tmp_path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "assignment.toml: not found" in done.stderr

@@ -16,14 +16,93 @@ gets full automatic marks (tests/test_scaffold.py). docs/authoring.md walks thro
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
-from autograder.authoring.notebook_writer import SourceNotebook, write_notebook
+import nbformat
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
 from autograder.core.config import CONFIG_NAME, course_root, solution_dir
 
 NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,15}")
+
+KERNEL_METADATA: dict[str, Any] = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+"""The notebook-level metadata of a source notebook: a plain Python 3 kernel."""
+
+
+def nbgrader_metadata(
+    grade_id: str, *, solution: bool, grade: bool, locked: bool, points: float | None = None
+) -> dict[str, Any]:
+    """A cell's metadata as nbgrader's Create Assignment toolbar writes it: `{"nbgrader": {...}}`,
+    schema_version 3, `points` only if given."""
+    nb: dict[str, Any] = {
+        "grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,
+    }  # fmt: skip
+    if points is not None:
+        nb["points"] = points
+    return {"nbgrader": nb}
+
+
+class SourceNotebook:
+    """The scaffold's cells, added in order, one method per cell role of the notebook conventions
+    (docs/architecture.md); `notebook()` assembles them. Cell text loses its surrounding newlines,
+    so it can be written as a triple-quoted string on lines of its own."""
+
+    def __init__(self) -> None:
+        self.cells: list[NotebookNode] = []
+
+    def _add(self, make: Any, cell_id: str, text: str, metadata: dict[str, Any]) -> None:
+        self.cells.append(make(text.strip("\n"), id=cell_id, metadata=metadata))
+
+    def md(self, cell_id: str, text: str) -> None:
+        """A read-only markdown cell."""
+        self._add(new_markdown_cell, cell_id, text,
+                  nbgrader_metadata(cell_id, solution=False, grade=False, locked=True))
+
+    def code(self, cell_id: str, text: str) -> None:
+        """A read-only code cell (setup, drivers, the submit cell)."""
+        self._add(new_code_cell, cell_id, text, nbgrader_metadata(cell_id, solution=False, grade=False, locked=True))
+
+    def solution(self, cell_id: str, text: str) -> None:
+        """A solution cell: function definitions with BEGIN/END SOLUTION blocks inside the bodies."""
+        self._add(new_code_cell, cell_id, text, nbgrader_metadata(cell_id, solution=True, grade=False, locked=False))
+
+    def free(self, cell_id: str, text: str) -> None:
+        """A free cell: the student may edit all of it; it is not in the graded module."""
+        metadata = nbgrader_metadata(cell_id, solution=True, grade=False, locked=False)
+        metadata["autograder"] = {"module": False}
+        self._add(new_code_cell, cell_id, text, metadata)
+
+    def grade(self, cell_id: str, grade_id: str, points: float, text: str) -> None:
+        """A locked grade cell: the visible checks of one hidden-test group (`grade_id`, whose
+        points are `[tests].<grade_id>` of assignment.toml)."""
+        self._add(new_code_cell, cell_id, text,
+                  nbgrader_metadata(grade_id, solution=False, grade=True, locked=True, points=points))
+
+    def answer(self, cell_id: str, grade_id: str, points: float, text: str) -> None:
+        """A manual answer cell (markdown, graded by hand, `[manual].<grade_id>` points); the
+        answer goes between BEGIN/END SOLUTION, and the release shows YOUR ANSWER HERE."""
+        self._add(new_markdown_cell, cell_id, text,
+                  nbgrader_metadata(grade_id, solution=True, grade=True, locked=False, points=points))
+
+    def notebook(self) -> NotebookNode:
+        """An nbformat 4 notebook of the cells so far, with KERNEL_METADATA."""
+        nb = new_notebook(cells=list(self.cells))
+        nb.metadata = copy.deepcopy(KERNEL_METADATA)
+        return nb
+
+
+def write_notebook(nb: NotebookNode, path: str | Path) -> None:
+    """Validate `nb` and write it as Jupyter saves it (indent 1, a final newline)."""
+    nbformat.validate(nb)
+    Path(path).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 FUNCTION = r'''
 def relu_backward(dout, x):
@@ -146,7 +225,7 @@ class ScaffoldError(Exception):
     """The assignment cannot be scaffolded; the message says why (nothing was written)."""
 
 
-def source_notebook(name: str, title: str) -> object:
+def source_notebook(name: str, title: str) -> NotebookNode:
     """The scaffold's source notebook: every role of docs/architecture.md, once."""
     slug = name.lower()
     nb = SourceNotebook()
