@@ -19,7 +19,6 @@ too late for assertion rewriting (it has no assertions of its own).
 
 from __future__ import annotations
 
-import importlib.util
 import types
 import warnings
 from collections.abc import Iterable
@@ -62,10 +61,6 @@ class Assignment:
         return REPO / "assignments" / self.name / f"{self.notebook}.ipynb"
 
     @property
-    def builder(self) -> Path:
-        return self.source_dir / "build_notebook.py"
-
-    @property
     def prefix(self) -> str:
         """Of cell ids and of the names of modules built from its sources: "a3"."""
         return self.name.lower()
@@ -74,14 +69,6 @@ class Assignment:
 A3 = Assignment("A3", "linear_classifier", solution_lines=80, todo_blocks=9)
 A4 = Assignment("A4", "two_layer_net", solution_lines=50, todo_blocks=8)
 ASSIGNMENTS = (A3, A4)
-
-
-def load_builder(assignment: Assignment) -> types.ModuleType:
-    """The assignment's notebook generator (solutions/<A>/build_notebook.py), imported."""
-    spec = importlib.util.spec_from_file_location(f"{assignment.prefix}_build_notebook", assignment.builder)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -12,10 +12,13 @@ them, is in tests/test_releases.py):
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,7 +32,6 @@ from assignment_support import (
     error_outputs,
     group_score,
     hidden_scores,
-    load_builder,
     mutated,
     nbgrader,
     output_text,
@@ -75,20 +77,47 @@ def _environ(values: dict[str, str]):
 # --------------------------------------------------------------------------- the source notebook
 
 
-def test_sanity_values_in_the_notebook_come_from_the_reference():
-    builder = load_builder(A4)
-    measured = builder.measure()
-    assert np.array_equal(np.array(builder.SANITY["toy_scores"]), np.array(measured["toy_scores"]))
-    for key in ("toy_loss", "toy_train_loss"):
-        assert builder.SANITY[key] == pytest.approx(measured[key], rel=1e-12), key
-    assert measured["toy_train_loss"] < builder.TOY_TRAIN_BAR
+def _cell(source_nb, cell_id: str):
+    return next(c for c in source_nb.cells if c.id == cell_id)
 
 
-def test_toy_problem_has_the_issue_shapes_and_no_pre_activation_near_the_kink():
-    builder = load_builder(A4)
-    ns = builder.reference_namespace()
-    exec(compile(builder.TOY, "<toy>", "exec"), ns)  # noqa: S102 - our own source
-    params, (X, _y) = ns["init_toy_model"](), ns["init_toy_data"]()
+def _stated(source: str, name: str):
+    """The literal a check cell assigns to `name` (`name = <literal>` or `np.array(<literal>)`)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            value = node.value.args[0] if isinstance(node.value, ast.Call) else node.value
+            return ast.literal_eval(value)
+    raise AssertionError(f"no `{name} = ...` in the cell")
+
+
+@pytest.fixture(scope="module")
+def toy(source_nb, reference) -> dict:
+    """The reference's namespace after the notebook's toy cell (init_toy_model, X_toy, ...)."""
+    ns = dict(vars(reference))
+    with contextlib.redirect_stdout(io.StringIO()):  # the cell prints the shapes
+        exec(compile(_cell(source_nb, "a4-toy").source, "<a4-toy>", "exec"), ns)  # noqa: S102
+    return ns
+
+
+def test_toy_values_stated_in_the_grade_cells_are_the_references(source_nb, toy):
+    """Read from the cells themselves (`autograder measure A4` shows the reference's values)."""
+    scores, _ = toy["nn_forward_pass"](toy["init_toy_model"](), toy["X_toy"])
+    assert np.array_equal(np.array(_stated(_cell(source_nb, "a4-forward-check").source, "correct_scores")), scores)
+    loss, _ = toy["nn_forward_backward"](toy["init_toy_model"](), toy["X_toy"], toy["y_toy"], reg=0.05)
+    assert _stated(_cell(source_nb, "a4-loss-check").source, "correct_loss") == pytest.approx(loss, rel=1e-12)
+
+
+def test_toy_training_of_the_reference_passes_its_check_and_reaches_the_stated_loss(source_nb, toy):
+    source = _cell(source_nb, "a4-train-check").source
+    part = source[source.index("# 2. Training on the toy problem"):]
+    ns = dict(toy)
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(part, "<a4-train-check, part 2>", "exec"), ns)  # noqa: S102 - asserts the bar
+    assert re.search(r"the reference reaches ([0-9.]+)\)", part).group(1) == f"{ns['final_loss']:.4f}"
+
+
+def test_toy_problem_has_the_issue_shapes_and_no_pre_activation_near_the_kink(toy):
+    params, (X, _y) = toy["init_toy_model"](), toy["init_toy_data"]()
     assert X.shape == (5, 4) and params["W1"].shape == (4, 10) and params["W2"].shape == (10, 3)
     assert np.all(params["b1"] != 0) and np.all(params["b2"] != 0)  # a forgotten bias shows
     pre = X @ params["W1"] + params["b1"]
@@ -120,8 +149,8 @@ def test_every_function_docstring_states_shapes(reference):
         assert "(N, D)" in getattr(reference, name).__doc__, name
 
 
-def test_backward_todo_lists_the_forward_lines_and_their_reverses():
-    source = load_builder(A4).FORWARD_BACKWARD
+def test_backward_todo_lists_the_forward_lines_and_their_reverses(source_nb):
+    source = _cell(source_nb, "a4-forward-backward").source
     head = source[: source.rindex("### BEGIN SOLUTION")]
     for forward in ("pre    = X.dot(W1) + b1", "hidden = np.maximum(0, pre)",
                     "scores = hidden.dot(W2) + b2", "probs  = softmax(scores)"):
@@ -278,16 +307,15 @@ def test_dataset_and_student_id_live_in_a_free_cell_near_the_top(source_nb):
 # --------------------------------------------------------------------------- the release
 
 
-def test_released_loss_check_reads_the_loss_before_part_3_is_written(release_nb, reference_source):
+def test_released_loss_check_reads_the_loss_before_part_3_is_written(source_nb, release_nb, reference_source):
     """A student who wrote Part 2 only gets the loss check, not a NotImplementedError."""
-    builder = load_builder(A4)
-    part2_only = builder.FORWARD_BACKWARD
+    part2_only = _cell(source_nb, "a4-forward-backward").source
     begin = part2_only.rindex("    ### BEGIN SOLUTION")
     end = part2_only.rindex("### END SOLUTION") + len("### END SOLUTION")
     part2_only = part2_only[:begin] + "    raise NotImplementedError" + part2_only[end:]
     ns = vars(load_trusted_module(reference_source + "\n" + part2_only, "a4_part2_only"))
-    exec(compile(builder.TOY, "<toy>", "exec"), ns)  # noqa: S102
-    ns["X_toy"], ns["y_toy"] = ns["init_toy_data"]()
+    with contextlib.redirect_stdout(io.StringIO()):  # the toy cell prints the shapes
+        exec(compile(_cell(source_nb, "a4-toy").source, "<a4-toy>", "exec"), ns)  # noqa: S102
     check = next(c for c in release_nb.cells if nbgrader(c).get("grade_id") == "nn_loss")
     exec(compile(check.source, "<nn_loss check>", "exec"), ns)  # noqa: S102 - asserts inside
 

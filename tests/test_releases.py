@@ -1,7 +1,8 @@
 """What every assignment of the course must satisfy, checked for each of them:
 
-* the source notebook is rebuilt byte for byte by its generator, every cell has a stable id and
-  a grade_id, and the last cell builds the submission;
+* the source notebook is stored as Jupyter saves it, its grade cells carry the points of
+  assignment.toml, every cell has a stable id and a grade_id, and the last cell builds the
+  submission;
 * the release is in sync with the source, leaks no solution line, keeps the TODO markers, locks
   every non-solution cell, carries the points of assignment.toml, and keeps the free cell;
 * every graded function has hidden tests.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import nbformat
 import pytest
 from assignment_support import ASSIGNMENTS, REPO, Assignment, nbgrader
 
@@ -44,11 +46,17 @@ def _solution_lines(source: str) -> list[str]:
 # --------------------------------------------------------------------------- the source notebook
 
 
-def test_generator_rebuilds_the_committed_notebook_byte_for_byte(assignment, tmp_path):
-    out = tmp_path / "nb.ipynb"
-    subprocess.run([sys.executable, str(assignment.builder), "-o", str(out)],
-                   check=True, capture_output=True)
-    assert out.read_bytes() == assignment.source_nb.read_bytes(), f"run {assignment.builder.relative_to(REPO)}"
+def test_source_notebook_is_stored_as_jupyter_saves_it(assignment, source_nb, tmp_path):
+    """So that opening and saving it in JupyterLab changes nothing but what was edited."""
+    nbformat.write(source_nb, tmp_path / "saved.ipynb")
+    assert (tmp_path / "saved.ipynb").read_bytes() == assignment.source_nb.read_bytes()
+
+
+def test_source_grade_cell_points_equal_assignment_toml(source_nb, cfg):
+    graded = [c for c in source_nb.cells if nbgrader(c).get("grade")]
+    code = {nbgrader(c)["grade_id"]: nbgrader(c)["points"] for c in graded if c.cell_type == "code"}
+    manual = {nbgrader(c)["grade_id"]: nbgrader(c)["points"] for c in graded if c.cell_type == "markdown"}
+    assert code == cfg.tests and manual == cfg.manual
 
 
 def test_every_cell_has_a_stable_id_and_a_grade_id(assignment, source_nb):
