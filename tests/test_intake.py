@@ -721,6 +721,19 @@ def test_gradescope_ruby_tags_in_the_results_are_data_not_a_refusal():
     assert meta["submission_1"]["submitters"] == [{"sid": "s01"}]
 
 
+def test_gradescope_aliased_submitters_are_read_as_yaml_means_them():
+    meta = parse_gradescope_metadata(
+        "submission_1:\n  :submitters: &group\n  - :sid: s01\n  - :sid: s02\n"
+        "submission_2:\n  :submitters: *group\n"
+    )
+    assert meta["submission_2"]["submitters"] == [{"sid": "s01"}, {"sid": "s02"}]
+
+
+def test_gradescope_sid_tagged_as_text_is_text():
+    meta = parse_gradescope_metadata("submission_1:\n  :submitters:\n  - :sid: !!str 0123\n")
+    assert meta["submission_1"]["submitters"] == [{"sid": "0123"}]
+
+
 @pytest.mark.parametrize("value", ["", " ~", " null"])
 def test_gradescope_null_created_at_is_no_time(value: str):
     meta = parse_gradescope_metadata(f"submission_1:\n  :created_at:{value}\n")

@@ -13,11 +13,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from autograder.core.archive import IntakeError
 from autograder.core.config import parse_config
-from autograder.grading.intake import collect_submissions, parse_gradescope_metadata
-from autograder.grading.intake.gradescope import MAX_METADATA_BYTES, MAX_SUBMITTERS_READ
+from autograder.grading.intake import (
+    collect_submissions,
+    gradescope_metadata,
+    parse_gradescope_metadata,
+)
+from autograder.grading.intake.gradescope_metadata import MAX_METADATA_BYTES, MAX_SUBMITTERS_READ
 
 NB = "two_layer_net.ipynb"
 CONFIG = parse_config({"assignment": {"name": "A4", "notebooks": [NB], "required_files": [NB]}})
@@ -90,6 +95,19 @@ def test_a_tag_never_runs_anything_and_a_tagged_sid_is_no_id(tmp_path: Path, tag
     assert entry.submitted_at is None and entry.time_source == "none"
 
 
+@pytest.mark.parametrize("sid", ["!ruby/object:Sid s01", "!!python/name:os.system ''", "!!int 0123"])
+def test_a_tagged_scalar_sid_is_no_id(tmp_path: Path, sid: str) -> None:
+    meta = parse_gradescope_metadata(
+        f"submission_1:\n  :submitters:\n  - :sid: {sid}\n    :email: s01@example.edu\n"
+    )
+    assert meta["submission_1"]["submitters"] == [{"email": "s01@example.edu"}]
+
+
+def test_an_alias_to_no_anchor_is_refused(tmp_path: Path) -> None:
+    error = _refusal(tmp_path, "submission_1:\n  :results: *nowhere\n")
+    assert error.status == "corrupt" and "*nowhere names no anchor" in error.message
+
+
 def test_a_python_tag_on_a_whole_submission_is_read_as_plain_data(tmp_path: Path) -> None:
     meta = parse_gradescope_metadata(
         "submission_1: !!python/object:os.Popen\n  :submitters:\n  - :sid: s01\n"
@@ -128,6 +146,14 @@ def test_two_documents_in_one_file_are_refused(tmp_path: Path) -> None:
 def test_nesting_deeper_than_the_parser_allows_is_a_clear_refusal(tmp_path: Path, nesting: str) -> None:
     error = _refusal(tmp_path, f"submission_1:\n  :results: {nesting}\n")
     assert error.status == "corrupt" and "submission_metadata.yml cannot be read" in error.message
+
+
+def test_the_nesting_limit_holds_without_libyaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure-Python parser (a machine without libyaml) has no depth limit of its own."""
+    monkeypatch.setattr(gradescope_metadata, "_LOADER", yaml.SafeLoader)
+    error = _refusal(tmp_path, "submission_1:\n  :results: " + "[" * 5_000 + "]" * 5_000 + "\n")
+    assert error.status == "corrupt"
+    assert f"deeper than {gradescope_metadata.MAX_DEPTH} levels" in error.message
 
 
 def test_a_metadata_file_over_the_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:

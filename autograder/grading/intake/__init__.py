@@ -6,8 +6,9 @@
 submission belongs to and which attempt is graded. Each entry is then extracted and checked on
 its own by `autograder.core.submission_zip.extract_submission`.
 
-Modules: `exports` (file-name formats of Canvas, Moodle, plain), `gradescope` (its metadata file),
-`roster` (identity and attempts). LMS presets and time sources: docs/submission.md.
+Modules: `exports` (file-name formats of Canvas, Moodle, plain), `gradescope` (its export's
+folders and times), `gradescope_metadata` (its YAML metadata file), `roster` (identity and
+attempts). LMS presets and time sources: docs/submission.md.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ from autograder.grading.intake.exports import (
     lms_patterns,
     plain_units,
 )
-from autograder.grading.intake.gradescope import (
-    GRADESCOPE_FOLDER,
+from autograder.grading.intake.gradescope import GRADESCOPE_FOLDER, gradescope_units, parse_lms_time
+from autograder.grading.intake.gradescope_metadata import (
     GRADESCOPE_METADATA,
-    gradescope_units,
     parse_gradescope_metadata,
-    parse_lms_time,
 )
 from autograder.grading.intake.roster import SubmissionEntry, load_roster, settle
 
