@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def strict_grading() -> Iterator[None]:
+    """Grading is strict in the suite: a rule or step that raises while grading fails the test
+    instead of becoming that student's `error` status (autograder.grading.pipeline.STRICT). A
+    test about what a crash becomes passes `strict=False` to grade_class or grade_one."""
+    from autograder.grading import pipeline
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(pipeline, "STRICT", True)
+    yield
+    patch.undo()
 
 
 def _hypothesis_storage_in_tmp() -> Path:

@@ -13,10 +13,17 @@ import pytest
 from fixtures import make_violations as mv
 
 from autograder.core.config import REPO_ROOT, find_config
+from autograder.core.contracts import GradeResult
 from autograder.core.integrity import source_of, split_magics
 from autograder.core.score import charged_findings, finding_cost, score_submission
 from autograder.grading.report import build_report
 from autograder.student.check import check_notebook
+
+
+def report_json(result: dict, config) -> dict:
+    """report.json's content for a worker result given in its JSON form."""
+    return build_report(GradeResult.from_json(result), config).to_json()
+
 
 A3_RELEASE = REPO_ROOT / "assignments" / "A3" / "linear_classifier.ipynb"
 A4_RELEASE = REPO_ROOT / "assignments" / "A4" / "two_layer_net.ipynb"
@@ -108,7 +115,7 @@ def test_warning_only_violation_costs_nothing_in_the_score(a3):
 def test_report_shows_the_finding_severity_not_the_rule_severity(a3):
     v = {"rule": "locked-cell-modified", "severity": "warning", "message": "Cell 3, line 1: a comment",
          "cell": 3, "line": 1, "deduction": 0.0, "warning_only": True}
-    report = build_report({"student_id": "s1", "tests": [], "violations": [v]}, a3)
+    report = report_json({"student_id": "s1", "tests": [], "violations": [v]}, a3)
     (shown,) = report["violations"]
     assert (shown["severity"], shown["deduction"], report["deduction"]) == ("warning", 0.0, 0.0)
 
@@ -122,7 +129,7 @@ def test_one_cell_run_again_keeps_full_marks_with_a_free_warning(solved_a3, a3):
     code = [c for c in nb.cells if c.cell_type == "code"]
     code[5].execution_count = max(c.execution_count for c in code) + 1  # re-ran one cell at the end
     result = check_notebook(nb, assignment="A3")
-    report = build_report({"student_id": "s1", "tests": [],
+    report = report_json({"student_id": "s1", "tests": [],
                            "violations": [v.to_dict() for v in result.violations]}, a3)
     assert [v["rule"] for v in report["violations"]] == ["not-executed"]
     assert [(v["severity"], v["deduction"]) for v in report["violations"]] == [("warning", 0.0)]
@@ -134,7 +141,7 @@ def test_comment_edited_in_a_locked_cell_keeps_full_marks_with_a_free_warning(so
     cell = next(c for c in nb.cells if c.cell_type == "code" and "Sanity checks for svm_loss_naive" in c.source)
     cell.source = cell.source.replace("# Sanity checks for svm_loss_naive", "# Sanity checks (ran them twice)")
     result = check_notebook(nb, assignment="A3")
-    report = build_report({"student_id": "s1", "tests": [],
+    report = report_json({"student_id": "s1", "tests": [],
                            "violations": [v.to_dict() for v in result.violations]}, a3)
     assert [v["rule"] for v in report["violations"]] == ["locked-cell-modified"]
     assert [(v["severity"], v["deduction"]) for v in report["violations"]] == [("warning", 0.0)]
@@ -216,7 +223,7 @@ def test_check_and_report_agree_on_every_finding_cost(solved_a3, a3):
     cell = next(c for c in nb.cells if c.cell_type == "code" and "Sanity checks for sample_batch" in source_of(c))
     cell.source = cell.source.replace("assert len(y_batch) == 25", "assert len(y_batch) >= 0")
     result = check_notebook(nb, assignment="A3")
-    report = build_report({"student_id": "s1", "tests": [],
+    report = report_json({"student_id": "s1", "tests": [],
                            "violations": [v.to_dict() for v in result.violations]}, a3)
     assert [(v.rule, v.severity) for v in result.violations] == \
         [(v["rule"], v["severity"]) for v in report["violations"]]
@@ -292,7 +299,7 @@ def test_forbidden_import_in_a_graded_function_is_charged_once_through_the_sandb
     engine = grade_module(graded_module_source(nb, nbformat.read(str(A3_RELEASE), as_version=4)), a3,
                           load_tests_module(solutions / "hidden_tests.py"), reference, None)
     found = [v.to_dict() for v in check_notebook(nb, assignment="A3").violations]
-    report = build_report({"student_id": "s1", "tests": engine.tests, "violations": found + engine.violations}, a3)
+    report = report_json({"student_id": "s1", "tests": engine.tests, "violations": found + engine.violations}, a3)
     assert [v["rule"] for v in report["violations"]] == ["forbidden-import"]
     assert report["deduction"] == 0.0 and report["violations"][0]["note"]
     assert any(t["status"] != "passed" for t in report["tests"] if t["grade_id"] == "softmax_loss_vectorized")
@@ -305,9 +312,10 @@ def test_feedback_shows_why_a_finding_is_not_deducted(a3):
              "cell": 12, "line": 4}
     second = {"rule": "loop-in-vectorized", "message": "Cell 12, line 4: a loop — use numpy.",
               "cell": 12, "line": 4}
-    report = build_report({"student_id": "s1", "tests": [], "violations": [first, second]}, a3)
+    report = build_report(GradeResult.from_json({"student_id": "s1", "tests": [],
+                                                 "violations": [first, second]}), a3)
     html = render_feedback(report, a3)
-    assert report["deduction"] == 5.0
+    assert report.deduction == 5.0
     assert "the same mistake is charged under forbidden-call" in html
 
 

@@ -4,6 +4,7 @@ instruction, no host path, no grader internals."""
 from __future__ import annotations
 
 from autograder.core.config import parse_config
+from autograder.core.contracts import GradeResult
 from autograder.grading.report import build_report, render_feedback, render_summary
 
 CONFIG = parse_config({
@@ -18,8 +19,9 @@ HOST_ERROR = ("grader error in step engine: SandboxError: sandbox level 'uid': t
 def report(status: str = "graded", message: str = "", score: float = 4.0, violations=()):
     tests = [] if status == "error" else [
         {"name": "t_add", "grade_id": "add", "score": score, "max_score": 4, "status": "passed"}]
-    return build_report({"student_id": "s1", "status": status, "message": message, "tests": tests,
-                         "violations": [{"rule": r} for r in violations]}, CONFIG)
+    return build_report(GradeResult.from_json({"student_id": "s1", "status": status, "message": message,
+                                               "tests": tests, "violations": [{"rule": r} for r in violations]}),
+                        CONFIG)
 
 
 def test_an_errored_student_never_sees_the_graders_error_or_a_host_path():
@@ -45,7 +47,7 @@ def test_a_total_above_the_deductions_has_no_floor_note():
 
 
 def test_the_summary_line_has_a_space_before_the_mean():
-    html = " ".join(render_summary([report()], CONFIG).split())
+    html = " ".join(render_summary([report().to_json()], CONFIG).split())
     assert "1 graded · mean" in html
 
 

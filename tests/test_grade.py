@@ -1,7 +1,7 @@
 """The class pipeline: parallel, resumable, never stopped by one student, into nbgrader's gradebook.
 
 The fixture course (tests/fixtures/course, assignment F1) is released into a temporary copy.
-`run_steps` below stands in for check/graft/engine (intake is the real one), driven by markers
+`FakeSteps` below stands in for check/graft/engine (intake is the real one), driven by markers
 in the student's notebook, so each behaviour of the pipeline is tested fast and on purpose:
 `return a + b` passes, `CRASH` is a grader bug, `DIE` kills the worker process, `SLEEP=<s>`
 makes grading slow, `import scipy` is a forbidden import, `BADRESULT` a result the parent
@@ -21,50 +21,77 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder.core.config import find_config
-from autograder.core.score import add_override, read_score_log
+from autograder.core.contracts import GradeTask, TestOutcome, Violation
 from autograder.grading.grade import StepFailed, grade_class, grading_key, plan, sha256_path
 from autograder.grading.gradebook import DEDUCTIONS_CELL, default_db_url, export_totals
+from autograder.grading.overrides import add_override, read_score_log
+from autograder.grading.pipeline import Found, GraderCrash, StudentPipeline, grade_one
+from autograder.grading.report import validate_report
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
-STEPS = "test_grade"  # this module, imported by the pool workers (tests/ is on sys.path)
 
 
-def run_steps(task, work, out):
-    """Fake check/graft/engine: see the module docstring."""
-    from autograder.core.submission_zip import extract_submission
+@dataclass(frozen=True)
+class FakeSteps:
+    """Fake check/graft/engine (intake is the real one): see the module docstring."""
 
-    config = find_config(task["assignment"], Path(task["course"]))
-    out["step"] = "intake"
-    intake = extract_submission(task["path"], work / "submission", config)
-    out["violations"] += intake.violations
-    if not intake.ok:
-        raise StepFailed(intake.message)
-    text = intake.files["fixture.ipynb"].read_text()
-    out["notebooks"]["fixture.ipynb"] = text
-    out["step"] = "engine"
-    if "CRASH" in text:
-        raise RuntimeError("simulated grader bug")
-    if "DIE" in text:
-        os._exit(3)
-    if m := re.search(r"SLEEP=([\d.]+)", text):
-        time.sleep(float(m.group(1)))
-    if "import scipy" in text:
-        out["violations"].append({"rule": "forbidden-import", "severity": "error",
-                                  "message": "scipy is not allowed", "cell": 3})
-    ok = "a + b" in text
-    if "BADRESULT" in text:  # a result the parent cannot score
-        out["tests"] = [{"name": "x", "grade_id": "add", "score": "not a number"}]
-        return
-    out["tests"] = [{"name": "add_matches", "grade_id": "add", "score": 2.0 if ok else 0.0,
-                     "max_score": 2.0, "status": "passed" if ok else "failed",
-                     "message": "" if ok else "sum differs at index 0"}]
-    out["sandbox"] = "fake"
+    def run(self, task: GradeTask, work: Path, found: Found) -> None:
+        from autograder.core.submission_zip import extract_submission
+
+        config = find_config(task.assignment, Path(task.course))
+        found.step = "intake"
+        intake = extract_submission(task.path, work / "submission", config)
+        found.violations += [Violation.from_json(v) for v in intake.violations]
+        if not intake.ok:
+            raise StepFailed(intake.message)
+        text = intake.files["fixture.ipynb"].read_text()
+        found.notebooks["fixture.ipynb"] = text
+        found.step = "engine"
+        if "CRASH" in text:
+            raise RuntimeError("simulated grader bug")
+        if "DIE" in text:
+            os._exit(3)
+        if m := re.search(r"SLEEP=([\d.]+)", text):
+            time.sleep(float(m.group(1)))
+        if "INTERNAL" in text:  # a hidden test's own traceback, for the staff only
+            found.log.append("add_matches:\nTraceback (most recent call last):\nTypeError: hidden bug")
+        if "import scipy" in text:
+            found.violations.append(Violation(rule="forbidden-import", severity="error",
+                                              message="scipy is not allowed", cell=3))
+        ok = "a + b" in text
+        if "BADRESULT" in text:  # a result the parent cannot score (not a number)
+            found.tests = [TestOutcome(name="x", grade_id="add", score="not a number",  # type: ignore[arg-type]
+                                       max_score=0.0, status="error")]
+            return
+        found.tests = [TestOutcome(name="add_matches", grade_id="add", score=2.0 if ok else 0.0,
+                                   max_score=2.0, status="passed" if ok else "failed",
+                                   message="" if ok else "sum differs at index 0")]
+        found.sandbox = "fake"
+
+
+STEPS = FakeSteps()
+
+
+@dataclass(frozen=True)
+class CrashingRule(StudentPipeline):
+    """The real steps, with the forbidden-import rule raising (a grader bug), patched inside the
+    pool worker that runs them."""
+
+    def run(self, task: GradeTask, work: Path, found: Found) -> None:
+        from autograder.core.rules.imports import ForbiddenImport
+
+        def broken(rule, ctx):
+            raise RuntimeError("simulated rule bug")
+
+        ForbiddenImport.check = broken
+        super().run(task, work, found)
 
 
 # --- the course and the class --------------------------------------------------------------
@@ -124,7 +151,9 @@ def make_class(course: Path, bodies: dict[str, str] = CLASS) -> Path:
 
 def grade(course: Path, subs: Path, out: Path | None = None, **kw):
     out = out or course.parent / "out"
-    return grade_class("F1", subs, out, course=course, steps=STEPS, jobs=kw.pop("jobs", 2), **kw)
+    # not strict: these tests are about what a grader crash becomes (an `error` status)
+    return grade_class("F1", subs, out, course=course, pipeline=STEPS, strict=False,
+                       jobs=kw.pop("jobs", 2), **kw)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -158,6 +187,60 @@ def test_a_crash_in_one_student_is_that_students_error_and_never_a_silent_zero(c
     row = {r["student_id"]: r for r in read_csv(out / "grades.csv")}["s04"]
     assert row["status"] == "error" and row["score"] == ""
     assert "s04" in (out / "summary.html").read_text()
+
+
+def test_every_report_a_class_writes_validates_against_the_schema(course):
+    grade(course, make_class(course, {**CLASS, "s07": "return a + b  # INTERNAL"}))
+    reports = sorted((course.parent / "out").glob("*/report.json"))
+    assert len(reports) == len(CLASS) + 1
+    for path in reports:
+        validate_report(json.loads(path.read_text()))
+
+
+def test_a_crash_writes_the_traceback_to_an_owner_only_grader_log(course):
+    grade(course, make_class(course))
+    log = course.parent / "out" / "s04" / "grader.log"
+    assert "Traceback" in log.read_text() and "simulated grader bug" in log.read_text()
+    assert log.stat().st_mode & 0o077 == 0
+    assert not (course.parent / "out" / "s01" / "grader.log").exists()
+
+
+def test_the_hidden_tests_own_tracebacks_reach_the_grader_log_not_the_feedback(course):
+    run = grade(course, make_class(course, {"s07": "return a + b  # INTERNAL"}))
+    out = course.parent / "out"
+    assert run.reports["s07"]["status"] == "graded" and run.reports["s07"]["grader"]["log"] == "grader.log"
+    assert "TypeError: hidden bug" in (out / "s07" / "grader.log").read_text()
+    assert "hidden bug" not in (out / "s07" / "feedback.html").read_text()
+
+
+def test_a_crashing_rule_is_an_error_with_a_grader_log_and_a_summary_line(course):
+    """Outside strict mode (a real class), a rule that raises is never a silent no-deduction."""
+    subs = make_class(course, {"c1": "return a + b"})
+    out = course.parent / "out"
+    run = grade_class("F1", subs, out, course=course, pipeline=CrashingRule(), strict=False, jobs=1)
+    report = run.reports["c1"]
+    assert report["status"] == "error" and "rule crashed" in report["message"]
+    log = (out / "c1" / "grader.log").read_text()
+    assert "forbidden-import" in log and "RuntimeError: simulated rule bug" in log
+    assert 'href="c1/grader.log"' in (out / "summary.html").read_text()
+    feedback = (out / "c1" / "feedback.html").read_text()
+    assert "Traceback" not in feedback and "simulated rule bug" not in feedback
+    assert str(course) not in feedback and "/tmp" not in feedback
+
+
+def test_strict_mode_reraises_a_crashing_rule(course):
+    subs = make_class(course, {"c1": "return a + b"})
+    with pytest.raises(GraderCrash, match="simulated rule bug"):
+        grade_class("F1", subs, course.parent / "out", course=course, pipeline=CrashingRule(),
+                    strict=True, jobs=1)
+
+
+def test_strict_mode_reraises_a_crashing_step_in_the_worker(course):
+    zip_path = make_zip(course.parent / "subs", "s04", student_notebook(course, "return a  # CRASH"))
+    task = GradeTask(student_id="s04", path=str(zip_path), sha256="", assignment="F1", course=str(course))
+    assert grade_one(task, STEPS, strict=False).status == "error"
+    with pytest.raises(RuntimeError, match="simulated grader bug"):
+        grade_one(task, STEPS, strict=True)
 
 
 def test_a_worker_process_that_dies_costs_only_its_student(course):
@@ -247,10 +330,10 @@ def test_plan_regrades_when_the_report_is_missing_or_stale(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "report.json").write_text(json.dumps(
         {"student_id": "a", "status": "graded", "submission": {"sha256": "x"}, "grader": {"key": "k"}}))
-    tasks = [{"student_id": "a", "sha256": "x", "key": "k"}, {"student_id": "b", "sha256": "y", "key": "k"},
-             {"student_id": "a2", "sha256": "x", "key": "k"}]
+    tasks = [GradeTask(student_id=sid, path="", sha256=sha, assignment="F1", course="", key="k")
+             for sid, sha in (("a", "x"), ("b", "y"), ("a2", "x"))]
     grade_, reuse, cause = plan(tasks, tmp_path, force=False, only=None)
-    assert [t["student_id"] for t in grade_] == ["b", "a2"] and [r["student_id"] for r in reuse] == ["a"]
+    assert [t.student_id for t in grade_] == ["b", "a2"] and [r["student_id"] for r in reuse] == ["a"]
     grade_, _, cause = plan(tasks[:1], tmp_path, force=True, only=None)
     assert cause == {"a": "regraded (--force)"}
 
@@ -280,7 +363,8 @@ def test_killed_mid_batch_then_rerun_gives_the_uninterrupted_results(course, tmp
 
     out = tmp_path / "out_killed"
     code = ("import sys; from autograder.grading.grade import grade_class; "
-            f"grade_class('F1', {str(subs)!r}, {str(out)!r}, course={str(course)!r}, jobs=1, steps={STEPS!r})")
+            "from test_grade import STEPS; "
+            f"grade_class('F1', {str(subs)!r}, {str(out)!r}, course={str(course)!r}, jobs=1, pipeline=STEPS)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

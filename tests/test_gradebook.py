@@ -9,6 +9,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.core.config import parse_config
+from autograder.core.contracts import GradeResult
 from autograder.grading.gradebook import (
     DEDUCTIONS_CELL,
     GradebookWriter,
@@ -44,8 +45,9 @@ RELEASE = new_notebook(cells=[
 def report(sid: str = "s1", add: float = 4.0, model: float = 6.0, violations=(), status="graded"):
     tests = [{"name": "t_add", "grade_id": "add", "score": add, "max_score": 4, "status": "passed"},
              {"name": "t_model", "grade_id": "model", "score": model, "max_score": 6, "status": "passed"}]
-    return build_report({"student_id": sid, "status": status, "tests": tests,
-                         "violations": [{"rule": r} for r in violations]}, CONFIG)
+    return build_report(GradeResult.from_json({"student_id": sid, "status": status, "tests": tests,
+                                               "violations": [{"rule": r} for r in violations]}),
+                        CONFIG).to_json()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.core.score import atomic_write_text
+from autograder.grading.overrides import atomic_write_text
 from autograder.grading.owner_only import private_dir, readable_by_others, secure_outputs
 
 

@@ -7,14 +7,14 @@ import json
 import pytest
 
 from autograder.core.config import parse_config
-from autograder.core.score import (
+from autograder.core.score import score_submission
+from autograder.grading.overrides import (
     add_override,
     atomic_write_text,
     load_overrides,
     log_score_change,
     overrides_path,
     read_score_log,
-    score_submission,
 )
 
 

@@ -14,8 +14,15 @@ import pytest
 from fixtures import make_violations as mv
 
 from autograder.core.config import REPO_ROOT, find_config
+from autograder.core.contracts import GradeResult
 from autograder.grading.report import RULE_HINTS, build_report
 from autograder.student.check import check_notebook
+
+
+def report_json(result: dict, config) -> dict:
+    """report.json's content for a worker result given in its JSON form."""
+    return build_report(GradeResult.from_json(result), config).to_json()
+
 
 RELEASES = {"A3": "linear_classifier.ipynb", "A4": "two_layer_net.ipynb"}
 POLICIES = {
@@ -61,7 +68,7 @@ def test_violation_message_says_where_what_and_what_to_do(assignment, rule, labe
                          ids=[f"{a}-{r}-{label}" for a, r, label, _ in CASES])
 def test_self_check_and_report_agree_on_what_each_finding_costs(assignment, rule, label, maker):
     result = check_notebook(maker(solved(assignment), POLICIES[assignment]), assignment=assignment)
-    report = build_report({"student_id": "s1", "tests": [],
+    report = report_json({"student_id": "s1", "tests": [],
                            "violations": [v.to_dict() for v in result.violations]}, find_config(assignment))
     shown = [(v["rule"], v["severity"]) for v in report["violations"]]
     assert shown == [(v.rule, v.severity) for v in result.violations]

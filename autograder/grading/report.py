@@ -1,7 +1,9 @@
 """What grading writes for people: report.json, feedback.html, summary.html, grades.csv (docs/grading.md).
 
-`build_report` turns one worker result (a plain dict, see `autograder.grading.grade`) and the score
-arithmetic into the report.json dict; everything else renders reports. Rendering never sees the
+`build_report` turns one worker result (`GradeResult`, see `autograder.grading.pipeline`) and the
+score arithmetic into a `Report` (report.json is its `to_json()`); everything else renders
+reports: feedback.html from a `Report`, grades.csv and summary.html from report.json's content
+(the class's reports, some of them read back from disk). Rendering never sees the
 hidden tests: only the messages the engine wrote for students, scrubbed once more here.
 """
 
@@ -15,41 +17,30 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from autograder import __version__
 from autograder.core.config import AssignmentConfig
+from autograder.core.contracts import STATUSES as STATUSES  # re-exported: the statuses of a report
+from autograder.core.contracts import (
+    DeductionRow,
+    GradeResult,
+    GraderInfo,
+    GroupRow,
+    Report,
+    TestOutcome,
+)
 from autograder.core.identity import student_path
-from autograder.core.score import Override, ScoreResult, atomic_write_text, score_submission
+from autograder.core.rules import RULE_HINTS  # one action per rule, shown under each violation
+from autograder.core.score import Override, ScoreResult, score_submission
+from autograder.grading.overrides import atomic_write_text
 
-STATUSES = ("graded", "failed", "error")  # failed: submission unusable; error: grader crashed
+GRADER_LOG = "grader.log"  # beside report.json: the staff's traceback of a student's grading
 MAX_MESSAGE = 800  # characters of a test message shown to a student
 MAX_DIFF_LINES = 12
-
-# One action per message (STYLE): what to do about each rule, shown under the violation.
-RULE_HINTS: dict[str, str] = {
-    "zip-structure": "Build the zip with `autograder submit` (or `make submission`): files at the zip root, nothing else.",
-    "zip-manifest": "Build the zip with `autograder submit`: it writes MANIFEST.json for you.",
-    "student-id-mismatch": "Use your own student id with `autograder submit --student-id`.",
-    "notebook-invalid": "Open the notebook in Jupyter, save it, and check it with `autograder check`.",
-    "cell-added": "Delete the cells you added (scratch work belongs in a separate notebook), or run `autograder rescue`.",
-    "cell-deleted": "Restore the deleted cell with `autograder rescue`.",
-    "cell-reordered": "Put the cells back in their order with `autograder rescue`.",
-    "cell-duplicated": "Delete the copy of the cell, or run `autograder rescue`.",
-    "cell-type-changed": "Change the cell back to its original type, or run `autograder rescue`.",
-    "locked-cell-modified": "Restore the read-only cell with `autograder rescue`.",
-    "outside-todo-modified": "Keep your code between the START/END OF YOUR CODE lines; `autograder rescue` restores the rest.",
-    "todo-marker-damaged": "Restore the START/END OF YOUR CODE lines exactly; `autograder rescue` does it for you.",
-    "forbidden-import": "Use only the allowed libraries (numpy, math, time) in your solution.",
-    "forbidden-call": "Write this part yourself instead of calling the prohibited function.",
-    "loop-in-vectorized": "Remove the Python loop: use numpy operations on whole arrays.",
-    "undefined-name": "Define every name your functions use inside the solution cells, not in a later cell.",
-    "not-executed": "Run all cells (Kernel → Restart & Run All) and save before submitting.",
-    "outputs-cleared": "Run all cells and save with the outputs kept.",
-    "model-invalid": "Save the best model with the notebook's save cell (an .npz with the expected arrays).",
-    "sandbox-violation": "Your code tried something the grader does not allow (files, network, processes, patching numpy).",
-}
 
 _HIDDEN_PATH = re.compile(r"hidden_tests\.py|/solutions/|solutions[\\/]")
 _SEED = re.compile(r"\bseed\s*[=:]\s*-?\d+", re.IGNORECASE)
@@ -68,114 +59,108 @@ def student_safe(text: Any, limit: int = MAX_MESSAGE) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
-def short_diff(violation: Mapping[str, Any]) -> str:
-    """The violation's diff (or expected/found), at most MAX_DIFF_LINES lines."""
-    diff = violation.get("diff") or violation.get("detail")
-    if not diff and (violation.get("expected") is not None or violation.get("found") is not None):
-        diff = f"- {violation.get('expected', '')}\n+ {violation.get('found', '')}"
+def short_diff(diff: str) -> str:
+    """A violation's diff, at most MAX_DIFF_LINES lines."""
     lines = str(diff or "").splitlines()
     if len(lines) > MAX_DIFF_LINES:
         lines = lines[:MAX_DIFF_LINES] + [f"… ({len(lines) - MAX_DIFF_LINES} more lines)"]
     return "\n".join(lines)
 
 
-def _clean_violation(v: Mapping[str, Any], deduction: float) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "rule": str(v.get("rule", "")),
-        "severity": str(v.get("severity", "warning")),
-        "message": student_safe(v.get("message", "")),
-        "cell": v.get("cell"),
-        "deduction": deduction,
-    }
-    for key in ("line", "grade_id", "file", "function"):
-        if v.get(key) is not None:
-            out[key] = v[key]
-    if v.get("warning_only"):  # kept, so a report re-scored later costs the same
-        out["warning_only"] = True
-    diff = short_diff(v)
-    if diff:
-        out["diff"] = diff
-    return out
-
-
-def _clean_test(t: Mapping[str, Any]) -> dict[str, Any]:
-    out = {
-        "name": str(t.get("name", "")),
-        "grade_id": str(t.get("grade_id", "")),
-        "score": float(t.get("score") or 0.0),
-        "max_score": float(t.get("max_score") or 0.0),
-        "status": str(t.get("status", "error")),
-        "message": student_safe(t.get("message", "")),
-    }
-    if t.get("hint"):
-        out["hint"] = student_safe(t["hint"], 300)
-    return out
+def _clean_test(t: TestOutcome) -> TestOutcome:
+    return replace(t, message=student_safe(t.message))
 
 
 def build_report(
-    result: Mapping[str, Any],
+    result: GradeResult,
     config: AssignmentConfig,
     overrides: Iterable[Override] = (),
-) -> dict[str, Any]:
-    """report.json for one worker result (the documented keys, plus status, groups and submission; docs/grading.md).
+) -> Report:
+    """The report of one worker result (report.json's content is `Report.to_json()`; docs/grading.md).
 
-    `result` keys: student_id, status, message, tests, violations, sandbox, seconds, and
-    optionally submission (file, sha256, lms_time, late, notes) and key (the grading key).
     Severity and deduction of each violation come from the scorer (`score.charged_findings`,
     the one place that decides what a finding costs), so the report, the feedback and the
     gradebook show the same figure; a finding that costs less than its rule says gets a `note`.
+    Every message is made student-safe here.
     """
-    tests = [_clean_test(t) for t in result.get("tests", [])]
-    raw_violations = list(result.get("violations", []))
-    scored: ScoreResult = score_submission(tests, raw_violations, config, overrides)
-    violations = []
-    for v, d, severity, note in zip(raw_violations, scored.violation_deductions,
-                                    scored.violation_severities, scored.violation_notes, strict=True):
-        clean = _clean_violation(v, d)
-        clean["severity"] = severity
-        if note:
-            clean["note"] = note
-        violations.append(clean)
-    status = str(result.get("status", "graded"))
-    return {
-        "student_id": str(result["student_id"]),
-        "assignment": config.name,
-        "status": status,
-        "message": student_safe(result.get("message", ""), 2000),
-        "score": scored.score,
-        "max_score": scored.max_score,
-        "points": scored.points,
-        "deduction": scored.deduction,
-        "groups": [
-            {"grade_id": g.grade_id, "score": g.score, "max_score": g.max_score,
-             "manual": g.manual, "note": g.note}
-            for g in scored.groups.values()
-        ],
-        "tests": tests,
-        "violations": violations,
-        "deductions": [
-            {"rule": d.rule, "count": d.count, "raw": d.raw, "applied": d.applied, "waived": d.waived}
-            for d in scored.deductions
-        ],
-        "overrides": scored.overrides,
-        "notes": [student_safe(n, 500) for n in result.get("notes", [])],
-        "submission": dict(result.get("submission", {})),
-        "grader": {
-            "version": __version__,
-            "sandbox": str(result.get("sandbox", "")),
-            "seconds": round(float(result.get("seconds", 0.0)), 3),
-            "key": str(result.get("key", "")),
-        },
-    }
+    tests = tuple(_clean_test(t) for t in result.tests)
+    scored: ScoreResult = score_submission([t.to_json() for t in tests],
+                                           [v.to_json() for v in result.violations], config, overrides)
+    violations = tuple(
+        replace(v, message=student_safe(v.message), deduction=d, severity=severity, note=note,
+                diff=short_diff(v.diff))
+        for v, d, severity, note in zip(result.violations, scored.violation_deductions,
+                                        scored.violation_severities, scored.violation_notes, strict=True)
+    )
+    log = GRADER_LOG if result.diagnostics.log or result.status == "error" else ""
+    return Report(
+        student_id=result.student_id,
+        assignment=config.name,
+        status=result.status,
+        message=student_safe(result.message, 2000),
+        score=scored.score,
+        max_score=scored.max_score,
+        points=scored.points,
+        deduction=scored.deduction,
+        groups=tuple(GroupRow(g.grade_id, g.score, g.max_score, g.manual, g.note)
+                     for g in scored.groups.values()),
+        tests=tests,
+        violations=violations,
+        deductions=tuple(DeductionRow(d.rule, d.count, d.raw, d.applied, d.waived)
+                         for d in scored.deductions),
+        overrides=tuple(scored.overrides),
+        notes=tuple(student_safe(n, 500) for n in result.notes),
+        submission=result.submission,
+        grader=GraderInfo(version=__version__, sandbox=result.sandbox,
+                          seconds=round(float(result.seconds), 3), key=result.key, log=log),
+    )
 
 
 # --- report.json ----------------------------------------------------------------------------
 
 
-def write_report_json(out_dir: str | Path, report: Mapping[str, Any]) -> Path:
-    """OUT/<student_id>/report.json, atomically."""
-    path = student_path(out_dir, str(report["student_id"]), "report.json")
-    atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+REPORT_SCHEMA = "report-v1.json"  # autograder/grading/schemas/: the versioned report.json schema
+
+
+@functools.lru_cache(maxsize=1)
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of report.json (draft 2020-12), shipped with the package."""
+    from importlib.resources import files
+
+    return json.loads(files("autograder.grading").joinpath("schemas", REPORT_SCHEMA).read_text("utf-8"))
+
+
+def validate_report(data: Mapping[str, Any]) -> None:
+    """Raise jsonschema.ValidationError when `data` is not a report.json of this version."""
+    import jsonschema
+
+    jsonschema.validate(data, report_schema(), cls=jsonschema.Draft202012Validator)
+
+
+def write_report_json(out_dir: str | Path, report: Report, validate: bool = False) -> Path:
+    """OUT/<student_id>/report.json, atomically; `validate`: check it against the schema first
+    (strict grading does, so the test suite checks every report it writes)."""
+    data = report.to_json()
+    if validate:
+        validate_report(data)
+    path = student_path(out_dir, report.student_id, "report.json")
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def write_grader_log(out_dir: str | Path, result: GradeResult) -> Path | None:
+    """OUT/<student_id>/grader.log (owner-only, like the reports) when grading went wrong or the
+    hidden tests recorded their own tracebacks; None when there is nothing to say. For the staff
+    only: it holds tracebacks and the student's captured output."""
+    diagnostics = result.diagnostics
+    if not diagnostics.log and result.status != "error":
+        return None
+    parts = [f"student {result.student_id}: status {result.status}",
+             result.message, diagnostics.log]
+    if diagnostics.output:
+        parts.append("--- the student's output in the hidden tests ---\n" + diagnostics.output)
+    path = student_path(out_dir, result.student_id, GRADER_LOG)
+    atomic_write_text(path, "\n\n".join(p for p in parts if p).rstrip() + "\n")
     return path
 
 
@@ -275,17 +260,18 @@ def _env():  # jinja2 is an instructor dependency: import it only when rendering
     )
 
 
-def render_feedback(report: Mapping[str, Any], config: AssignmentConfig) -> str:
+def render_feedback(report: Report, config: AssignmentConfig) -> str:
     """feedback.html for one student: self-contained (inline CSS, no links out), offline."""
-    failed = [t for t in report.get("tests", []) if t.get("status") != "passed"]
-    hints = {v["rule"]: RULE_HINTS.get(v["rule"], "") for v in report.get("violations", [])}
+    failed = [t for t in report.tests if t.status != "passed"]
+    hints = {v.rule: RULE_HINTS.get(v.rule, "") for v in report.violations}
     return _env().get_template("feedback.html.j2").render(
         r=report, title=config.title, failed=failed, hints=hints, fmt=_fmt,
     )
 
 
-def write_feedback(out_dir: str | Path, report: Mapping[str, Any], config: AssignmentConfig) -> Path:
-    path = student_path(out_dir, str(report["student_id"]), "feedback.html")
+def write_feedback(out_dir: str | Path, report: Report, config: AssignmentConfig) -> Path:
+    """OUT/<student_id>/feedback.html, atomically."""
+    path = student_path(out_dir, report.student_id, "feedback.html")
     atomic_write_text(path, render_feedback(report, config))
     return path
 
@@ -379,6 +365,10 @@ def summary_context(reports: Sequence[Mapping[str, Any]], config: AssignmentConf
         "violations": [(rule, rule_students[rule], rule_total[rule]) for rule, _ in rule_total.most_common()],
         "slowest": [(r["student_id"], float(r.get("grader", {}).get("seconds", 0.0))) for r in slowest],
         "look": [(r["student_id"], why) for r in reports if (why := to_look_at(r))],
+        # the staff's tracebacks, one line per student whose grading left one (links relative
+        # to summary.html: the log sits beside the student's report.json)
+        "logs": [(r["student_id"], str(r.get("status", "")), f"{quote(str(r['student_id']))}/{log}")
+                 for r in reports if (log := r.get("grader", {}).get("log"))],
     }
 
 

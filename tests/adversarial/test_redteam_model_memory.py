@@ -27,10 +27,10 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
     from autograder.core.config import REPO_ROOT, load_config
-    from autograder.grading.grade import _trusted_modules
+    from autograder.grading.pipeline import trusted_modules
     from autograder.core.models import check_model
     config = load_config(REPO_ROOT / "solutions" / "A4" / "assignment.toml")
-    _tests, ref = _trusted_modules(config, REPO_ROOT)
+    _tests, ref = trusted_modules(config, REPO_ROOT)
     spec = next(iter(config.models.values()))
     try:
         entry, violations = check_model(spec, config, Path(sys.argv[1]), ref)

@@ -21,6 +21,7 @@ import shutil
 import stat
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from autograder.core.config import (
     release_dir,
     solution_dir,
 )
+from autograder.core.contracts import GradeTask, Submission
 
 ROOT_ENV = "AUTOGRADER_ROOT"
 # What grading imports, pinned at export time so the platform grades with what was tested here.
@@ -114,7 +116,8 @@ def grade_submission(source: Path, submission: Path, sandbox: str = "auto") -> d
     in this process, with the worker sandboxed as usual; the score is computed by the same
     `build_report`. Never raises for a bad submission: it is the report's `failed` status.
     """
-    from autograder.grading.grade import grade_one, grading_key
+    from autograder.grading.batch import grading_key
+    from autograder.grading.pipeline import grade_one
     from autograder.grading.report import build_report
 
     assignment = json.loads((source / "assignment.json").read_text())["assignment"]
@@ -122,15 +125,12 @@ def grade_submission(source: Path, submission: Path, sandbox: str = "auto") -> d
     config = find_config(assignment, course)
     os.environ.setdefault("AUTOGRADER_DATA_DIR", str(source / "data"))
     path = submission_path(submission)
-    task = {"student_id": "submission", "path": str(path), "sha256": "", "assignment": assignment,
-            "course": str(course), "key": grading_key(config, course), "sandbox": sandbox,
-            "violations": [], "submission": {"file": path.name}}
+    task = GradeTask(student_id="submission", path=str(path), sha256="", assignment=assignment,
+                     course=str(course), key=grading_key(config, course), sandbox=sandbox,
+                     submission=Submission(file=path.name))
     start = time.perf_counter()
-    result = grade_one(task)
-    for internal in ("notebooks", "step", "rss_kib"):
-        result.pop(internal, None)
-    result["seconds"] = time.perf_counter() - start
-    return build_report(result, config)
+    result = replace(grade_one(task), seconds=time.perf_counter() - start)
+    return build_report(result, config).to_json()
 
 
 def automatic_groups(report: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]:
