@@ -120,3 +120,41 @@ def test_a_rule_that_raises_is_reported_as_a_crash_with_its_traceback(
     (crash,) = found.crashes
     assert crash.startswith("forbidden-import:\n") and "RuntimeError: the rule itself is broken" in crash
     assert any("forbidden-import: could not be checked" in note for note in found.notes)
+
+
+class _EngineReached(Exception):
+    """Stops the grading pipeline where it hands the module to the engine."""
+
+
+def test_the_grade_pipeline_hands_the_engine_the_module_the_rules_analysed(
+    course: Path, solved_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from autograder.core.contracts import GradeTask
+    from autograder.grading import engine, measure, pipeline
+
+    _Recorder.seen = []
+    monkeypatch.setattr(rules_module, "RULES", [_Recorder()])
+    monkeypatch.setattr(pipeline, "trusted_modules", lambda config, course: (None, None))
+    ran: list[str] = []
+
+    def engine_stand_in(source: str, *args: Any, **kwargs: Any) -> Any:
+        ran.append(source)
+        raise _EngineReached
+
+    monkeypatch.setattr(engine, "grade_module", engine_stand_in)
+    handed: list[Any] = []  # the module objects whose line maps the engine's findings use
+    real_where = measure.joined_where
+    monkeypatch.setattr(measure, "joined_where", lambda modules: handed.extend(modules) or real_where(modules))
+    submission = tmp_path / "T1_123.zip"
+    with zipfile.ZipFile(submission, "w") as zf:
+        zf.writestr(mv.NOTEBOOK, solved_path.read_bytes())
+        zf.writestr("MANIFEST.json", "{}")
+    task = GradeTask(student_id="123", path=str(submission), sha256="", assignment=mv.ASSIGNMENT,
+                     course=str(course))
+    with pytest.raises(_EngineReached):
+        pipeline.StudentPipeline().run(task, tmp_path / "work", pipeline.Found())
+    (analysed,) = _Recorder.seen
+    assert ran == [analysed.source]
+    assert len(handed) == 1 and handed[0] is analysed
