@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 import autograder
+from autograder.core.archive import STUDENT_LIMITS, MiB
 from autograder.core.config import (
     CONFIG_NAME,
     AssignmentConfig,
@@ -45,7 +46,6 @@ from autograder.core.config import (
     load_config,
 )
 from autograder.core.identity import id_problem, shown_id
-from autograder.core.archive import STUDENT_LIMITS, MiB
 from autograder.core.submission_zip import MANIFEST_NAME, canonical_name, extract_submission
 
 # Letters, digits, '-', '_' and '.', not starting with '.', at most 64 characters: safe in a
@@ -254,19 +254,11 @@ def run_self_check(
                 f"building the zip anyway. Run `autograder check {path.name}` to see why."
             )
             continue
-        found = [_as_dict(v) for v in getattr(result, "violations", [])]
+        found = [v.to_dict() for v in result.violations]
         violations.extend(found)
         lines.append(_summary_line(path.name, found))
         lines.extend(format_violation(v) for v in found)
     return violations, lines
-
-
-def _as_dict(v: Any) -> dict[str, Any]:
-    if isinstance(v, dict):
-        return dict(v)
-    if hasattr(v, "to_dict"):
-        return dict(v.to_dict())
-    return {k: getattr(v, k, None) for k in ("rule", "severity", "message", "cell", "line")}
 
 
 def _summary_line(name: str, found: list[dict[str, Any]]) -> str:
