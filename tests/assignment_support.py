@@ -31,7 +31,12 @@ import pytest
 
 from autograder.core.config import AssignmentConfig, load_config
 from autograder.core.module import load_trusted_module, module_source
-from autograder.grading.hidden import InProcessCaller, load_tests_module, run_hidden_tests
+from autograder.grading.hidden import (
+    InProcessCaller,
+    load_tests_module,
+    run_hidden_tests,
+    stubs_beside,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -140,7 +145,7 @@ def output_text(nb) -> str:
 
 def hidden_scores(tests_module, module, reference, cfg: AssignmentConfig) -> Scores:
     """The hidden tests run in-process, the student being `module`."""
-    results = run_hidden_tests(tests_module, InProcessCaller(module, timeout=30), reference,
+    results = run_hidden_tests(tests_module, InProcessCaller(module, timeout=30, stubs=stubs_beside(tests_module)), reference,
                                cfg.tests, int(cfg.private["seed"]))
     return {r.name: (r.score, r.max_score, r.message) for r in results}
 

@@ -31,7 +31,7 @@ from assignment_support import (
 )
 from mutants_a3 import MUTANTS, NO_WORK
 
-from autograder.grading.hidden import InProcessCaller, collect_tests, run_hidden_tests
+from autograder.grading.hidden import InProcessCaller, collect_tests, run_hidden_tests, stubs_beside
 
 pytest_plugins = ["assignment_support"]
 
@@ -161,7 +161,8 @@ def test_reference_gets_full_marks(tests_module, reference, cfg):
 def test_reference_gets_full_marks_whatever_the_seed(tests_module, reference, cfg, seed):
     """Inputs are redrawn per seed (two classes per predict case, kinks avoided): the reference
     never loses a point to an unlucky draw."""
-    results = run_hidden_tests(tests_module, InProcessCaller(reference), reference, cfg.tests, seed)
+    results = run_hidden_tests(tests_module, InProcessCaller(reference, stubs=stubs_beside(tests_module)), reference, cfg.tests,
+                               seed)
     assert [r.name for r in results if r.score < r.max_score - 1e-6] == []
 
 

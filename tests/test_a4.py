@@ -43,7 +43,7 @@ from assignment_support import (
 
 from autograder.authoring.release import END_MARKER, START_MARKER
 from autograder.core.module import load_trusted_module, module_source
-from autograder.grading.hidden import InProcessCaller, collect_tests, run_hidden_tests
+from autograder.grading.hidden import InProcessCaller, collect_tests, run_hidden_tests, stubs_beside
 
 pytest_plugins = ["assignment_support"]
 
@@ -169,10 +169,13 @@ def test_reference_relu_gradient_at_exactly_zero_is_zero(reference):
 
 
 def test_probe_stub_reads_the_learning_rate_off_the_updates(reference):
-    from autograder.grading.stubs import STUBS, nn_zero_predict
+    from autograder.core.config import REPO_ROOT
+    from autograder.grading.hidden import assignment_stubs
 
+    stubs = assignment_stubs(REPO_ROOT / "solutions" / "A4").functions()
+    nn_zero_predict = stubs["nn_zero_predict"]
     params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 2)), "b2": np.zeros(2)}
-    stats = reference.nn_train(params, STUBS["nn_probe_loss"], nn_zero_predict, np.ones((4, 2)),
+    stats = reference.nn_train(params, stubs["nn_probe_loss"], nn_zero_predict, np.ones((4, 2)),
                                np.zeros(4, dtype=np.int64), np.ones((2, 2)), np.zeros(2, dtype=np.int64),
                                learning_rate=0.5, learning_rate_decay=0.1, num_iters=4, batch_size=2)
     # 4 parameters, 2 iterations per epoch: rates 0.5, 0.5, then 0.05
@@ -331,7 +334,8 @@ def test_reference_gets_full_marks(tests_module, reference, cfg):
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_reference_gets_full_marks_whatever_the_seed(tests_module, reference, cfg, seed):
-    results = run_hidden_tests(tests_module, InProcessCaller(reference), reference, cfg.tests, seed)
+    results = run_hidden_tests(tests_module, InProcessCaller(reference, stubs=stubs_beside(tests_module)), reference, cfg.tests,
+                               seed)
     assert [r.name for r in results if _lost((r.score, r.max_score))] == []
 
 

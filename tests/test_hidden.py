@@ -8,13 +8,15 @@ import types
 import numpy as np
 import pytest
 
+from autograder.core.config import REPO_ROOT
 from autograder.core.module import load_trusted_module
-from autograder.grading import stubs
 from autograder.grading.hidden import (
     Context,
     InProcessCaller,
+    Stubs,
     StudentError,
     StudentTimeout,
+    assignment_stubs,
     collect_tests,
     hidden_test,
     relative_difference,
@@ -60,9 +62,14 @@ def make_tests_module(*funcs) -> types.ModuleType:
     return mod
 
 
-def ctx_for(source: str = REFERENCE, timeout: float | None = None) -> Context:
+def ctx_for(source: str = REFERENCE, timeout: float | None = None, stubs: Stubs | None = None) -> Context:
     ref = module(REFERENCE, "ref")
-    return Context(InProcessCaller(module(source), timeout=timeout), ref, "t", 1)
+    caller = InProcessCaller(module(source), timeout=timeout, stubs=stubs or Stubs())
+    return Context(caller, ref, "t", 1)
+
+
+A3_STUBS = assignment_stubs(REPO_ROOT / "solutions" / "A3")
+A4_STUBS = assignment_stubs(REPO_ROOT / "solutions" / "A4").functions()
 
 
 def test_hidden_test_registers_in_its_module_in_order():
@@ -375,7 +382,7 @@ def test_np_random_is_seeded_before_every_call():
 
 
 def test_stubs_pass_by_name_and_reveal_the_learning_rate():
-    ctx = ctx_for()
+    ctx = ctx_for(stubs=A3_STUBS)
     W = np.zeros((2, 3))
     out = ctx.call("sgd", W, ctx.stub("linear_constant_gradient_loss"), np.ones((4, 2)), None,
                    0.25, 3)
@@ -386,13 +393,13 @@ def test_stubs_pass_by_name_and_reveal_the_learning_rate():
 
 def test_stubs_have_the_documented_shapes():
     W = np.zeros((3, 4))
-    loss, dW = stubs.linear_constant_gradient_loss(W, np.zeros((5, 3)), np.zeros(5), 0.1)
+    loss, dW = A3_STUBS.functions()["linear_constant_gradient_loss"](W, np.zeros((5, 3)), np.zeros(5), 0.1)
     assert loss == 0.0 and np.array_equal(dW, np.ones_like(W))
     params = {"W1": np.zeros((3, 2)), "b1": np.zeros(2), "W2": np.zeros((2, 4)), "b2": np.zeros(4)}
-    assert stubs.nn_constant_gradient_loss(params, np.zeros((5, 3))).shape == (5, 4)
-    loss, grads = stubs.nn_constant_gradient_loss(params, np.zeros((5, 3)), np.zeros(5))
+    assert A4_STUBS["nn_constant_gradient_loss"](params, np.zeros((5, 3))).shape == (5, 4)
+    loss, grads = A4_STUBS["nn_constant_gradient_loss"](params, np.zeros((5, 3)), np.zeros(5))
     assert loss == 0.0 and all(np.array_equal(grads[k], np.ones_like(v)) for k, v in params.items())
-    pred = stubs.nn_zero_predict(params, None, np.zeros((5, 3)))
+    pred = A4_STUBS["nn_zero_predict"](params, None, np.zeros((5, 3)))
     assert pred.dtype == np.int64 and pred.shape == (5,) and not pred.any()
 
 

@@ -46,6 +46,7 @@ from autograder.core.contracts import (
 from autograder.core.identity import student_path
 from autograder.core.score import Override
 from autograder.grading import pipeline as steps
+from autograder.grading.hidden.stubs import STUBS_FILE
 from autograder.grading.overrides import (
     atomic_write_text,
     load_overrides,
@@ -89,6 +90,7 @@ def grading_key(config: AssignmentConfig, course: Path) -> str:
     h = hashlib.sha256(f"autograder {__version__}\n".encode())
     files = [config.path] if config.path else []
     files.append(solution_dir(config.name, course) / HIDDEN_TESTS)
+    files.append(solution_dir(config.name, course) / STUBS_FILE)  # what ctx.stub passes
     files += [release_dir(config.name, course) / nb for nb in config.notebooks]
     for f in files:
         if f and Path(f).is_file():
@@ -421,7 +423,7 @@ def grade_class(
     out_dir = Path(out).resolve()
     # Owner-only before anything is written: at the uid sandbox level student code runs as
     # another uid on this host (autograder.grading.owner_only).
-    secure_outputs(course_dir, out_dir, db)
+    secure_outputs(course_dir, out_dir, db, sandbox=sandbox)
     config = find_config(assignment, course_dir)
     release_nbs = _release_notebooks(config, course_dir)
     key = grading_key(config, course_dir)
@@ -456,7 +458,7 @@ def grade_class(
 
             if to_grade:
                 workers = max(1, jobs or os.cpu_count() or 1)
-                if workers > 1 and uid_level():
+                if workers > 1 and uid_level(sandbox):
                     # Without namespaces, two live workers share the host's world-writable
                     # folders (and its network): one submission at a time, swept after each.
                     workers = 1

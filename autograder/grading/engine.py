@@ -18,7 +18,8 @@ from types import ModuleType
 from typing import Any
 
 from autograder.core.config import AssignmentConfig
-from autograder.grading.hidden import collect_tests, run_hidden_tests
+from autograder.core.models import check_model
+from autograder.grading.hidden import Stubs, collect_tests, run_hidden_tests, stubs_beside
 from autograder.grading.measure import (
     LOOPING_NOTE,
     REPLACED_NOTE,
@@ -29,7 +30,6 @@ from autograder.grading.measure import (
     replaced_violations,
     zero_tests,
 )
-from autograder.core.models import check_model
 from autograder.grading.sandbox import Limits, SandboxCaller
 
 
@@ -72,6 +72,7 @@ def grade_module(
     data_dir: str | None = None,
     prestart: bool = True,
     where: Callable[[int], tuple[int | None, int | None]] | None = None,
+    stubs: Stubs | None = None,
 ) -> EngineResult:
     """Run the assignment's hidden tests and model checks for one graded module.
 
@@ -83,14 +84,17 @@ def grade_module(
     submission's worker while this one is graded (autograder.grading.sandbox, "the spare worker").
     where: a graded-module line -> the student's (cell, line) (autograder.core.graft.GradedModule
     .where), for the places of violations found while running (None: they have no place).
+    stubs: the assignment's stubs, which tests pass by name (default: the stubs.py beside the
+    tests module's file, solutions/<A>/stubs.py; none if there is no such file).
     """
     start = time.perf_counter()
     model_ids = {spec.grade_id for spec in config.models.values()}
     points = {g: p for g, p in config.tests.items() if g not in model_ids}
     seed = int(config.private.get("seed", 0))
     limits = limits or Limits.from_config(config.limits)
+    stubs = stubs if stubs is not None else stubs_beside(tests_module)
     with SandboxCaller(module_source, sandbox, limits, config.allowed_imports, guard,
-                       prestart=prestart, loop_free=config.loop_free) as caller:
+                       prestart=prestart, loop_free=config.loop_free, stubs=stubs) as caller:
         calls = CallLog(caller)  # which functions each test called, for zero_tests below
         results = run_hidden_tests(tests_module, calls, ref_module, points, seed, on_result=calls.done)
         # loop-free, measured (autograder.grading.measure): after the tests, in the same worker

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from autograder.core.config import AssignmentConfig
+from autograder.core.rules.base import where as where_text
 from autograder.grading.hidden import StudentError, stable_seed
 from autograder.grading.protocol import FuncRef
-from autograder.core.rules.base import where as where_text
 from autograder.grading.worker import WORK_CAP, WORK_TAMPERED
 
 PROBES_ATTR = "__loop_probes__"
@@ -79,7 +79,7 @@ def student_function(name: str) -> FuncRef:
 
 
 def stub_function(name: str) -> FuncRef:
-    """A probe argument that is one of the grader's stubs (autograder.grading.stubs), so a function
+    """A probe argument that is one of the assignment's stubs (its stubs.py), so a function
     that takes a function is measured on its own work only."""
     return FuncRef("stub", name)
 
@@ -281,6 +281,7 @@ class CallLog:
 
     def __init__(self, caller: Any) -> None:
         self.caller = caller
+        self.stubs = caller.stubs  # what ctx.stub checks names against
         self.direct: dict[str, set[str]] = {}
         self.passed: dict[str, set[str]] = {}
         self._direct: set[str] = set()

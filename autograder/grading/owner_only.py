@@ -75,8 +75,11 @@ def sqlite_path(db_url: str | None, course: str | Path) -> Path | None:
 
 
 def secure_outputs(course: str | Path, out: str | Path, db_url: str | None = None,
-                   extra: Iterable[str | Path] = ()) -> None:
+                   extra: Iterable[str | Path] = (), sandbox: str = "auto") -> None:
     """OUT, the course's writable folders and the gradebook file, owner-only, before grading.
+
+    `sandbox`: the level asked for (as `choose_level` takes it); at the uid level the course's
+    instructor-only files and the kit's .git are made owner-only too.
 
     The SQLite gradebook is created empty and 0600 when missing (SQLite takes an empty file as
     a new database), so it is never world-readable, not even for a moment.
@@ -84,7 +87,7 @@ def secure_outputs(course: str | Path, out: str | Path, db_url: str | None = Non
     private_dir(out)
     for name in COURSE_WRITABLE:
         private_dir(Path(course) / name)
-    if uid_level():  # the course's and the kit's own (a --course elsewhere leaves the kit's)
+    if uid_level(sandbox):  # the course's and the kit's own (a --course elsewhere leaves the kit's)
         from autograder.core.config import REPO_ROOT
 
         roots = {Path(course).resolve(), REPO_ROOT.resolve()}
@@ -106,12 +109,12 @@ def secure_outputs(course: str | Path, out: str | Path, db_url: str | None = Non
             private_file(f"{db}{suffix}")
 
 
-def uid_level() -> bool:
-    """Will this run's workers run at the uid level (as chosen for "auto")?"""
+def uid_level(requested: str = "auto") -> bool:
+    """Will this run's workers run at the uid level (`requested` as choose_level takes it)?"""
     from autograder.grading.sandbox import SandboxError, choose_level
 
     try:
-        return choose_level() == "uid"
+        return choose_level(requested) == "uid"
     except SandboxError:
         return False
 

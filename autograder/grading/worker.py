@@ -4,7 +4,7 @@ Started by `autograder.grading.sandbox` as `python -I -S -c <boot> --in FD --out
 It reads messages from the pipe `--in` and answers on `--out` (autograder.grading.protocol):
 
     {"op": "load", "source": str, "allowed_imports": [...], "output_cap": int,
-     "loop_free": [names]}
+     "loop_free": [names], "stubs": {"source": str, "names": [names]}}
         -> {"ok": true, "functions": [names]} | an error reply
     {"op": "call", "func": name, "calls": [[args, kwargs], ...], "seed": int}
         -> {"progress": i} after each call but the last, then
@@ -17,8 +17,11 @@ the function their own `def` created, see `OwnFunctions`), and a reply to a call
 ints, see `WorkMeter`; -1 when the code switched the measurement off). The trusted side
 decides what they mean.
 
-Error replies: {"ok": false, "kind": "exception"|"bad-result"|"no-module", "type": str,
-"message": str}. Every reply carries "out" (the student's stdout/stderr, capped) and "guard"
+The assignment's stubs (functions a hidden test passes by name, from its solutions/<A>/stubs.py)
+come with the load and run before the guard is installed and before any student code.
+
+Error replies: {"ok": false, "kind": "exception"|"bad-result"|"no-module"|"stubs", "type": str,
+"message": str} ("stubs": the assignment's stubs did not load: the grader's problem). Every reply carries "out" (the student's stdout/stderr, capped) and "guard"
 (operations the import guard refused). No traceback frames are sent: grader code in them
 would tell the student nothing and the grader's paths are none of their business.
 
@@ -383,10 +386,10 @@ class Worker:
     """Holds the student module and answers the grader's messages."""
 
     def __init__(self, fd_in: int, fd_out: int, guard: bool, guard_log: int | None = None) -> None:
-        from autograder.grading import protocol, stubs  # after sys.path is set up by the boot line
+        from autograder.grading import protocol  # after sys.path is set up by the boot line
 
         self.protocol = protocol
-        self.stubs = stubs.STUBS
+        self.stubs: dict[str, Callable] = {}  # the assignment's stubs, by name (load_stubs)
         self.reader = protocol.FrameReader(fd_in)
         self.fd_out = fd_out
         self.guard_enabled = guard
@@ -434,13 +437,17 @@ class Worker:
         self.output_cap = int(msg.get("output_cap", self.output_cap))
         loop_free = msg.get("loop_free", [])
         self.loop_free = {n for n in loop_free if type(n) is str} if type(loop_free) is list else set()
+        sink = self.protocol.CappedText(self.output_cap)
+        try:
+            self.load_stubs(msg.get("stubs"))
+        except Exception as exc:  # noqa: BLE001 - the instructor's stubs, reported as theirs
+            return self._error("stubs", type(exc).__name__, _exc_text(exc), sink)
         if self.guard is None:  # installed once: a hook cannot be removed, and needs no switch
             self.guard = Guard(tuple(msg.get("allowed_imports", ("numpy", "math", "time"))),
                                self.guard_enabled, self.guard_log)
             self.guard.install()
         module = types.ModuleType("student")
         module.__dict__["__builtins__"] = self.guard.builtins_for_student()
-        sink = self.protocol.CappedText(self.output_cap)
         try:
             code = compile(msg["source"], STUDENT_FILE, "exec")
             self.own = OwnFunctions(msg["source"], code)  # before any student code runs
@@ -454,6 +461,16 @@ class Worker:
         names = sorted(k for k, v in vars(module).items() if isinstance(v, types.FunctionType))
         return {"ok": True, "functions": names, "out": sink.getvalue(), "guard": self._refused(),
                 "replaced": self._replaced()}
+
+    def load_stubs(self, stubs: Any) -> None:
+        """Run the assignment's stubs (trusted source, numpy only) in a module of their own and
+        keep the named functions; before the guard and before any student code."""
+        if type(stubs) is not dict or not stubs.get("names"):
+            return
+        namespace: dict[str, Any] = {"__name__": "assignment_stubs"}
+        exec(compile(str(stubs["source"]), "<assignment stubs>", "exec"), namespace)  # noqa: S102
+        self.stubs = {n: namespace[n] for n in stubs["names"]
+                      if type(n) is str and isinstance(namespace.get(n), types.FunctionType)}
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         import numpy as np

@@ -144,6 +144,8 @@ def build_course(root: Path, assignment: str, zips: dict[str, Path], cell_timeou
     shutil.copyfile(HERE / "kernel_tests.py", root / "hidden" / "kernel_tests.py")
     for f in ("hidden_tests.py", "assignment.toml", *config.notebooks):
         shutil.copyfile(solution_dir(assignment) / f, hidden / f)
+    if (solution_dir(assignment) / "stubs.py").is_file():  # what the tests pass by name
+        shutil.copyfile(solution_dir(assignment) / "stubs.py", hidden / "stubs.py")
     source = root / "source" / assignment
     source.mkdir(parents=True, exist_ok=True)
     for name in config.notebooks:

@@ -31,6 +31,7 @@ from autograder.grading.hidden import (
     load_tests_module,
     run_one,
     shares,
+    stubs_beside,
 )
 
 _LOADED: dict[str, tuple[AssignmentConfig, types.ModuleType, types.ModuleType]] = {}
@@ -63,7 +64,8 @@ def group_score(hidden_dir: str, grade_id: str, namespace: dict[str, Any]) -> fl
     else:
         student = types.ModuleType("student_notebook")
         student.__dict__.update(namespace)
-        caller = InProcessCaller(student, timeout=float(config.limits.get("call_timeout_s", 10)))
+        caller = InProcessCaller(student, timeout=float(config.limits.get("call_timeout_s", 10)),
+                                 stubs=stubs_beside(tests))
         every = collect_tests(tests)
         share = shares(every, {g: p for g, p in config.tests.items() if g not in models})
         seed = int(config.private.get("seed", 0))

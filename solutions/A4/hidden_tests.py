@@ -22,7 +22,7 @@ Conventions (as in A3):
 * nn_predict is observed through a stub loss_func (`nn_linear_scores_loss`: scores X W1 W2)
   whose argmax has at least two classes in every case, so it is graded apart from the forward
   pass and a constant prediction never passes;
-* nn_train is observed through grader stubs (autograder/grading/stubs.py): `nn_probe_loss` reports the
+* nn_train is observed through the stubs beside this file (stubs.py): `nn_probe_loss` reports the
   sum of the first entry of every parameter as its loss, with gradients of ones, so the
   learning rate of every step is loss_history[t] - loss_history[t + 1] divided by 4;
 * the best model is graded by the engine from [models]; there is no hidden test for it.

@@ -1,11 +1,14 @@
-"""Grader-shipped functions a hidden test can pass to a student's function.
+"""A4's stubs: functions a hidden test passes to a student's function, by name (`ctx.stub`).
 
-A test passes `ctx.stub("linear_constant_gradient_loss")` where the student's code expects a
-`loss_func` or `pred_func`; the worker resolves the name to the function here. Stubs make a
-behaviour observable: with a loss whose gradient is all ones, each SGD step moves W by exactly
-`-learning_rate`, so the learning-rate schedule can be read off the updates.
+A test passes `ctx.stub("nn_probe_loss")` where the student's code expects a `loss_func` or
+`pred_func`; the grader's worker resolves the name to the function here. Stubs make a behaviour
+observable: with a loss whose gradient is all ones, each SGD step moves every parameter by
+exactly `-learning_rate`, so the learning-rate schedule can be read off the updates.
 
-Stubs run inside the worker next to student code: numpy only, no grader imports.
+Instructor only (never released), but no secret: stubs run inside the worker next to student
+code. numpy only, no grader imports, no hidden values. Every top-level function whose name does
+not start with `_` is a stub. Every stub's loss is a numpy float, as a student's own loss is:
+`loss.item()` works.
 """
 
 from __future__ import annotations
@@ -14,15 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-
-def linear_constant_gradient_loss(
-    W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
-) -> tuple[float, np.ndarray]:
-    """A linear-classifier loss with loss 0 and gradient dW = ones, shape (D, C) like W.
-
-    Every stub's loss is a numpy float, as a student's own loss is: `loss.item()` works."""
-    return np.float64(0.0), np.ones_like(W)
 
 
 def nn_constant_gradient_loss(
@@ -42,15 +36,8 @@ def nn_zero_predict(params: dict[str, np.ndarray], loss_func: Callable, X: np.nd
     return np.zeros(X.shape[0], dtype=np.int64)
 
 
-STUBS: dict[str, Callable[..., Any]] = {
-    "linear_constant_gradient_loss": linear_constant_gradient_loss,
-    "nn_constant_gradient_loss": nn_constant_gradient_loss,
-    "nn_zero_predict": nn_zero_predict,
-}
-
-
-# Added for A4 (solutions/A4/hidden_tests.py): the learning-rate schedule of nn_train, read from
-# the dict nn_train returns (the worker's params are not visible to the grader).
+# The learning-rate schedule of nn_train, read from the dict nn_train returns (the worker's
+# params are not visible to the grader).
 def nn_probe_loss(
     params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
 ) -> Any:
@@ -69,12 +56,9 @@ def nn_probe_loss(
     return loss, {k: np.ones_like(v) for k, v in params.items()}
 
 
-STUBS["nn_probe_loss"] = nn_probe_loss
-
-
-# Added for A4's nn_predict test: scores that vary from example to example and that no
-# student function computes, so predictions must come from the loss_func passed in, and a
-# constant guess (every example class 0) cannot pass.
+# For nn_predict's test: scores that vary from example to example and that no student function
+# computes, so predictions must come from the loss_func passed in, and a constant guess (every
+# example class 0) cannot pass.
 def nn_linear_scores_loss(
     params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None, reg: float = 0.0
 ) -> Any:
@@ -83,6 +67,3 @@ def nn_linear_scores_loss(
     if y is None:
         return X @ params["W1"] @ params["W2"]
     return np.float64(0.0), {k: np.ones_like(v) for k, v in params.items()}
-
-
-STUBS["nn_linear_scores_loss"] = nn_linear_scores_loss

@@ -47,14 +47,14 @@ def test_uid_level_workers_have_no_shared_channel_between_submissions(tmp_path: 
         demo.Student("s62", "", (cases.body("nn_get_search_params", WRITE),)),
         demo.Student("s63", "", (cases.body("nn_get_search_params", READ),)),
     ), echo=lambda *_: None)
-    env = {**os.environ, "AUTOGRADER_SANDBOX": "uid", "AUTOGRADER_WORKER_GUARD": "0"}
+    env = {**os.environ, "AUTOGRADER_WORKER_GUARD": "0"}
     if python:
         env["AUTOGRADER_WORKER_PYTHON"] = python
     out = tmp_path / "out"
     try:
         for sid in ("s62", "s63"):  # one after the other, as two batches (or a late upload) are
             run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out",
-                                  str(out), "--course", str(course), "--only", sid],
+                                  str(out), "--course", str(course), "--sandbox", "uid", "--only", sid],
                                  capture_output=True, text=True, env=env, timeout=300)
             assert run.returncode == 0, run.stderr[-2000:]
         report = (out / "s63" / "report.json").read_text()

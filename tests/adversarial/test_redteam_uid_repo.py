@@ -40,12 +40,12 @@ def test_uid_level_worker_cannot_read_the_repository_hidden_tests(tmp_path: Path
     assert python is not None, "no interpreter readable by a slot uid for the uid level"
     student = demo.Student("s60", "", (cases.body("nn_get_search_params", PROBE),))
     course, subs = demo.build_class(tmp_path, (student,), echo=lambda *_: None)
-    env = {**os.environ, "AUTOGRADER_SANDBOX": "uid", "AUTOGRADER_WORKER_GUARD": "0"}
+    env = {**os.environ, "AUTOGRADER_WORKER_GUARD": "0"}
     if python:
         env["AUTOGRADER_WORKER_PYTHON"] = python
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out", str(out),
-                          "--course", str(course)], capture_output=True, text=True, env=env, timeout=300)
+                          "--course", str(course), "--sandbox", "uid"], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     first_line = (REPO_ROOT / "solutions" / "A4" / "hidden_tests.py").read_text().splitlines()[0][:40]
     report = (out / "s60" / "report.json").read_text()
@@ -85,12 +85,12 @@ raise RuntimeError("STO" + "LEN " + open(_p, "rb").read()[:40].hex())
 """
     student = demo.Student("s61", "", (cases.body("nn_get_search_params", probe),))
     course, subs = demo.build_class(tmp_path, (student,), echo=lambda *_: None)
-    env = {**os.environ, "AUTOGRADER_SANDBOX": "uid", "AUTOGRADER_WORKER_GUARD": "0"}
+    env = {**os.environ, "AUTOGRADER_WORKER_GUARD": "0"}
     if python:
         env["AUTOGRADER_WORKER_PYTHON"] = python
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out", str(out),
-                          "--course", str(course)], capture_output=True, text=True, env=env, timeout=300)
+                          "--course", str(course), "--sandbox", "uid"], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     report = (out / "s61" / "report.json").read_text()
     assert "STOLEN" not in report, report[report.find("STOLEN") - 200:report.find("STOLEN") + 200]

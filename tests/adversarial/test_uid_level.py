@@ -1,4 +1,4 @@
-"""The `uid` sandbox level for real: `autograder grade` with AUTOGRADER_SANDBOX=uid.
+"""The `uid` sandbox level for real: `autograder grade --sandbox uid`.
 
 No bubblewrap: the worker runs as a slot uid on the host's own file system, with the audit
 hook off (containment must hold without it). The course, OUT and the host folder live under a
@@ -109,11 +109,11 @@ raise RuntimeError("OUT seen " + str(len(outs)) + " times; " + " | ".join(found)
 
 
 def grade(course: Path, subs: Path, out: Path, python: str) -> str:
-    env = {**os.environ, "AUTOGRADER_SANDBOX": "uid", "AUTOGRADER_WORKER_GUARD": "0"}
+    env = {**os.environ, "AUTOGRADER_WORKER_GUARD": "0"}
     if python:
         env["AUTOGRADER_WORKER_PYTHON"] = python
     cmd = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs), "--out", str(out),
-           "--jobs", "1", "--course", str(course)]
+           "--jobs", "1", "--course", str(course), "--sandbox", "uid"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr

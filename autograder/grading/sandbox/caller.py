@@ -11,7 +11,14 @@ from typing import Any
 
 from autograder.core.module import PREAMBLE
 from autograder.grading import protocol
-from autograder.grading.hidden import CallerBase, CappedWriter, StudentError, StudentTimeout
+from autograder.grading.hidden import (
+    NO_STUBS,
+    CallerBase,
+    CappedWriter,
+    Stubs,
+    StudentError,
+    StudentTimeout,
+)
 from autograder.grading.sandbox.levels import choose_level
 from autograder.grading.sandbox.limits import Limits, SandboxError
 from autograder.grading.sandbox.slots import SlotLease, is_root, sweep_uid_files
@@ -51,8 +58,12 @@ class SandboxCaller(CallerBase):
         python: str | None = None,
         prestart: bool = False,
         loop_free: Sequence[str] = (),
+        stubs: Stubs = NO_STUBS,
     ) -> None:
         self.source = module_source
+        # The assignment's stubs (solutions/<A>/stubs.py): sent with the graded module, so the
+        # worker holds this assignment's stubs only.
+        self.stubs = stubs
         # Calls of these are measured in the worker (its WorkMeter); `work` holds the counts of
         # the last reply and `replaced` the graded names that are not their own def any more:
         # plain, untrusted numbers and texts, read by autograder.grading.measure.
@@ -136,7 +147,8 @@ class SandboxCaller(CallerBase):
         reply = self._request({"op": "load", "id": self._seq, "source": self.source,
                                "allowed_imports": self.allowed_imports,
                                "output_cap": self.limits.output_kb * 1024,
-                               "loop_free": self.loop_free},
+                               "loop_free": self.loop_free,
+                               "stubs": {"source": self.stubs.source, "names": list(self.stubs.names)}},
                               self.limits.load_timeout_s, "loading your code", load=True)
         self.functions = list(reply.get("functions", []))
 
@@ -265,6 +277,9 @@ class SandboxCaller(CallerBase):
         self._absorb(reply)
         if reply.get("ok") is True:
             return reply
+        if load and reply.get("kind") == "stubs":  # the instructor's stubs, not the student
+            raise SandboxError(f"the assignment's stubs did not load in the worker: "
+                               f"{str(reply.get('type'))[:100]}: {str(reply.get('message'))[:300]}")
         error = StudentError(str(reply.get("type", "Error")), str(reply.get("message", "")))
         if load:
             self.load_error = StudentError(
