@@ -9,8 +9,7 @@ import pytest
 
 import autograder.grading.sandbox as sandbox
 from autograder.cli import main
-from autograder.grading.sandbox import levels
-from autograder.grading.sandbox import SandboxError, preflight
+from autograder.grading.sandbox import SandboxError, levels, preflight
 
 
 def hide(monkeypatch: pytest.MonkeyPatch, *missing: str, root: bool = True) -> None:
@@ -88,3 +87,33 @@ def test_grade_at_level_process_warns_in_one_line(monkeypatch, tmp_path, capsys)
     assert main(["grade", "A4", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "level 'process'" in line and "install bubblewrap" in line
+
+
+def test_grade_checks_and_grades_at_the_level_named_by_the_sandbox_option(monkeypatch, tmp_path) -> None:
+    import autograder.grading.grade as grade
+
+    asked: list[str] = []
+    graded: list[str] = []
+    monkeypatch.setattr(sandbox, "preflight", lambda level="auto", *a, **k: asked.append(level) or level)
+    monkeypatch.setattr(grade, "grade_class",
+                        lambda *a, **k: graded.append(k["sandbox"]) or grade.ClassRun(out=tmp_path))
+    monkeypatch.setattr(grade, "print_table", lambda run, config: None)
+    assert main(["grade", "A4", str(tmp_path), "--out", str(tmp_path / "out"), "--sandbox", "uid"]) == 0
+    assert asked == ["uid"] and graded == ["uid"]
+
+
+def test_grade_refuses_an_unknown_sandbox_level(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["grade", "A4", str(tmp_path), "--out", str(tmp_path / "out"), "--sandbox", "docker"])
+    assert exited.value.code == 2 and "invalid choice: 'docker'" in capsys.readouterr().err
+
+
+def test_grade_at_a_named_level_that_cannot_work_here_says_why_in_one_line(monkeypatch, tmp_path,
+                                                                          capsys) -> None:
+    hide(monkeypatch, root=True)  # root, setpriv present, but a Python the dropped uid cannot read
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    assert main(["grade", "A4", str(subs), "--out", str(tmp_path / "out"), "--sandbox", "uid"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "sandbox level 'uid'" in line and "not readable by an unprivileged uid" in line
+    assert "Nothing was graded" in line and not (tmp_path / "out").exists()
