@@ -25,7 +25,6 @@ kit's own report agrees with formgrader.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autograder.core.config import AssignmentConfig, ensure_tools_on_path
+from autograder.core.config import AssignmentConfig
 from autograder.core.identity import UnsafeIdError, is_valid_id, shown_id
 from autograder.core.module import nbgrader_meta
 
@@ -122,7 +121,7 @@ class GradebookWriter:
                  course_id: str = "default_course"):
         from nbgrader.api import Gradebook
 
-        _alembic_on_path()
+        _create_database(db_url)
         self.config = config
         self.notebooks = dict(notebooks)
         self.gb = Gradebook(db_url, course_id=course_id)
@@ -272,40 +271,32 @@ class GradebookWriter:
         return {s.student.id: float(s.score) for s in self.gb.assignment_submissions(self.config.name)}
 
 
-def _alembic_on_path() -> None:
-    """Make nbgrader's stamping of a new gradebook fast and independent of PATH.
+def _create_database(db_url: str) -> None:
+    """Create a new gradebook's tables and alembic stamp in-process, before nbgrader opens it.
 
-    nbgrader runs the `alembic heads` command when it creates a database: seconds per new
-    gradebook, and it fails when the venv is not activated (`.venv/bin/python -m autograder`).
-    The same answer is read in-process from nbgrader's own migration scripts; if that ever
-    fails, the command is kept and the interpreter's bin folder is put on PATH for it.
+    nbgrader's `Gradebook()` creates a missing database itself, but stamps it by running the
+    `alembic heads` command: seconds per new gradebook, and a failure when the venv is not
+    activated (`.venv/bin/python -m autograder`). It skips that step for a database that
+    already has tables, so the kit creates them first, the way nbgrader does (its declared
+    tables, stamped with the head of its own migration scripts, read with alembic's API).
+    Nothing of nbgrader is patched. tests/test_nbgrader_couplings.py pins what this relies on.
     """
-    import nbgrader.api
-
-    if getattr(nbgrader.api.get_alembic_version, "_autograder", False):
-        return
-    try:
-        head = _alembic_head()
-    except Exception:  # a future nbgrader layout: keep its own way, just make it findable
-        ensure_tools_on_path()
-        return
-
-    def get_alembic_version() -> str:
-        return head
-
-    get_alembic_version._autograder = True  # type: ignore[attr-defined]
-    nbgrader.api.get_alembic_version = get_alembic_version
-
-
-@functools.lru_cache(maxsize=1)
-def _alembic_head() -> str:
     import nbgrader
+    from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect
 
-    head = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
-    if not head:
-        raise RuntimeError("no alembic head in nbgrader")
-    return head
+    engine = create_engine(db_url, future=True)
+    try:
+        if inspect(engine).get_table_names():  # nbgrader's own test for "the database exists"
+            return
+        script = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic"))
+        with engine.begin() as connection:
+            Base.metadata.create_all(bind=connection)
+            MigrationContext.configure(connection).stamp(script, "head")
+    finally:
+        engine.dispose()
 
 
 def _naive_utc(ts: datetime | str | None) -> datetime | None:
@@ -329,7 +320,7 @@ def export_totals(db_url: str, assignment: str) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "grades.csv"
-        _alembic_on_path()
+        _create_database(db_url)
         with Gradebook(db_url) as gb:
             CsvExportPlugin(to=str(dest), assignment=[assignment]).export(gb)
         with dest.open() as fh:
