@@ -17,7 +17,7 @@ COURSE ?= build/demo/course
 PORT ?= 8888
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint release release-check check submission grade formgrader bundle bench cifar10 clean
+.PHONY: help setup demo test lint release release-check measure check submission grade formgrader bundle bench cifar10 clean
 
 help: ## list the targets with one line each
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ release: setup ## regenerate assignments/ from solutions/ (all assignments)
 
 release-check: setup ## fail if assignments/ is out of sync with solutions/
 	$(BIN)/autograder release --check
+
+measure: setup ## run an assignment's source notebook with its solutions: checks' values, models vs bands: make measure A=A3
+	$(BIN)/autograder measure $(A)
 
 check: setup ## self-check a notebook: make check NB=path/to/notebook.ipynb
 	$(BIN)/autograder check $(NB)

@@ -12,7 +12,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.authoring.measure_source import report_lines, run_source
+from autograder.authoring.measure_source import (
+    MAX_PRINTED_LINES,
+    TAIL_LINES,
+    CellRun,
+    SourceRun,
+    report_lines,
+    run_source,
+)
 from autograder.authoring.scaffold import scaffold
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,3 +139,12 @@ def test_measure_of_an_unknown_assignment_says_so_in_one_line(tmp_path: Path):
     done = _cli("measure", "Q1", "--course", str(tmp_path))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "assignment.toml: not found" in done.stderr
+
+
+def test_report_of_a_long_output_keeps_its_head_and_its_last_lines(tmp_path: Path):
+    printed = "".join(f"line {i}\n" for i in range(MAX_PRINTED_LINES + 10))
+    run = SourceRun("Z9", tmp_path, 1.0, cells=[CellRun("z9.ipynb", 3, "c", "g", 1.0, printed, None)])
+    shown = [line.strip() for line in report_lines(run)[2:-1]]
+    assert len(shown) == MAX_PRINTED_LINES + 1  # and one line saying how many were left out
+    assert shown[0] == "line 0" and shown[-1] == f"line {MAX_PRINTED_LINES + 9}"
+    assert shown[-TAIL_LINES - 1] == "... (10 lines left out)"

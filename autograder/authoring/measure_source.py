@@ -39,7 +39,8 @@ from autograder.core.module import load_trusted_module, module_source, nbgrader_
 # machine make a run many times slower), and figures drawn without a display.
 KERNEL_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "MPLBACKEND": "Agg"}
-MAX_PRINTED_LINES = 30  # of one grade cell's output in the report
+MAX_PRINTED_LINES = 40  # of one grade cell's output in the report (a 30-pair search fits)
+TAIL_LINES = 5  # kept at the end of a longer output: where a cell prints its summary
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -144,6 +145,14 @@ def run_source(
     return run
 
 
+def _shortened(printed: list[str]) -> list[str]:
+    """At most MAX_PRINTED_LINES lines: the head and the last TAIL_LINES (a search's summary)."""
+    if len(printed) <= MAX_PRINTED_LINES:
+        return printed
+    head = MAX_PRINTED_LINES - TAIL_LINES
+    return [*printed[:head], f"... ({len(printed) - MAX_PRINTED_LINES} lines left out)", *printed[-TAIL_LINES:]]
+
+
 def report_lines(run: SourceRun) -> list[str]:
     """The report `autograder measure` prints: grade cells with their output, other cells only
     when they raised, then the models."""
@@ -156,10 +165,7 @@ def report_lines(run: SourceRun) -> list[str]:
         lines.append(f"  cell {cell.number} {role}: {'passed' if cell.error is None else 'ERROR'}")
         printed = cell.printed.rstrip("\n").split("\n") if cell.printed.strip() else []
         if cell.grade_id is not None:
-            shown = printed[:MAX_PRINTED_LINES]
-            lines += [f"      {line}" for line in shown]
-            if len(printed) > len(shown):
-                lines.append(f"      ... ({len(printed) - len(shown)} more lines)")
+            lines += [f"      {line}" for line in _shortened(printed)]
         if cell.error is not None:
             lines.append(f"      {cell.error}")
     for model in run.models:

@@ -3,8 +3,8 @@ student release of this course: `autograder release` makes it. Likewise `nbgrade
 (formgrader's Autograde button): `autograder grade` grades, with student code in the sandbox.
 
 nbgrader's generate_assignment would delete `assignments/<A>/` before writing it again (with the
-kept versions in `.releases/` and the public `assignment.toml`), copy instructor files such as
-`build_notebook.py` into the release, and leave `autograder release --check` stale. The course's
+kept versions in `.releases/` and the public `assignment.toml`), copy instructor files beside
+the source notebook into the release, and leave `autograder release --check` stale. The course's
 nbgrader_config.py sets `c.GenerateAssignment.exporter_class` to `GenerateRefused`: nbgrader
 creates its exporter before it touches any folder, so the refusal comes first and nothing is
 changed. `autograder release` runs nbgrader in a throw-away course with its own configuration,
