@@ -288,6 +288,18 @@ def test_download_verifies_md5_extracts_and_loads(server, tmp_path):
     assert load_dataset("cifar10", data_dir=tmp_path, **SMALL_CIFAR)["X_train"].shape == (15, 3073)
 
 
+def test_progress_only_grows_and_never_exceeds_the_total(server, tmp_path):
+    routes, base = server
+    archive = fixture.make_archive()
+    routes["/cifar.tar.gz"] = (archive, len(archive))
+    seen = []
+    download_cifar10(tmp_path, url=f"{base}/cifar.tar.gz", md5=fixture.md5(archive),
+                     progress=lambda done, total: seen.append((done, total)))
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and max(done) == len(archive)
+    assert {total for _, total in seen} == {len(archive)}
+
+
 def test_wrong_md5_is_a_clear_error_and_leaves_nothing(server, tmp_path):
     routes, base = server
     archive = fixture.make_archive()
