@@ -11,11 +11,8 @@ them, is in tests/test_releases.py):
 
 from __future__ import annotations
 
-import json
 import re
-import time
 
-import nbformat
 import numpy as np
 import pytest
 from assignment_support import (
@@ -92,16 +89,26 @@ def test_every_student_function_docstring_states_shapes(reference):
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory, source_nb):
-    """The source notebook (release cells + solutions) run start to end on digits."""
-    from nbclient import NotebookClient
+def measured(tmp_path_factory):
+    """`autograder measure A3`: the source notebook (release cells + solutions) run start to end
+    on digits, the saved models graded against their bands."""
+    from autograder.authoring.measure_source import run_source
 
-    workdir = tmp_path_factory.mktemp("a3-run")
-    nb = nbformat.from_dict(json.loads(json.dumps(source_nb)))
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    return nb, workdir, time.perf_counter() - start
+    return run_source("A3", workdir=tmp_path_factory.mktemp("a3-run"), timeout=120)
+
+
+@pytest.fixture(scope="module")
+def executed(measured):
+    """(the executed notebook, the folder it ran in, seconds) of that run."""
+    return measured.executed[f"{A3.notebook}.ipynb"], measured.workdir, measured.seconds
+
+
+def test_measure_finds_every_grade_cell_passing_and_both_models_over_their_bars(measured, cfg):
+    graded = {c.grade_id for c in measured.cells if c.grade_id is not None and c.error is None}
+    assert graded == set(cfg.tests) and measured.errors == []
+    assert [(m["name"], m["status"]) for m in measured.models] == [
+        ("svm_best_model", "passed"), ("softmax_best_model", "passed")]
+    assert measured.ok
 
 
 def test_solution_notebook_runs_start_to_end(executed):
