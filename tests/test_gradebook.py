@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -9,7 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.core.config import parse_config
-from autograder.core.contracts import GradeResult
+from autograder.core.contracts import GradeResult, Violation
 from autograder.grading.gradebook import (
     DEDUCTIONS_CELL,
     GradebookWriter,
@@ -47,7 +48,7 @@ def report(sid: str = "s1", add: float = 4.0, model: float = 6.0, violations=(),
              {"name": "t_model", "grade_id": "model", "score": model, "max_score": 6, "status": "passed"}]
     return build_report(GradeResult.from_json({"student_id": sid, "status": status, "tests": tests,
                                                "violations": [{"rule": r} for r in violations]}),
-                        CONFIG).to_json()
+                        CONFIG)
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_record_writes_auto_scores_and_leaves_manual_questions_to_formgrader(wri
 
 def test_deductions_are_a_negative_auto_score_that_export_includes(writer, tmp_path):
     r = report(violations=["forbidden-import"])
-    assert r["score"] == 5.0
+    assert r.score == 5.0
     writer.record(r)
     assert writer.gb.find_grade(DEDUCTIONS_CELL, "nb", "GX", "s1").auto_score == -5.0
     assert export_totals(default_db_url(tmp_path), "GX") == {"s1": 5.0}
@@ -111,7 +112,7 @@ def test_a_gradebook_with_markdown_extra_cells_is_moved_to_code_cells(writer):
 
 def test_floored_score_is_the_gradebook_total_too(writer):
     r = report(add=1.0, model=0.0, violations=["forbidden-import"])
-    assert r["score"] == 0.0
+    assert r.score == 0.0
     assert writer.record(r) == 0.0
 
 
@@ -132,8 +133,7 @@ def test_an_errored_submission_is_flagged_for_manual_grading_not_zeroed(writer):
 
 
 def test_a_failed_record_rolls_back_the_whole_student(writer):
-    bad = dict(report("s2"))
-    bad["score"] = "not a number"  # fails half way, after the grades were touched
+    bad = replace(report("s2"), score="not a number")  # fails half way, after the grades were touched
     with pytest.raises(ValueError):
         writer.record(bad)
     from nbgrader.api import Student
@@ -149,13 +149,13 @@ def test_autograded_notebook_gets_the_extra_grade_cells_with_their_text():
 
 
 def test_a_deduction_line_says_point_or_points_and_omits_an_unknown_cell():
-    one = deduction_line({"rule": "cell-deleted", "cell": 4, "message": "a cell was deleted",
-                          "deduction": 1.0})
+    one = deduction_line(Violation(rule="cell-deleted", cell=4, message="a cell was deleted",
+                                   deduction=1.0))
     assert one == "- `cell-deleted` (cell 4): a cell was deleted (−1 point)"
-    many = deduction_line({"rule": "sandbox-violation", "cell": None, "message": "no os",
-                           "deduction": 10.0})
+    many = deduction_line(Violation(rule="sandbox-violation", cell=None, message="no os",
+                                    deduction=10.0))
     assert many == "- `sandbox-violation`: no os (−10 points)"
-    free = deduction_line({"rule": "zip-structure", "message": "nested", "deduction": 0.0})
+    free = deduction_line(Violation(rule="zip-structure", message="nested", deduction=0.0))
     assert free.endswith("(no points)")
 
 

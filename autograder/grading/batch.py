@@ -160,7 +160,7 @@ class Parent:
         if _identified(report):  # an unknown owner gets no gradebook row and no formgrader copy
             dropped = self._write_autograded(report, result.notebooks)
             report = replace(report, autograded_dropped=dropped)
-            self.gradebook.record(report.to_json(), report.submission.submitted_at)
+            self.gradebook.record(report, report.submission.submitted_at)
         write_feedback(self.out, report, self.config)
         self._log(report, cause)
         write_grader_log(self.out, result)
@@ -184,7 +184,7 @@ class Parent:
             report = build_report(failed, self.config)
             try:
                 if _identified(report):
-                    self.gradebook.record(report.to_json())
+                    self.gradebook.record(report)
             except Exception:  # the gradebook itself is the problem: report.json still says so
                 pass
             write_feedback(self.out, report, self.config)
@@ -209,7 +209,7 @@ class Parent:
         if new.score == old.score and new.overrides == old.overrides:
             return old
         if _identified(new):
-            self.gradebook.record(new.to_json(), new.submission.submitted_at)
+            self.gradebook.record(new, new.submission.submitted_at)
         write_feedback(self.out, new, self.config)
         self._log(new, "override: " + ("; ".join(new.overrides) or "removed"))
         write_report_json(self.out, new, validate=self.strict)
@@ -253,7 +253,7 @@ class Parent:
                     "source": f"**Autograder:** the submitted notebook could not be used "
                               f"({report.message}); this is the blank release."})
             if i == 0:
-                extra = autograded_cells_markdown(report.to_json(), self.config, self.release_nbs)
+                extra = autograded_cells_markdown(report, self.config, self.release_nbs)
                 if nb.get("nbformat_minor", 5) < 5:  # cell ids came with nbformat 4.5
                     extra = [{k: v for k, v in c.items() if k != "id"} for c in extra]
                 nb["cells"].extend(extra)

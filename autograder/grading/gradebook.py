@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.core.config import AssignmentConfig
+from autograder.core.contracts import Report, Violation
 from autograder.core.identity import UnsafeIdError, is_valid_id, shown_id
 from autograder.core.module import nbgrader_meta
 
@@ -82,36 +83,37 @@ def extra_cells(config: AssignmentConfig, notebooks: Mapping[str, Any]) -> list[
     return extra
 
 
-def autograded_cells_markdown(report: Mapping[str, Any], config: AssignmentConfig,
+def autograded_cells_markdown(report: Report, config: AssignmentConfig,
                               notebooks: Mapping[str, Any]) -> list[Any]:
     """Markdown grade cells appended to the autograded notebook, so formgrader shows the kit's
     extra grade cells (groups without a cell of their own, and the deductions) with their text."""
     from nbformat.v4 import new_markdown_cell
 
-    groups = {g["grade_id"]: g for g in report.get("groups", [])}
+    groups = {g.grade_id: g for g in report.groups}
     cells = []
     for extra in extra_cells(config, notebooks):
         name = extra["name"]
         if name == DEDUCTIONS_CELL:
-            lines = [deduction_line(v) for v in report.get("violations", [])]
+            lines = [deduction_line(v) for v in report.violations]
             text = "### Autograder: policy deductions\n\n" + ("\n".join(lines) or "None.")
-            if report.get("overrides"):
-                text += "\n\nTA overrides: " + "; ".join(report["overrides"])
+            if report.overrides:
+                text += "\n\nTA overrides: " + "; ".join(report.overrides)
         else:
-            g = groups.get(name, {})
-            text = f"### Autograder: {name}\n\n{g.get('score', 0)} / {g.get('max_score', 0)} points"
+            g = groups.get(name)
+            score, max_score = (g.score, g.max_score) if g is not None else (0, 0)
+            text = f"### Autograder: {name}\n\n{score} / {max_score} points"
         meta = {"nbgrader": {"grade": True, "solution": False, "locked": True, "grade_id": name,
                              "points": extra["max_score"], "schema_version": 3}}
         cells.append(new_markdown_cell(text, metadata=meta))
     return cells
 
 
-def deduction_line(violation: Mapping[str, Any]) -> str:
+def deduction_line(violation: Violation) -> str:
     """One violation as the deductions cell lists it: rule, cell when known, message, cost."""
-    where = f" (cell {violation['cell']})" if violation.get("cell") else ""
-    cost = float(violation.get("deduction") or 0.0)
+    where = f" (cell {violation.cell})" if violation.cell else ""
+    cost = float(violation.deduction)
     price = "no points" if cost == 0 else f"−{cost:g} point{'' if cost == 1 else 's'}"
-    return f"- `{violation['rule']}`{where}: {violation['message']} ({price})"
+    return f"- `{violation.rule}`{where}: {violation.message} ({price})"
 
 
 class GradebookWriter:
@@ -210,7 +212,7 @@ class GradebookWriter:
         db.flush()
         return sub
 
-    def record(self, report: Mapping[str, Any], timestamp: datetime | None = None) -> float:
+    def record(self, report: Report, timestamp: datetime | str | None = None) -> float:
         """Write one student's report in one transaction; returns the total the gradebook now has.
 
         Test groups get their score as auto_score; manual questions stay for formgrader
@@ -220,10 +222,10 @@ class GradebookWriter:
         """
         from nbgrader.api import Grade
 
-        error = report.get("status") == "error"
-        groups = {g["grade_id"]: g for g in report.get("groups", [])}
+        error = report.status == "error"
+        groups = {g.grade_id: g for g in report.groups}
         with self._transaction() as db:
-            sub = self._submission(db, str(report["student_id"]))
+            sub = self._submission(db, report.student_id)
             sub.timestamp = _naive_utc(timestamp)
             grades: list[Grade] = [g for snb in sub.notebooks for g in snb.grades]
             written = 0.0
@@ -232,14 +234,14 @@ class GradebookWriter:
                 if name == DEDUCTIONS_CELL:
                     continue
                 group = groups.get(name)
-                if group is None or group.get("manual") or group.get("score") is None:
+                if group is None or group.manual or group.score is None:
                     g.auto_score = None
                     g.needs_manual_grade = g.manual_score is None
                 elif error:
                     g.auto_score = None
                     g.needs_manual_grade = True
                 else:
-                    g.auto_score = float(group["score"])
+                    g.auto_score = float(group.score)
                     g.needs_manual_grade = False
                 if g.manual_score is not None:
                     written += g.manual_score
@@ -247,7 +249,7 @@ class GradebookWriter:
                     written += g.auto_score
             for g in grades:
                 if g.cell.name == DEDUCTIONS_CELL:
-                    g.auto_score = None if error else round(float(report["score"]) - written, 6)
+                    g.auto_score = None if error else round(float(report.score) - written, 6)
                     g.needs_manual_grade = error
             db.flush()
             total = float(sub.score or 0.0)

@@ -112,7 +112,7 @@ def automatic_points(config: AssignmentConfig) -> float:
 def grade_submission(source: Path, submission: Path, sandbox: str = "auto") -> dict[str, Any]:
     """report.json (see docs/grading.md) for one submission, graded with the export's course.
 
-    The same pipeline as `autograder grade` runs for one student (autograder.grading.grade.grade_one),
+    The same pipeline as `autograder grade` runs for one student (autograder.grading.pipeline.grade_one),
     in this process, with the worker sandboxed as usual; the score is computed by the same
     `build_report`. Never raises for a bad submission: it is the report's `failed` status.
     """
