@@ -187,3 +187,15 @@ def test_the_schema_declares_exactly_the_sandbox_limits() -> None:
     from autograder.grading.sandbox import Limits
 
     assert set(LIMIT_KEYS) == {f.name for f in fields(Limits)}
+
+
+def test_misspelled_dataset_name_in_a_band_suggests_the_known_one(tmp_path: Path) -> None:
+    model = {"file": "m.npz", "predict": "p", "keys": {"W": ["D"]},
+             "bands": {"cifar": {"floor": 0.3, "full": 0.4}}}
+    message = _problem({**MINIMAL, "models": {"m": model}}, tmp_path)
+    assert message.endswith("unknown dataset 'cifar' in models.m.bands (did you mean 'cifar10'?)")
+
+
+def test_unknown_dataset_of_the_assignment_lists_the_known_ones(tmp_path: Path) -> None:
+    message = _problem({"assignment": {**MINIMAL["assignment"], "dataset": "mnist"}}, tmp_path)
+    assert message.endswith("unknown dataset 'mnist' in assignment.dataset (known: digits, cifar10)")

@@ -165,12 +165,37 @@ def _problems(error: ValidationError) -> list[str]:
     return [f"{where or 'the file'}: {error.message}"]
 
 
+def _dataset_problems(data: dict[str, Any]) -> list[str]:
+    """Dataset names ([assignment].dataset, each model's bands) that no loader knows."""
+    # imported here: autograder.core.datasets imports this module (for REPO_ROOT)
+    from autograder.core.datasets import DATASETS
+
+    named: list[tuple[str, str]] = []
+    assignment = data.get("assignment")
+    if isinstance(assignment, dict) and isinstance(assignment.get("dataset"), str):
+        named.append(("assignment.dataset", assignment["dataset"]))
+    models = data.get("models")
+    for model, spec in (models.items() if isinstance(models, dict) else ()):
+        bands = spec.get("bands") if isinstance(spec, dict) else None
+        named += [(_dotted(["models", model, "bands"]), name)
+                  for name in (bands if isinstance(bands, dict) else ())]
+    problems = []
+    for where, name in named:
+        if name not in DATASETS:
+            guess = difflib.get_close_matches(name, DATASETS, n=1)
+            hint = f"did you mean {guess[0]!r}?" if guess else f"known: {', '.join(DATASETS)}"
+            problems.append(f"unknown dataset {name!r} in {where} ({hint})")
+    return problems
+
+
 def validate_config(data: dict[str, Any], label: str = CONFIG_NAME) -> None:
-    """Check decoded TOML against ASSIGNMENT_SCHEMA; a ConfigError lists every problem, one line
-    each, naming `label` (the file), the key, and for a typo its likely intended spelling."""
+    """Check decoded TOML against ASSIGNMENT_SCHEMA and the known datasets; a ConfigError lists
+    every problem, one line each, naming `label` (the file), the key, and for a typo its likely
+    intended spelling."""
     problems = [p for error in sorted(_VALIDATOR.iter_errors(data),
                                       key=lambda e: [str(x) for x in e.absolute_path])
                 for p in _problems(error)]
+    problems += _dataset_problems(data)
     if problems:
         raise ConfigError("\n".join(f"{label}: {p}" for p in problems))
 
