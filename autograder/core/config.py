@@ -277,10 +277,12 @@ def course_root(course: str | Path | None = None) -> Path:
 
 
 def solution_dir(assignment: str, course: str | Path | None = None) -> Path:
+    """`<course>/solutions/<assignment>`: the instructor's sources (never released)."""
     return course_root(course) / SOLUTIONS_DIR / assignment
 
 
 def release_dir(assignment: str, course: str | Path | None = None) -> Path:
+    """`<course>/assignments/<assignment>`: the student release and its kept versions."""
     return course_root(course) / RELEASE_DIR / assignment
 
 
