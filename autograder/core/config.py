@@ -302,8 +302,10 @@ def find_config(assignment: str, course: str | Path | None = None) -> Assignment
 def ensure_tools_on_path() -> None:
     """Put the running interpreter's bin folder first on PATH.
 
-    nbgrader runs the `alembic` executable when it creates a gradebook; in a venv that nobody
-    activated (`.venv/bin/autograder grade ...`), it is only found this way.
+    Plain nbgrader commands and formgrader (which load nbgrader_config.py, the caller) run the
+    `alembic` executable when they create a gradebook; in a venv that nobody activated
+    (`.venv/bin/nbgrader ...`), it is only found this way. `autograder grade` does not need it:
+    it creates its gradebook in-process.
     """
     import os
 
