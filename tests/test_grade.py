@@ -205,6 +205,15 @@ def test_a_crash_writes_the_traceback_to_an_owner_only_grader_log(course):
     assert not (course.parent / "out" / "s01" / "grader.log").exists()
 
 
+def test_a_regrade_without_trouble_removes_the_earlier_grader_log(course):
+    subs = make_class(course, {"s04": "return a + b  # CRASH"})
+    grade(course, subs)
+    make_zip(subs, "s04", student_notebook(course, "return a + b  # fixed"))
+    run = grade(course, subs)
+    assert run.reports["s04"]["status"] == "graded" and "log" not in run.reports["s04"]["grader"]
+    assert not (course.parent / "out" / "s04" / "grader.log").exists()
+
+
 def test_the_hidden_tests_own_tracebacks_reach_the_grader_log_not_the_feedback(course):
     run = grade(course, make_class(course, {"s07": "return a + b  # INTERNAL"}))
     out = course.parent / "out"

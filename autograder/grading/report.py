@@ -150,16 +150,18 @@ def write_report_json(out_dir: str | Path, report: Report, validate: bool = Fals
 
 def write_grader_log(out_dir: str | Path, result: GradeResult) -> Path | None:
     """OUT/<student_id>/grader.log (owner-only, like the reports) when grading went wrong or the
-    hidden tests recorded their own tracebacks; None when there is nothing to say. For the staff
-    only: it holds tracebacks and the student's captured output."""
+    hidden tests recorded their own tracebacks; None when there is nothing to say (a log left by
+    an earlier run is then removed). For the staff only: it holds tracebacks and the student's
+    captured output."""
     diagnostics = result.diagnostics
+    path = student_path(out_dir, result.student_id, GRADER_LOG)
     if not diagnostics.log and result.status != "error":
+        path.unlink(missing_ok=True)  # an earlier run's log no longer describes this report
         return None
     parts = [f"student {result.student_id}: status {result.status}",
              result.message, diagnostics.log]
     if diagnostics.output:
         parts.append("--- the student's output in the hidden tests ---\n" + diagnostics.output)
-    path = student_path(out_dir, result.student_id, GRADER_LOG)
     atomic_write_text(path, "\n\n".join(p for p in parts if p).rstrip() + "\n")
     return path
 
