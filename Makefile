@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 A   ?= A3
 ID  ?=
 NB  ?= assignments/$(A)/$(if $(filter A4,$(A)),two_layer_net,linear_classifier).ipynb
-SUBMISSIONS ?= build/demo/submissions
+SUBMISSIONS ?= build/demo/$(A)/submissions
 OUT ?= build/grades/$(A)
 COURSE ?= build/demo/course
 PORT ?= 8888
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install the kit; as root, install bubblewrap + setpriv with apt (one line says what)
 	@$(PY) -m autograder.grading.provision
 
-demo: setup ## release, build a sample class, grade it and print where the reports are (build/demo/)
+demo: setup ## release check, sample classes of A4 and A2 built, graded, and where the reports are (build/demo/)
 	$(PY) -m demo.classroom
 
 test: setup ## the test suite: ruff, the import layers, the release in sync with solutions/, pytest

@@ -5,7 +5,7 @@
 Prints submissions per second, the speedup over --jobs 1 and peak memory (max RSS of the
 grader process, RUSAGE_SELF, and of its largest child: pool workers and sandboxes,
 RUSAGE_CHILDREN). Each configuration runs in a fresh process so the figures do not mix.
-The class cycles through the demo's cases (demo/classroom.py), copied under new student ids
+The class cycles through the demo's A4 cases (demo/students.py), copied under new student ids
 (their manifests then name another id: a student-id-mismatch warning that costs nothing).
 A class of --baseline-n submissions graded the same way at the first --jobs gives the peak
 memory the big class is compared with (the grader's memory should not grow with the class).

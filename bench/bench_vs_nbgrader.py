@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/bench_vs_nbgrader.py [-n 10] [--assignments A3 A4] [--keep DIR]
 
-For each assignment, a class of n zips is built with the demo's builders (demo/classroom.py:
-the solved release run once, then per-student edits of TODO bodies and cells, zipped with the
-submission API; A3's ten students are in bench/common.py). Then, on the same students:
+For each assignment, a class of n zips is built with the demo's builders (demo/students.py:
+the solved release (autograder.authoring.solved) run once, then per-student edits of TODO
+bodies and cells, zipped with the submission API; A3's ten students are in bench/common.py).
+Then, on the same students:
 
 * `autograder grade <A> <zips> --jobs 1 --force` in a fresh course copy (a command of its own:
   interpreter start, pool and sandbox workers, gradebook, reports, all included). It runs

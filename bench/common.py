@@ -8,9 +8,7 @@ build/bench/results.json and docs/benchmarks.md.
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -214,7 +212,7 @@ def _git_commit() -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# sample classes: the demo's builders (demo/classroom.py), for A4 and A3
+# sample classes: the demo's builders (demo/), for A4 and A3
 
 
 def a4_students(count: int = 10) -> tuple[Any, ...]:
@@ -257,84 +255,20 @@ def a3_students() -> tuple[Any, ...]:
     )
 
 
-def executed_solution(assignment: str, cache: Path) -> tuple[Any, dict[str, bytes]]:
-    """(the release with the solution bodies, run start to end; {model file: bytes}), cached.
-
-    Generic counterpart of demo.classroom.executed_solution (which is A4's): the same
-    demo.solved_notebook, run once with nbclient, cached in `cache` by content.
-    """
-    import nbformat
-
-    from autograder.core.config import find_config, release_dir, solution_dir
-    from autograder.core.notebook import read_notebook
-    from demo.classroom import solved_notebook
-
-    config = find_config(assignment)
-    (name,) = config.notebooks
-    models = [f for f in config.required_files if f.endswith(".npz")]
-    solved = solved_notebook(read_notebook(solution_dir(assignment) / name),
-                             read_notebook(release_dir(assignment) / name))
-    key = hashlib.sha256(nbformat.writes(solved).encode()).hexdigest()[:16]
-    folder = cache / assignment / key
-    if (folder / name).is_file() and all((folder / m).is_file() for m in models):
-        return read_notebook(folder / name), {m: (folder / m).read_bytes() for m in models}
-    from nbclient import NotebookClient
-
-    with tempfile.TemporaryDirectory(prefix="bench-solution-run-") as tmp:
-        NotebookClient(solved, timeout=1800, kernel_name="python3",
-                       resources={"metadata": {"path": tmp}}).execute()
-        errors = [o for c in solved.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                  if o.get("output_type") == "error"]
-        if errors:
-            raise RuntimeError(f"the solved {assignment} notebook failed: {errors[0].get('ename')}")
-        produced = {m: (Path(tmp) / m).read_bytes() for m in models}
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(solved, folder / name)
-    for m, data in produced.items():
-        (folder / m).write_bytes(data)
-    return solved, produced
-
-
-def build_a3_class(root: Path, students: tuple[Any, ...], cache: Path) -> Path:
-    """A folder of A3 zips (`A3_<sid>.zip`) made with the submission API, like the demo's."""
-    import nbformat
-
-    from autograder.student.submission import submit
-    from demo.classroom import edit_code
-
-    solved, models = executed_solution("A3", cache)
-    name = "linear_classifier.ipynb"
-    subs = root / "submissions"
-    subs.mkdir(parents=True, exist_ok=True)
-    for student in students:
-        nb = copy.deepcopy(solved)
-        edit_code("a3-settings", 'STUDENT_ID = "your-student-id"', f'STUDENT_ID = "{student.sid}"')(nb)
-        for edit in student.edits:
-            edit(nb)
-        folder = root / "work" / student.sid
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / name)
-        for m, data in models.items():
-            (folder / m).write_bytes(data)
-        made = root / "work" / "zips" / student.sid
-        made.mkdir(parents=True)
-        result = submit("A3", student.sid, folder, out=made, echo=lambda *_: None)
-        if not result.ok or result.zip_path is None:
-            raise RuntimeError(f"submit refused {student.sid}: {'; '.join(result.problems)}")
-        shutil.copyfile(result.zip_path, subs / f"A3_{student.sid}.zip")
-    return subs
-
-
 def build_class(assignment: str, root: Path, count: int = 10) -> Path:
-    """A folder of `count` zips of `assignment` (A3: a3_students, A4: the demo's class)."""
-    if assignment == "A4":
-        from demo.classroom import build_class as demo_class
+    """A folder of `count` zips of `assignment` (A3: a3_students, A4: the demo's class), made
+    by the demo's builder from the solved release (autograder.authoring.solved), run once and
+    cached (demo.solution)."""
+    from demo.classroom import build_class as demo_class
 
-        _course, subs = demo_class(root, students=a4_students(count), echo=lambda *_: None)
-        return subs
-    if assignment == "A3":
-        return build_a3_class(root, a3_students()[:count], BUILD / "cache")
-    raise ValueError(f"no sample class for {assignment}")
+    if assignment == "A4":
+        students = a4_students(count)
+    elif assignment == "A3":
+        students = a3_students()[:count]
+    else:
+        raise ValueError(f"no sample class for {assignment}")
+    _course, subs = demo_class(root, students=students, echo=lambda *_: None, assignment=assignment)
+    return subs
 
 
 def grading_course(root: Path, assignments: tuple[str, ...]) -> Path:

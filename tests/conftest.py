@@ -23,6 +23,25 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def solved_runs_in_session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The runs of the solved notebooks (demo.solution) are cached in this session's temporary
+    folder, not in the checkout: each runs once per session, whoever asks first (the demo, the
+    honest class, the adversarial corpus). Under pytest-xdist the workers of one run share the
+    folder (the base temp's parent); demo.solution stores a run atomically, so they never
+    read a half-written one."""
+    from demo import solution
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    cache = base / "solved-runs"
+    patch = pytest.MonkeyPatch()
+    patch.setattr(solution, "CACHE", cache)
+    yield cache
+    patch.undo()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def strict_grading() -> Iterator[None]:
     """Grading is strict in the suite: a rule or step that raises while grading fails the test
     instead of becoming that student's `error` status (autograder.grading.pipeline.STRICT). A

@@ -114,6 +114,7 @@ def test_the_grafted_solution_submitted_and_graded_gets_full_automatic_marks(tmp
 
     from fixtures import make_violations as mv
 
+    from autograder.authoring.solved import solved_release
     from autograder.grading.grade import grade_class
     from autograder.student.submission import submit
 
@@ -122,7 +123,7 @@ def test_the_grafted_solution_submitted_and_graded_gets_full_automatic_marks(tmp
         shutil.copytree(A2.source_dir.parent.parent / part / "A2", course / part / "A2")
     work = tmp_path / "student"
     work.mkdir()
-    nbformat.write(mv.solve(release_nb, *mv.solution_bodies(source_nb)), work / "backprop_basics.ipynb")
+    nbformat.write(mv.mark_run(solved_release(source_nb, release_nb)), work / "backprop_basics.ipynb")
     made = submit("A2", "2022123456", work, out=tmp_path / "subs", course=course, echo=lambda *_: None)
     assert made.ok, made.problems
     run = grade_class("A2", tmp_path / "subs", tmp_path / "out", course=course, jobs=1,

@@ -1,8 +1,8 @@
-"""`make demo`: the sample class of A4 is graded to the scores this table expects.
+"""`make demo`: the sample classes of A4 and A2 are graded to the scores their tables expect.
 
-Each row says what the student did and what the kit must make of it. The solved notebook is
-run once and cached in build/demo/cache/ (shared with `make demo`); grading the 14 students
-takes seconds.
+Each row says what the student did and what the kit must make of it. Each solved notebook is
+run once per test session (cached in the session's temporary folder: tests/conftest.py);
+grading the 14 + 3 students takes seconds.
 """
 
 from __future__ import annotations
@@ -12,14 +12,20 @@ import io
 
 import pytest
 
-from demo.classroom import EXPECTED, STUDENTS, differences, missing_parts, run_demo
+from demo.classroom import (
+    A2_EXPECTED,
+    A2_STUDENTS,
+    CLASSES,
+    EXPECTED,
+    STUDENTS,
+    differences,
+    run_demo,
+)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    missing = missing_parts()
-    if missing:
-        pytest.fail("demo parts missing: " + "; ".join(missing))
+    """(root, assignment -> grade run) of one demo built and graded under a temporary root."""
     root = tmp_path_factory.mktemp("demo")
     return root, run_demo(root, jobs=2, stream=io.StringIO(), echo=lambda *_: None)
 
@@ -29,16 +35,33 @@ def test_the_demo_class_has_every_case_of_the_issue():
     assert [s.sid for s in STUDENTS] == sorted(EXPECTED)
 
 
+def test_the_a2_class_has_a_full_marks_a_partial_and_a_violation_student():
+    assert [s.sid for s in A2_STUDENTS] == sorted(A2_EXPECTED)
+    scores = [score for _status, score, _rules in A2_EXPECTED.values()]
+    rules = [rules for _status, _score, rules in A2_EXPECTED.values()]
+    assert max(scores) > min(scores) and [] in rules and any(rules)
+
+
+def test_the_demo_grades_a4_and_a2_with_distinct_student_ids():
+    assert [c.assignment for c in CLASSES] == ["A4", "A2"]
+    assert not {s.sid for s in STUDENTS} & {s.sid for s in A2_STUDENTS}
+
+
 def test_demo_scores_match_the_table(demo):
-    _root, run = demo
-    assert differences(run) == []
+    _root, runs = demo
+    assert differences(runs["A4"]) == []
+
+
+def test_demo_a2_scores_match_the_table(demo):
+    _root, runs = demo
+    assert differences(runs["A2"], A2_EXPECTED) == []
 
 
 def test_demo_writes_the_reports_and_the_gradebook_agrees(demo):
     from autograder.grading.gradebook import default_db_url, export_totals
 
-    root, _run = demo
-    out = root / "out"
+    root, _runs = demo
+    out = root / "A4" / "out"
     with (out / "grades.csv").open() as fh:
         rows = {r["student_id"]: r for r in csv.DictReader(fh)}
     assert set(rows) == set(EXPECTED)
@@ -49,13 +72,32 @@ def test_demo_writes_the_reports_and_the_gradebook_agrees(demo):
         sid: round(float(r["score"]), 4) for sid, r in rows.items()}
 
 
-def test_demo_says_what_is_missing_and_exits_1(monkeypatch, capsys):
-    import demo.classroom as demo_module
+def test_tests_cache_the_solved_runs_outside_the_checkout(tmp_path_factory):
+    from demo import solution
 
-    monkeypatch.setattr(demo_module, "missing_parts", lambda: ["the sandboxed hidden-test engine"])
-    assert demo_module.main([]) == 1
-    out = capsys.readouterr().out
-    assert "not available yet" in out and "hidden-test engine" in out and "Nothing was graded" in out
+    assert solution.CACHE.is_relative_to(tmp_path_factory.getbasetemp().parent)
+    assert not solution.CACHE.resolve().is_relative_to(solution.REPO_ROOT.resolve())
+
+
+def test_a_second_build_reuses_the_run_of_the_solved_notebook(demo):
+    from demo import solution
+
+    said = []
+    again = solution.executed_solution("A4", demo[0] / "course", echo=said.append)
+    assert len(said) == 1 and said[0].startswith("Solved A4 notebook: reusing the run in ")
+    assert set(again.files) == {"nn_best_model.npz"}
+
+
+def test_a_run_stored_twice_keeps_the_first_and_leaves_no_staging_folder(tmp_path):
+    import nbformat
+
+    from demo.solution import _store
+
+    nb = nbformat.v4.new_notebook()
+    _store(tmp_path / "key", nb, "x.ipynb", {"m.npz": b"first"})
+    _store(tmp_path / "key", nb, "x.ipynb", {"m.npz": b"second"})
+    assert (tmp_path / "key" / "m.npz").read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["key"]
 
 
 class FakeRun:
@@ -63,9 +105,9 @@ class FakeRun:
         self.reports = reports
 
 
-def expected_reports():
+def expected_reports(expected=EXPECTED):
     return {sid: {"status": status, "score": score, "violations": [{"rule": r} for r in rules]}
-            for sid, (status, score, rules) in EXPECTED.items()}
+            for sid, (status, score, rules) in expected.items()}
 
 
 def test_differences_is_empty_when_every_student_matches():
@@ -95,16 +137,34 @@ def test_differences_names_a_student_without_a_report():
 def test_demo_exits_1_when_a_student_differs_from_the_table(monkeypatch, tmp_path, capsys):
     import demo.classroom as demo_module
 
-    reports = expected_reports()
-    for r in reports.values():
+    reports, a2_reports = expected_reports(), expected_reports(A2_EXPECTED)
+    for r in [*reports.values(), *a2_reports.values()]:
         r["max_score"] = 100.0
     reports["s07"]["violations"] = []
-    monkeypatch.setattr(demo_module, "run_demo", lambda root, jobs: FakeRun(reports))
+    monkeypatch.setattr(demo_module, "run_demo",
+                        lambda root, jobs: {"A4": FakeRun(reports), "A2": FakeRun(a2_reports)})
     monkeypatch.setattr("autograder.grading.grade.print_table", lambda run, config: None)
     monkeypatch.setattr("autograder.core.config.find_config", lambda name, course: None)
     assert demo_module.main(["--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "1 of 14 students did not get the expected outcome" in err and "s07:" in err
+    assert "A2:" not in err  # the A2 class matched its table
+
+
+def test_demo_exits_0_and_says_so_when_every_student_matches(monkeypatch, tmp_path, capsys):
+    import demo.classroom as demo_module
+
+    reports, a2_reports = expected_reports(), expected_reports(A2_EXPECTED)
+    for r in [*reports.values(), *a2_reports.values()]:
+        r["max_score"] = 100.0
+    monkeypatch.setattr(demo_module, "run_demo",
+                        lambda root, jobs: {"A4": FakeRun(reports), "A2": FakeRun(a2_reports)})
+    monkeypatch.setattr("autograder.grading.grade.print_table", lambda run, config: None)
+    monkeypatch.setattr("autograder.core.config.find_config", lambda name, course: None)
+    assert demo_module.main(["--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "All 17 students (A4: 14, A2: 3) got the outcome" in captured.out
+    assert "s15: full marks: graded 56/100" in captured.out
 
 
 def test_demo_stops_before_building_when_the_sandbox_is_missing(monkeypatch, tmp_path, capsys):
@@ -173,11 +233,12 @@ def formgrader(demo):
             server.kill()
 
 
-def test_formgrader_lists_a4_with_its_14_submissions(formgrader):
+def test_formgrader_lists_a4_with_its_14_submissions_and_a2_with_its_3(formgrader):
     port, token = formgrader
     assignments = formgrader_get(port, token, "/formgrader/api/assignments")
-    assert [a["name"] for a in assignments] == ["A4"]
-    assert assignments[0]["num_submissions"] == len(STUDENTS)
+    assert sorted(a["name"] for a in assignments) == ["A2", "A4"]
+    counts = {a["name"]: a["num_submissions"] for a in assignments}
+    assert counts == {"A4": len(STUDENTS), "A2": len(A2_STUDENTS)}
     submissions = formgrader_get(port, token, "/formgrader/api/submissions/A4")
     assert sorted(s["student"] for s in submissions) == sorted(EXPECTED)
     assert all(s["autograded"] for s in submissions)
@@ -214,17 +275,18 @@ def test_a_manual_grade_entered_in_formgrader_reaches_the_kits_grades(formgrader
     from autograder.grading.gradebook import default_db_url, export_totals
 
     port, token = formgrader
-    root, run = demo
+    root, runs = demo
+    run = runs["A4"]
     notebooks = formgrader_get(port, token, "/formgrader/api/submitted_notebooks/A4/two_layer_net")
     s01 = next(nb for nb in notebooks if nb["student"] == "s01")
     grades = formgrader_get(port, token, f"/formgrader/api/grades?submission_id={s01['id']}")
     question = next(g for g in grades if g["name"] == "inline_relu_gate")
     formgrader_put(port, token, f"/formgrader/api/grade/{question['id']}",
                    {"manual_score": 5, "extra_credit": 0})
-    again = grade_class("A4", root / "submissions", root / "out", course=root / "course", jobs=1,
-                        stream=io.StringIO())
+    again = grade_class("A4", root / "A4" / "submissions", root / "A4" / "out", course=root / "course",
+                        jobs=1, stream=io.StringIO())
     assert again.reports["s01"]["score"] == pytest.approx(run.reports["s01"]["score"] + 5)
-    with (root / "out" / "grades.csv").open() as fh:
+    with (root / "A4" / "out" / "grades.csv").open() as fh:
         rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh)}
     totals = export_totals(default_db_url(root / "course"), "A4")
     assert {sid: round(t, 4) for sid, t in totals.items()} == {sid: round(s, 4) for sid, s in rows.items()}

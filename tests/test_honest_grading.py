@@ -1,6 +1,6 @@
 """Honest A4 submissions graded for real: `autograder grade` in a fresh process, in the sandbox.
 
-The solved A4 notebook, run once (cached like the demo's), edited as honest students' editors
+The solved A4 notebook, run once per session (cached like the demo's), edited as honest students' editors
 and habits edit it (tests/honest_styles.py), zipped with `autograder submit`, then graded as a
 class. Each keeps the full 80 automatic points; each finding is a free warning, and report.json,
 feedback.html, grades.csv and the gradebook show the same figures.
@@ -59,8 +59,8 @@ STUDENTS = (
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("honest-class")
-    # the run of the solved notebook: the content-addressed cache the demo and the adversarial
-    # corpus share (build/demo/cache, git-ignored), so the notebook runs once for all three
+    # the run of the solved notebook comes from the session's cache (tests/conftest.py), which
+    # the demo and the adversarial corpus share: the notebook runs once for all three
     course, subs = demo.build_class(root, STUDENTS, echo=lambda *_: None)
     out = root / "out"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--out", str(out),

@@ -1,7 +1,7 @@
 """The adversarial corpus: hostile or broken A4 submissions, one small builder each.
 
 Every case starts from the real A4 release with the instructor's solution grafted into its TODO
-blocks and run once (`demo.classroom.executed_solution`, cached in build/demo/cache), then
+blocks and run once (`demo.classroom.executed_solution`, cached for the session), then
 changes one thing: a TODO body (`body`), cells (the makers of tests/fixtures/make_violations.py),
 the zip (`rewrite_zip`) or the raw archive bytes. Nothing large is committed: a 50 MB notebook
 or a zip bomb is made in the test's tmp_path.
@@ -112,6 +112,10 @@ class Kit:
     def zip_path(self, sid: str) -> Path:
         return self.subs / f"{ASSIGNMENT}_{sid}.zip"
 
+    def solution(self, model: bytes | None = None) -> demo.Solution:
+        """The solved run as demo.build_student takes it (with another model if given)."""
+        return demo.Solution(ASSIGNMENT, NOTEBOOK, self.solved, {MODEL: model or self.model})
+
 
 Builder = Callable[[Kit, str], None]
 
@@ -136,7 +140,7 @@ def submitted(*edits: Edit, packaging: str = "submit", model: bytes | None = Non
     """A student who edits the solved notebook and zips it with `autograder submit`."""
     def build(kit: Kit, sid: str) -> None:
         student = demo.Student(sid, "", tuple(edits), packaging)
-        demo.build_student(student, kit.solved, model or kit.model, kit.work, kit.subs, kit.course)
+        demo.build_student(student, kit.solution(model), kit.work, kit.subs, kit.course)
     return build
 
 
@@ -220,7 +224,7 @@ def honest_members(kit: Kit, sid: str) -> dict[str, bytes]:
     tmp = kit.work / "honest" / sid
     tmp.mkdir(parents=True, exist_ok=True)
     student = demo.Student(sid, "")
-    zip_path = demo.build_student(student, kit.solved, kit.model, tmp / "w", tmp, kit.course)
+    zip_path = demo.build_student(student, kit.solution(), tmp / "w", tmp, kit.course)
     members = read_zip(zip_path)
     zip_path.unlink()
     return members

@@ -136,10 +136,11 @@ def grade(kit: Kit, cases: list[Case], guard: bool) -> Run:
 
 @pytest.fixture(scope="session")
 def solved() -> tuple[Any, bytes]:
-    """The solved, run A4 notebook and its best model (cached in build/demo/cache)."""
+    """The solved, run A4 notebook and its best model (cached for the session: demo.solution)."""
     with tempfile.TemporaryDirectory(prefix="ag-adversarial-") as tmp:
         course = demo.demo_course(Path(tmp))
-        return demo.executed_solution(course, demo.DEMO_DIR / "cache", lambda *_: None)
+        solution = demo.executed_solution(demo.ASSIGNMENT, course, echo=lambda *_: None)
+        return solution.notebook, solution.files[demo.MODEL]
 
 
 @pytest.fixture(scope="session")

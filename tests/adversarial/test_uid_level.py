@@ -51,7 +51,8 @@ def uid_python() -> str | None:
 def solved() -> tuple[Any, bytes]:
     with tempfile.TemporaryDirectory(prefix="ag-uid-") as tmp:
         course = demo.demo_course(Path(tmp))
-        return demo.executed_solution(course, demo.DEMO_DIR / "cache", lambda *_: None)
+        solution = demo.executed_solution(demo.ASSIGNMENT, course, echo=lambda *_: None)
+        return solution.notebook, solution.files[demo.MODEL]
 
 
 @pytest.fixture(scope="module")
