@@ -887,5 +887,6 @@ CASES: tuple[Case, ...] = (
 )
 
 
-# Filled by test_corpus.py, printed by conftest.py's terminal summary: sid -> {"caught", "contained"}.
-RESULTS: dict[str, dict[str, bool]] = {}
+# The user property under which test_corpus.py records each case's outcome, (sid, {"caught",
+# "contained", "control", "seconds"}), for conftest.py's terminal summary.
+CORPUS_RESULT = "adversarial-corpus"

@@ -35,8 +35,8 @@ import pytest
 from adversarial.cases import (
     ASSIGNMENT,
     CASES,
+    CORPUS_RESULT,
     FULL,
-    RESULTS,
     SECRET_ENV,
     SECRET_ENV_NAME,
     SECRET_FILE,
@@ -230,9 +230,12 @@ def test_case_gets_its_expected_outcome_and_leaves_no_trace(case: Case, request,
     report = run.reports.get(case.sid, {})
     caught = outcome_problems(case, report)
     traces = trace_problems(case, run, host)
-    RESULTS[case.sid] = {"caught": not caught, "contained": not traces,
-                         "control": case.kind == "control" and not caught,
-                         "seconds": float(report.get("grader", {}).get("seconds", 0.0) or 0.0)}
+    # For the summary table (conftest.py): on the test's report, which pytest-xdist's workers
+    # send back to the process that prints it (a module-level dict would stay in the worker).
+    request.node.user_properties.append((CORPUS_RESULT, (case.sid, {
+        "caught": not caught, "contained": not traces,
+        "control": case.kind == "control" and not caught,
+        "seconds": float(report.get("grader", {}).get("seconds", 0.0) or 0.0)})))
     assert not caught + traces, f"{case.sid} ({case.what}):\n  " + "\n  ".join(caught + traces)
 
 
