@@ -101,4 +101,4 @@ def stubs_beside(module: types.ModuleType) -> Stubs:
     """The stubs beside a loaded hidden_tests.py (its folder's stubs.py; none if the module has
     no file, e.g. tests built in memory)."""
     file = getattr(module, "__file__", None)
-    return assignment_stubs(Path(file).parent) if file else NO_STUBS
+    return assignment_stubs(Path(file).parent) if file and Path(file).is_file() else NO_STUBS

@@ -32,7 +32,8 @@ PYTHON_ENV = "AUTOGRADER_WORKER_PYTHON"  # another interpreter for the worker (u
 SANDBOX_ROOT = "/opt/ag"  # worker code inside bwrap
 SANDBOX_SITE = "/opt/site"  # numpy inside bwrap
 # Paths inside the package: only these are staged for the worker (see _stage_worker_code).
-WORKER_FILES = ("__init__.py", "grading/__init__.py", "grading/protocol.py", "grading/worker.py")
+WORKER_FILES = ("__init__.py", "grading/__init__.py", "grading/protocol.py", "grading/worker.py",
+                "grading/worker_guard.py")
 BOOT = (
     "import sys; sys.path[:0] = {paths!r}; "
     "from autograder.grading.worker import main; sys.exit(main(sys.argv[1:]))"

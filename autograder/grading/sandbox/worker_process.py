@@ -60,7 +60,7 @@ class WorkerProcess:
         to_w_r, to_w_w = os.pipe()
         from_w_r, from_w_w = os.pipe()
         # The guard's refusals come on a pipe of their own, written by the audit hook itself:
-        # student code can neither forge replies without them nor erase them (worker.Guard).
+        # student code can neither forge replies without them nor erase them (worker_guard.Guard).
         log_r, log_w = os.pipe()
         worker_argv = (["--in", str(to_w_r), "--out", str(from_w_w), "--guard-log", str(log_w)]
                        + ([] if guard else ["--no-guard"]))
