@@ -15,6 +15,8 @@ SUBMISSIONS ?= build/demo/$(A)/submissions
 OUT ?= build/grades/$(A)
 COURSE ?= build/demo/course
 PORT ?= 8888
+# extra pytest options for `make test`, e.g. PYTEST_ARGS="-n 2" (pytest-xdist: the suite is parallel-safe)
+PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test lint release release-check measure check submission grade formgrader bundle bench cifar10 clean
@@ -39,7 +41,7 @@ test: setup ## the test suite: ruff, the import layers, the release in sync with
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/autograder release --check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: setup ## ruff only
 	$(BIN)/ruff check .
