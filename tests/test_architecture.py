@@ -8,6 +8,7 @@ shared core, which imports none of them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,3 +43,33 @@ def test_a_core_module_importing_grading_breaks_the_contract(tmp_path: Path) -> 
     done = _lint_imports(tmp_path)
     assert done.returncode != 0
     assert "autograder.core.notebook -> autograder.grading.report" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/architecture.md describes the tree: one table row per module file of the package
+
+ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
+ROW_PATH = re.compile(r"^\|\s*`((?:autograder|demo)/[^`]+\.py)`\s*\|", re.M)
+
+
+def _documented_modules() -> list[str]:
+    """The module paths of docs/architecture.md's tables, one per row (the first cell)."""
+    return ROW_PATH.findall(ARCHITECTURE.read_text(encoding="utf-8"))
+
+
+def _package_modules() -> set[str]:
+    package = REPO_ROOT / "autograder"
+    return {p.relative_to(REPO_ROOT).as_posix() for p in package.rglob("*.py")
+            if "__pycache__" not in p.parts}
+
+
+def test_every_module_of_the_package_has_its_line_in_the_architecture_page() -> None:
+    missing = sorted(_package_modules() - set(_documented_modules()))
+    assert not missing, f"docs/architecture.md has no row for: {missing}"
+
+
+def test_every_module_the_architecture_page_lists_exists_once() -> None:
+    listed = _documented_modules()
+    assert len(listed) == len(set(listed)), sorted({m for m in listed if listed.count(m) > 1})
+    gone = sorted(m for m in listed if not (REPO_ROOT / m).is_file())
+    assert not gone, f"docs/architecture.md lists modules that do not exist: {gone}"
