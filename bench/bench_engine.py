@@ -24,7 +24,7 @@ from typing import Any
 from autograder.core.config import REPO_ROOT, AssignmentConfig, load_config, parse_config
 from autograder.core.module import PREAMBLE, load_trusted_module, module_source
 from autograder.grading.engine import grade_module
-from autograder.grading.hidden import InProcessCaller, run_hidden_tests
+from autograder.grading.hidden import InProcessCaller, run_hidden_tests, stubs_beside
 from autograder.grading.sandbox import SandboxError, choose_level, discard_spare
 
 SYNTHETIC = PREAMBLE + '''
@@ -93,7 +93,7 @@ def time_grading(case: tuple[Any, ...], level: str, repeat: int, prestart: bool)
             student = load_trusted_module(source, "bench_student")
             points = {g: p for g, p in config.tests.items()
                       if g not in {m.grade_id for m in config.models.values()}}
-            run_hidden_tests(tests, InProcessCaller(student), ref, points,
+            run_hidden_tests(tests, InProcessCaller(student, stubs=stubs_beside(tests)), ref, points,
                              int(config.private.get("seed", 0)))
         else:
             grade_module(source, config, tests, ref, None, sandbox=level, prestart=prestart)

@@ -21,7 +21,12 @@ from autograder.core.config import REPO_ROOT, load_config
 from autograder.core.module import load_trusted_module, module_source
 from autograder.core.notebook import read_notebook
 from autograder.grading.engine import grade_module
-from autograder.grading.hidden import InProcessCaller, load_tests_module, run_hidden_tests
+from autograder.grading.hidden import (
+    InProcessCaller,
+    load_tests_module,
+    run_hidden_tests,
+    stubs_beside,
+)
 from autograder.grading.sandbox import Limits, discard_spare
 
 
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     tests = load_tests_module(sol / "hidden_tests.py")
     model_ids = {m.grade_id for m in config.models.values()}
     points = {g: v for g, v in config.tests.items() if g not in model_ids}
-    run_hidden_tests(tests, CountingCaller(load_trusted_module(source, "honest")), ref, points,
+    run_hidden_tests(tests, CountingCaller(load_trusted_module(source, "honest"), stubs=stubs_beside(tests)), ref, points,
                      int(config.private.get("seed", 0)))
     nap = limits.call_timeout_s - args.margin
     student = sleeper_source(source, set(points), nap)
