@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autograder.core.archive import IntakeError
 from autograder.core.config import parse_config
@@ -183,3 +185,24 @@ def test_wrong_types_leave_the_folder_unidentified_not_a_crash(tmp_path: Path, s
     [entry] = collect_submissions(_export(tmp_path / "export", "submission_1:\n" + submission),
                                   "A4", CONFIG, work_dir=tmp_path / "w")
     assert entry.id_source == "unidentified" and entry.student_id.startswith("unidentified_")
+
+
+# YAML's own punctuation, Ruby keys and a real metadata's lines: text near the parser's edges.
+_FRAGMENTS = st.sampled_from([
+    "submission_1:", ":submitters:", "- ", ":sid: ", "s01", ":created_at: ", "&a ", "*a", "!!str ",
+    "!!python/object/apply:os.system ", "[", "]", "{", "}", ", ", "? ", ": ", "---", "...", "'", '"',
+    "|", ">", "#", "%YAML 1.1", "<<: ", "~", "\n", "\n  ", "\n    ", "\t", "\ufeff", "\x00",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_FRAGMENTS, st.text(max_size=8)), max_size=40).map("".join))
+def test_any_text_is_read_or_refused_with_a_status_never_an_exception(text: str) -> None:
+    try:
+        meta = parse_gradescope_metadata(text)
+    except IntakeError as exc:
+        assert exc.status == "corrupt" and exc.message.startswith("submission_metadata.yml")
+        return
+    for entry in meta.values():
+        assert entry["created_at"] is None or isinstance(entry["created_at"], str)
+        assert all(set(p) <= {"sid", "name", "email"} for p in entry["submitters"])

@@ -125,7 +125,10 @@ class _Reader:
         return out
 
     def _next(self) -> yaml.Event:
-        return next(self._events)
+        try:
+            return next(self._events)
+        except StopIteration:  # the parser ends every node it starts; never let this leak
+            raise _damaged("it ends in the middle of a value") from None
 
     # --- the three levels read
 
