@@ -105,6 +105,25 @@ def test_a_tagged_scalar_sid_is_no_id(tmp_path: Path, sid: str) -> None:
     assert meta["submission_1"]["submitters"] == [{"email": "s01@example.edu"}]
 
 
+@pytest.mark.parametrize(("metadata", "key", "expected"), [
+    # a submitter's table aliased where a submission goes
+    ("submission_1:\n  :submitters:\n  - &p\n    :sid: s01\nsubmission_2: *p\n",
+     "submission_2", {"created_at": None, "submitters": []}),
+    # a submission's table aliased where a submitter goes
+    ("submission_1: &s\n  :created_at: x\nsubmission_2:\n  :submitters:\n  - *s\n",
+     "submission_2", {"created_at": None, "submitters": [{}]}),
+    # a text aliased where the submitters go
+    ("submission_1:\n  :created_at: &t x\n  :submitters: *t\n",
+     "submission_1", {"created_at": "x", "submitters": []}),
+    # a list aliased where a text goes
+    ("submission_1:\n  :submitters: &l\n  - :sid: s01\n  :created_at: *l\n",
+     "submission_1", {"created_at": None, "submitters": [{"sid": "s01"}]}),
+])
+def test_an_alias_to_the_wrong_kind_of_value_counts_as_absent(metadata: str, key: str,
+                                                              expected: dict) -> None:
+    assert parse_gradescope_metadata(metadata)[key] == expected
+
+
 def test_an_alias_to_no_anchor_is_refused(tmp_path: Path) -> None:
     error = _refusal(tmp_path, "submission_1:\n  :results: *nowhere\n")
     assert error.status == "corrupt" and "*nowhere names no anchor" in error.message

@@ -26,11 +26,12 @@ GRADESCOPE_FOLDER = re.compile(r"submission_\d+")
 
 
 def parse_lms_time(text: str | None) -> datetime | None:
-    """An LMS time -> aware datetime, or None when it is not one complete, unambiguous time.
+    """An LMS time -> aware datetime, or None when the text is not one complete instant.
 
-    Gradescope writes '2022-10-01 12:00:00.123456789 -0700'; ISO 8601 works too. Parsed by
-    dateutil; a date or time part left out (which dateutil would fill from today) or a zone
-    name it does not know (PST) gives None rather than a guess; no zone means UTC.
+    Gradescope writes '2022-10-01 12:00:00.123456789 -0700' (fractions past microseconds are
+    dropped); ISO 8601 works too. Parsed by dateutil; a date or time part left out (which
+    dateutil would fill in from today), a zone name it does not know (PST) or an offset of a day
+    or more gives None rather than a guess; no zone means UTC.
     """
     if not text or not isinstance(text, str):
         return None

@@ -45,7 +45,6 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TEXT_TAGS = frozenset({None, "!", "tag:yaml.org,2002:str"})  # untagged, or tagged as text
 _STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-_SKIPPED = object()  # the value of an anchor on a part the intake does not read
 
 
 def read_metadata(path: Path) -> str:
@@ -103,7 +102,9 @@ class _Reader:
     def __init__(self, text: str) -> None:
         # bytes: libyaml decodes them itself, faster than from str
         self._events: Iterator[yaml.Event] = yaml.parse(text.encode("utf-8"), Loader=_LOADER)
-        self._anchors: dict[str, Any] = {}
+        # anchor -> (what the node was read as, its value): an alias is used only as the same
+        # kind of thing (a submitter's table aliased where a submission goes counts as absent)
+        self._anchors: dict[str, tuple[str, Any]] = {}
         self._left = MAX_SUBMITTERS_READ
 
     def metadata(self) -> dict[str, dict[str, Any]]:
@@ -141,9 +142,10 @@ class _Reader:
     def _submission(self, event: yaml.Event) -> dict[str, Any]:
         entry: dict[str, Any] = {"created_at": None, "submitters": []}
         if isinstance(event, yaml.AliasEvent):
-            shared = self._alias(event)
-            if isinstance(shared, dict):
-                entry = {"created_at": shared["created_at"], "submitters": list(shared["submitters"])}
+            shared = self._alias(event, "submission")
+            if shared is not None:
+                entry = {"created_at": shared["created_at"],
+                         "submitters": [dict(p) for p in shared["submitters"]]}
                 self._spend(len(entry["submitters"]))
             return entry
         if not isinstance(event, yaml.MappingStartEvent):
@@ -156,13 +158,13 @@ class _Reader:
                 entry["submitters"] = self._submitters(value)
             else:
                 self._skip(value)  # :score:, :status:, :results: ...
-        self._anchor(event, entry)
+        self._anchor(event, "submission", entry)
         return entry
 
     def _submitters(self, event: yaml.Event) -> list[dict[str, str]]:
         if isinstance(event, yaml.AliasEvent):
-            shared = self._alias(event)
-            people = [dict(p) for p in shared] if isinstance(shared, list) else []
+            shared = self._alias(event, "submitters")
+            people = [dict(p) for p in shared] if shared is not None else []
             self._spend(len(people))  # each alias counts: it becomes that many entries
             return people
         if not isinstance(event, yaml.SequenceStartEvent):
@@ -172,13 +174,13 @@ class _Reader:
         while not isinstance(item := self._next(), yaml.SequenceEndEvent):
             people.append(self._submitter(item))
         self._spend(len(people))
-        self._anchor(event, people)
+        self._anchor(event, "submitters", people)
         return people
 
     def _submitter(self, event: yaml.Event) -> dict[str, str]:
         if isinstance(event, yaml.AliasEvent):
-            shared = self._alias(event)
-            return dict(shared) if isinstance(shared, dict) else {}
+            shared = self._alias(event, "submitter")
+            return dict(shared) if shared is not None else {}
         if not isinstance(event, yaml.MappingStartEvent):
             self._skip(event)
             return {}
@@ -188,7 +190,7 @@ class _Reader:
                 self._skip(value)
             elif text := self._text(value):
                 person[key] = text
-        self._anchor(event, person)
+        self._anchor(event, "submitter", person)
         return person
 
     # --- mappings, scalars, anchors
@@ -216,16 +218,13 @@ class _Reader:
         """A scalar's text as written; None (the node consumed) for a null, a tagged value, a
         list or a table."""
         if isinstance(event, yaml.AliasEvent):
-            shared = self._alias(event)
-            return shared if isinstance(shared, str) else None
+            return self._alias(event, "text")
         if not isinstance(event, yaml.ScalarEvent):
             self._skip(event)
             return None
-        if self._null(event) or event.tag not in _TEXT_TAGS:
-            self._anchor(event, None)
-            return None
-        self._anchor(event, event.value)
-        return event.value
+        text = None if self._null(event) or event.tag not in _TEXT_TAGS else event.value
+        self._anchor(event, "text", text)
+        return text
 
     @staticmethod
     def _null(event: yaml.ScalarEvent) -> bool:
@@ -238,9 +237,9 @@ class _Reader:
         depth = 0
         while True:
             if isinstance(event, yaml.AliasEvent):
-                self._alias(event)
-            elif getattr(event, "anchor", None):
-                self._anchors[event.anchor] = _SKIPPED
+                self._alias(event, "skipped")
+            else:
+                self._anchor(event, "skipped", None)
             if isinstance(event, _STARTS):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -251,14 +250,16 @@ class _Reader:
                 return
             event = self._next()
 
-    def _anchor(self, event: yaml.Event, value: Any) -> None:
+    def _anchor(self, event: yaml.Event, kind: str, value: Any) -> None:
         if getattr(event, "anchor", None):
-            self._anchors[event.anchor] = value
+            self._anchors[event.anchor] = (kind, value)
 
-    def _alias(self, event: yaml.AliasEvent) -> Any:
+    def _alias(self, event: yaml.AliasEvent, kind: str) -> Any:
+        """The value anchored under the alias's name when it was read as `kind`, else None."""
         if event.anchor not in self._anchors:
             raise _damaged(f"the alias *{event.anchor} names no anchor")
-        return self._anchors[event.anchor]
+        anchored_kind, value = self._anchors[event.anchor]
+        return value if anchored_kind == kind else None
 
     def _spend(self, count: int) -> None:
         self._left -= count
