@@ -225,3 +225,57 @@ def test_any_text_is_read_or_refused_with_a_status_never_an_exception(text: str)
     for entry in meta.values():
         assert entry["created_at"] is None or isinstance(entry["created_at"], str)
         assert all(set(p) <= {"sid", "name", "email"} for p in entry["submitters"])
+
+
+# Documents shaped like the metadata, with anchors and aliases placed anywhere: each node may
+# carry an anchor &n0 or &n1, any node may be an alias *n0 or *n1 (defined or not), and each place
+# may hold another kind of value (a submitter where a submission goes, a list where a time goes).
+# Flow style: Ruby's leading colon is for block style, so the keys go without it here.
+_NAME = st.sampled_from(["n0", "n1"])  # few names: an alias often finds its anchor
+_ALIAS = _NAME.map(lambda n: f"*{n}")
+_SCALAR = st.sampled_from(["s01", "'0123'", "~", "2024-03-01 10:00:00 +0000", "!!str x", "!!int 3",
+                           "!ruby/object:X y", "''"])
+
+
+def _anchored(node: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(st.one_of(st.just(""), _NAME.map(lambda n: f"&{n} ")), node).map("".join)
+
+
+def _table(fields: dict[str, st.SearchStrategy[str]]) -> st.SearchStrategy[str]:
+    pairs = st.lists(st.sampled_from(sorted(fields)), unique=True, max_size=len(fields)).flatmap(
+        lambda keys: st.tuples(*(fields[k].map(lambda v, k=k: f"{k}: {v}") for k in keys)))
+    return _anchored(pairs.map(lambda items: "{" + ", ".join(items) + "}"))
+
+
+_TEXT = st.one_of(_anchored(_SCALAR), _anchored(_SCALAR), _anchored(_SCALAR), _ALIAS)
+_ANY = st.recursive(
+    _TEXT,
+    lambda inner: _anchored(st.lists(inner, max_size=3).map(lambda v: "[" + ", ".join(v) + "]")),
+    max_leaves=8,
+)
+_SUBMITTER = st.one_of(_table({"sid": _TEXT, "name": _TEXT, "email": _ANY}), _ALIAS, _ANY)
+_SUBMITTERS = st.one_of(
+    _anchored(st.lists(_SUBMITTER, max_size=3).map(lambda v: "[" + ", ".join(v) + "]")), _ANY)
+_SUBMISSION = st.one_of(
+    _table({"created_at": st.one_of(_TEXT, _SUBMITTERS), "submitters": _SUBMITTERS,
+            "results": _ANY}),
+    _SUBMITTER,
+    _ALIAS,
+)
+_SUBMISSION_KEY = st.sampled_from(["submission_1", "submission_2", "submission_3"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_SUBMISSION_KEY, _SUBMISSION), max_size=3, unique_by=lambda p: p[0]))
+def test_any_metadata_shaped_document_with_aliases_is_read_or_refused(pairs: list) -> None:
+    text = "".join(f"{key}: {node}\n" for key, node in pairs)
+    try:
+        meta = parse_gradescope_metadata(text)
+    except IntakeError as exc:
+        assert exc.status == "corrupt" and exc.message.startswith("submission_metadata.yml")
+        return
+    for entry in meta.values():
+        assert set(entry) == {"created_at", "submitters"}
+        assert entry["created_at"] is None or isinstance(entry["created_at"], str)
+        assert all(set(p) <= {"sid", "name", "email"} for p in entry["submitters"])
+        assert all(isinstance(v, str) for p in entry["submitters"] for v in p.values())
