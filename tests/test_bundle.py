@@ -129,6 +129,8 @@ def test_the_student_commands_are_answered_and_the_others_name_the_instructors_k
     assert rescue.returncode == 0 and (tmp_path / "rescued.ipynb").is_file(), rescue.stderr
     submit = kit_cli("submit", "A3", "--student-id", "2022123456", "--dir", "assignments/A3",
                      "--out", str(tmp_path / "zips"))
+    # the untouched release has no saved models yet: submit runs its checks and says what to do
+    assert submit.returncode == 1 and "Submission NOT created" in submit.stdout, submit.stderr
     data = kit_cli("data", "--help")
     assert data.returncode == 0 and "cifar10" in data.stdout
     for done in (check, rescue, submit, data):
