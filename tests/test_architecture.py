@@ -1,8 +1,10 @@
-"""The package's layout by role: the import-layer contract holds, and it is a live check.
+"""The package's layout by role: the import contracts hold, and they are live checks.
 
-The contract (pyproject.toml, `[tool.importlinter]`): the command line sits on top of grading,
+The contracts (pyproject.toml, `[tool.importlinter]`): the command line sits on top of grading,
 authoring and the student side, which are independent of each other, and all three sit on the
-shared core, which imports none of them.
+shared core, which imports none of them; the core and the student side import nothing of the
+`instructor` extra (the student bundle installs only the base dependencies). docs/architecture.md
+has one line per module.
 """
 
 from __future__ import annotations
@@ -31,18 +33,59 @@ def test_the_import_layer_contract_holds() -> None:
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
-def test_a_core_module_importing_grading_breaks_the_contract(tmp_path: Path) -> None:
-    """The contract is read and enforced, not vacuously kept: one upward import in a copy of the
-    package is reported, by name."""
+def _lint_a_copy_with(tmp_path: Path, line: str) -> subprocess.CompletedProcess[str]:
+    """import-linter on a copy of the package whose core/notebook.py ends with `line`."""
     shutil.copytree(REPO_ROOT / "autograder", tmp_path / "autograder",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     module = tmp_path / "autograder" / "core" / "notebook.py"
-    module.write_text(module.read_text(encoding="utf-8") + "\nimport autograder.grading.report  # noqa\n",
-                      encoding="utf-8")
-    done = _lint_imports(tmp_path)
+    module.write_text(module.read_text(encoding="utf-8") + f"\n{line}  # noqa\n", encoding="utf-8")
+    return _lint_imports(tmp_path)
+
+
+def test_a_core_module_importing_grading_breaks_the_contract(tmp_path: Path) -> None:
+    """The contract is read and enforced, not vacuously kept: one upward import in a copy of the
+    package is reported, by name."""
+    done = _lint_a_copy_with(tmp_path, "import autograder.grading.report")
     assert done.returncode != 0
     assert "autograder.core.notebook -> autograder.grading.report" in done.stdout
+
+
+def test_a_core_module_importing_an_instructor_package_breaks_the_contract(tmp_path: Path) -> None:
+    done = _lint_a_copy_with(tmp_path, "def _f():\n    import jinja2")  # inside a function too
+    assert done.returncode != 0
+    assert "autograder.core.notebook -> jinja2" in done.stdout
+
+
+def _contract(name_start: str) -> dict:
+    from autograder.core.config import tomllib
+
+    data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in data["tool"]["importlinter"]["contracts"]
+                   if c["name"].startswith(name_start)]
+    return contract
+
+
+def test_the_forbidden_instructor_packages_are_the_instructor_extra() -> None:
+    """The list in the contract is the import names of the packages only the `instructor` extra
+    installs (not the base dependencies, not the students' `student` extra), so a package added
+    to that extra is forbidden to the student side as soon as it is added."""
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    from autograder.core.config import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {Requirement(r).name.lower().replace("_", "-") for r in requirements}
+
+    extras = project["optional-dependencies"]
+    instructor_only = names(extras["instructor"]) - names(project["dependencies"]) - names(extras["student"])
+    imports = {top for top, dists in packages_distributions().items() if not top.startswith("_")
+               and any(d.lower().replace("_", "-") in instructor_only for d in dists)}
+    assert set(_contract("The student side and the core")["forbidden_modules"]) == imports
 
 
 # ---------------------------------------------------------------------------------------------
