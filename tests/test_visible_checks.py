@@ -182,6 +182,8 @@ MUTANTS = [
       ("np.argmax(scores, axis=1)", "np.argmax(scores, axis=1).astype(float)")),
     M("nn-predict-lowest", "A4", "a4-predict-check", "a4-predict", "highest score",
       ("np.argmax(scores, axis=1)", "np.argmin(scores, axis=1)")),
+    M("nn-predict-all-zeros", "A4", "a4-predict-check", "a4-predict", "nn_predict is wrong",
+      ("np.argmax(scores, axis=1)", "np.zeros(len(X), dtype=np.int64)")),
     M("nn-predict-ignores-loss-func", "A4", "a4-predict-check", "a4-predict", "loss_func(params, X), the function",
       ("scores = loss_func(params, X)", "scores = nn_forward_pass(params, X)[0]")),
     # --- A4 nn_train (block 0: the step, block 1: the end of an epoch)
@@ -271,3 +273,32 @@ def test_the_right_implementation_passes_every_visible_check(assignment):
     nb = vs.with_bodies(vs.release(assignment), reference_bodies(assignment))
     failed = {cid: o for cid, o in vs.run(nb).items() if not o.ok}
     assert failed == {}
+
+
+def test_a4_gradient_check_prints_all_eight_errors_in_backprop_order_before_it_fails():
+    """A missing ReLU gate fails the A4 gradient check only after every relative error is printed
+    (W2, b2, W1, b1 at reg 0, then at reg 0.05), and dW2, db2 pass: the first wrong one is dW1."""
+    import contextlib
+    import io
+    import re
+
+    mutant = next(m for m in MUTANTS if m.name == "backward-no-relu-gate")
+    nb = mutant.notebook()
+    skip = vs.SLOW | (set(vs.grade_cells(nb)) - {mutant.check})
+    namespace: dict = {"__name__": "__main__"}
+    printed = io.StringIO()
+    for cell in nb.cells:
+        cid = vs.cell_id(cell)
+        if cell.get("cell_type") != "code" or cid in skip:
+            continue
+        if cid != mutant.check:
+            assert vs.run_cell(vs.source_of(cell), namespace, cid).ok, cid
+            continue
+        with contextlib.redirect_stdout(printed), pytest.raises(AssertionError, match="dW1"):
+            exec(compile(vs.source_of(cell), cid, "exec"), namespace)  # noqa: S102 - our notebook
+        break
+    found = re.findall(r"d(W2|b2|W1|b1) max relative error: (\S+)", printed.getvalue())
+    assert [name for name, _ in found] == ["W2", "b2", "W1", "b1"] * 2
+    errors = [float(e) for _, e in found]
+    assert max(errors[0], errors[1], errors[4], errors[5]) < 1e-8 < min(errors[2], errors[6])
+    assert printed.getvalue().index("reg = 0.0:") < printed.getvalue().index("reg = 0.05:")
