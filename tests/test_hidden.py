@@ -305,7 +305,7 @@ def test_student_error_inside_a_case_fails_it_and_the_test_goes_on():
 
     (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 2}, 0)
     assert (r.score, r.status) == (1.0, "error")
-    assert "ValueError: bad shape 1" in r.message
+    assert "ValueError raised in boom" in r.message and "bad shape" not in r.message
     assert "Traceback" not in r.message and "hidden" not in r.message
 
 
@@ -319,7 +319,8 @@ def test_student_error_outside_a_case_ends_the_test():
         ctx.check(True, "never reached")
 
     (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 2}, 0)
-    assert (r.score, r.status, r.message.splitlines()[-1]) == (1.0, "error", "KeyError: 'W1'")
+    assert (r.score, r.status) == (1.0, "error")
+    assert r.message.splitlines()[-1].startswith("KeyError raised in boom") and "W1" not in r.message
 
 
 def test_a_missing_function_is_a_student_error():

@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 import traceback
 from collections import Counter
@@ -24,7 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import __version__
 from autograder.core.config import (
@@ -65,6 +66,9 @@ from autograder.grading.report import (
     write_report_json,
     write_summary,
 )
+
+if TYPE_CHECKING:
+    from autograder.grading.gradebook import GradebookWriter
 
 # ---------------------------------------------------------------------------------------------
 # The grading key and submission hashes
@@ -125,7 +129,7 @@ class Parent:
 
     def __init__(self, config: AssignmentConfig, course: Path, out: Path, db_url: str | None,
                  release_nbs: dict[str, Any], strict: bool = False):
-        from autograder.grading.gradebook import GradebookWriter, default_db_url
+        from autograder.grading.gradebook import default_db_url
 
         self.config, self.course, self.out = config, course, out
         self.release_nbs = release_nbs
@@ -136,11 +140,34 @@ class Parent:
             self.last_logged[entry["student_id"]] = entry.get("new")
         self.peak_worker_kib = 0
         self.db_url = db_url or default_db_url(course)
-        self.gradebook = GradebookWriter(self.db_url, config, release_nbs)
-        self.gradebook.sync_assignment()
+        self._gradebook: GradebookWriter | None = None
+        # Importing the gradebook (nbgrader.api: nbgrader's server extensions, SQLAlchemy,
+        # alembic) is most of a grade run's fixed start-up. Import it on a thread while the pool
+        # starts and grades the first submission; the gradebook itself is opened on this thread
+        # (nbgrader's sessions are per thread) by `open_gradebook`, before any result is saved.
+        self._warm = threading.Thread(target=_import_gradebook, name="import-gradebook", daemon=True)
+        self._warm.start()
+
+    @property
+    def gradebook(self) -> GradebookWriter:
+        """The assignment's gradebook, opened and synced on first use (`open_gradebook`)."""
+        return self.open_gradebook()
+
+    def open_gradebook(self) -> GradebookWriter:
+        """Open the gradebook and sync the assignment's cells, once; raises what opening the
+        database raises (a wrong --db: SQLAlchemyError), so call it outside `finish_safely`."""
+        if self._gradebook is None:
+            from autograder.grading.gradebook import GradebookWriter
+
+            gradebook = GradebookWriter(self.db_url, self.config, self.release_nbs)
+            gradebook.sync_assignment()
+            self._gradebook = gradebook
+        return self._gradebook
 
     def close(self) -> None:
-        self.gradebook.close()
+        self._warm.join()  # never leave an import running on a thread at interpreter exit
+        if self._gradebook is not None:
+            self._gradebook.close()
 
     def overrides_for(self, student_id: str) -> list[Override]:
         """The TA's overrides (JSON store) then the manual scores entered in formgrader."""
@@ -272,6 +299,15 @@ class Parent:
         if report.submission.submitted_at:
             atomic_write_text(submitted / "timestamp.txt", f"{report.submission.submitted_at}\n")
         return dropped_by_nb
+
+
+def _import_gradebook() -> None:
+    """Import nbgrader's gradebook API (run on a thread by `Parent`; a failure is left to the
+    import `Parent.open_gradebook` makes, which reports it)."""
+    try:
+        import nbgrader.api  # noqa: F401
+    except Exception:  # noqa: BLE001, S110 - re-raised by the real import
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,6 +487,7 @@ def grade_class(
             progress = Progress(len(to_grade), f"Grading {assignment}", stream)
 
             def done(result: GradeResult) -> None:
+                parent.open_gradebook()  # a database that cannot be opened stops the class here
                 report = parent.finish_safely(result, cause.get(result.student_id, "graded")).to_json()
                 run.reports[result.student_id] = report
                 run.graded.append(result.student_id)
@@ -465,6 +502,7 @@ def grade_class(
                     progress.console.print("sandbox level 'uid': grading one submission at a "
                                            "time (docs/sandbox.md)", markup=False)
                 run_pool(to_grade, workers, done, pipeline, strict)
+            parent.open_gradebook()  # the assignment is synced even when nobody was graded
         finally:
             if progress is not None:
                 progress.close()

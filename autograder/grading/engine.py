@@ -20,6 +20,7 @@ from typing import Any
 from autograder.core.config import AssignmentConfig
 from autograder.core.models import check_model
 from autograder.grading.hidden import Stubs, collect_tests, run_hidden_tests, stubs_beside
+from autograder.grading.hidden.errors import guard_operation
 from autograder.grading.measure import (
     LOOPING_NOTE,
     REPLACED_NOTE,
@@ -95,6 +96,7 @@ def grade_module(
     stubs = stubs if stubs is not None else stubs_beside(tests_module)
     with SandboxCaller(module_source, sandbox, limits, config.allowed_imports, guard,
                        prestart=prestart, loop_free=config.loop_free, stubs=stubs) as caller:
+        caller.where = where  # the place of a student's exception, in their notebook
         calls = CallLog(caller)  # which functions each test called, for zero_tests below
         results = run_hidden_tests(tests_module, calls, ref_module, points, seed, on_result=calls.done)
         # loop-free, measured (autograder.grading.measure): after the tests, in the same worker
@@ -136,6 +138,7 @@ def _groups_without_tests(tests_module: ModuleType, points: dict[str, float]) ->
 def _sandbox_violation(config: AssignmentConfig, what: str) -> dict[str, Any]:
     policy = config.rule("sandbox-violation")
     return {"rule": "sandbox-violation", "severity": policy.severity,
-            "message": f"Your code tried {what.replace(' is not allowed in graded code', '')}, "
+            # guard_operation: the guard's wording only, never a path or name the student chose
+            "message": f"Your code tried {guard_operation(what) or 'an operation'}, "
                        "which is not allowed in graded code.",
             "cell": None, "deduction": policy.deduction}

@@ -28,8 +28,6 @@ __all__ = ["ClassRun", "Progress", "StepFailed", "cli_grade", "grade_class", "gr
 def cli_grade(args: argparse.Namespace) -> int:
     """`autograder grade A SUBMISSIONS --out OUT ...`: exit 0 when the class is done, even if
     students failed; 1 only when the class cannot be graded at all (clear message, no traceback)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from autograder.core.archive import IntakeError
     from autograder.grading.sandbox import SandboxError, preflight
 
@@ -50,7 +48,10 @@ def cli_grade(args: argparse.Namespace) -> int:
     except (ConfigError, IntakeError, ValueError) as exc:
         print(f"autograder grade: {exc}", file=sys.stderr)
         return 1
-    except SQLAlchemyError as exc:  # a wrong --db: say which option, not a driver traceback
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        # a wrong --db: say which option, not a driver traceback
         print(f"autograder grade: the gradebook at {args.db or 'the default'} cannot be used "
               f"({type(exc).__name__}: {str(exc).splitlines()[0]}); check --db "
               "(e.g. sqlite:////path/to/gradebook.db).", file=sys.stderr)
@@ -64,3 +65,10 @@ def cli_grade(args: argparse.Namespace) -> int:
               "summary.html. Rerunning grades them again.", file=sys.stderr)
         return 1
     return 0
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """Whether exc is SQLAlchemy's (opening the gradebook). SQLAlchemy is not imported for the
+    check: it is loaded only when the gradebook is opened, and then only can it have raised."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)

@@ -104,6 +104,7 @@ def run_one(
     except StudentError as exc:  # outside any case: the test ends here
         unit = Unit("")
         unit.fail(exc.text, exc.status)
+        unit.internal = exc.detail  # the full message, for the staff's grader.log only
         ctx.units.append(unit)
     except Exception as exc:  # noqa: BLE001 - the student's result broke the test's code
         unit = Unit("")

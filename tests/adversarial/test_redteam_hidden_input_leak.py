@@ -1,0 +1,59 @@
+"""Red team: a student's exception message echoes a hidden input back into their feedback.
+
+`raise ValueError(str(a.ravel().tolist()))` in a graded function used to put the hidden test's
+private input, at full precision, into the test's message (report.json and feedback.html).
+Hidden inputs are the same for every submission, so a class could harvest them. Secure
+behaviour: the student sees the exception's type and where their code raised it; the full
+message reaches only the staff's log.
+"""
+
+from __future__ import annotations
+
+import re
+
+from autograder.grading.hidden.errors import from_reply
+from tests.test_engine import HONEST, by_name, grade
+
+LEAKY = HONEST.replace("    return a + b\n", "    raise ValueError(str(a.ravel().tolist()))\n", 1)
+FLOAT = re.compile(r"-?\d\.\d{6,}")  # a float printed at full precision
+
+
+def test_a_hidden_input_in_an_exception_message_is_not_shown_to_the_student():
+    result = grade(LEAKY)
+    entry = by_name(result)["add_matches_reference"]
+    assert entry["status"] == "error"
+    assert not FLOAT.search(entry["message"]), entry["message"]
+    assert "ValueError" in entry["message"]
+
+
+def test_the_student_is_told_where_their_code_raised_and_how_to_see_the_message():
+    lines = LEAKY.splitlines()
+    raise_line = next(i for i, ln in enumerate(lines, 1) if "raise ValueError" in ln)
+    result = grade(LEAKY, where=lambda line: (7, line - raise_line + 2))
+    message = by_name(result)["add_matches_reference"]["message"]
+    assert "ValueError raised in add (cell 7, line 2)" in message
+    assert "check cell for add" in message
+
+
+def test_the_full_exception_message_goes_to_the_staff_log():
+    result = grade(LEAKY)
+    assert FLOAT.search("\n".join(result.log))
+
+
+def test_an_exception_class_named_by_the_student_is_not_shown_by_name():
+    leaky = HONEST.replace("    return a + b\n",
+                           "    raise type('E' + str(a.size), (Exception,), {})()\n", 1)
+    message = by_name(grade(leaky))["add_matches_reference"]["message"]
+    assert "E12" not in message and "a class your code defines" in message
+
+
+def test_a_forged_bad_result_reply_does_not_carry_text_through():
+    forged = {"ok": False, "kind": "bad-result", "type": "BadResult",
+              "message": "add returned [-2.21906154784222, -1.0408597552710535]"}
+    assert not FLOAT.search(from_reply(forged, "add").text)
+
+
+def test_a_forged_grader_error_type_does_not_carry_text_through():
+    forged = {"ok": False, "kind": "exception", "type": "NameError",
+              "message": "add is not defined -2.21906154784222"}
+    assert not FLOAT.search(from_reply(forged, "add").text)
