@@ -21,7 +21,8 @@ The assignment's stubs (functions a hidden test passes by name, from its solutio
 come with the load and run before the guard is installed and before any student code.
 
 Error replies: {"ok": false, "kind": "exception"|"bad-result"|"no-module"|"stubs", "type": str,
-"message": str} ("stubs": the assignment's stubs did not load: the grader's problem). Every reply carries "out" (the student's stdout/stderr, capped) and "guard"
+"message": str} ("stubs": the assignment's stubs did not load: the grader's problem); an exception of
+student code adds "line" (the graded module's line where it was raised, or null). Every reply carries "out" (the student's stdout/stderr, capped) and "guard"
 (operations the import guard refused). No traceback frames are sent: grader code in them
 would tell the student nothing and the grader's paths are none of their business.
 
@@ -51,6 +52,20 @@ def _exc_text(exc: BaseException) -> str:
     except BaseException:  # noqa: BLE001 - a hostile __str__
         text = "<message could not be printed>"
     return text[:EXC_MESSAGE_CAP]
+
+
+def _student_line(exc: BaseException) -> int | None:
+    """The graded module's line where exc was raised (its innermost frame in the student's
+    code), or the line a SyntaxError names; None when no frame is the student's."""
+    if isinstance(exc, SyntaxError) and exc.filename == STUDENT_FILE:
+        return exc.lineno if type(exc.lineno) is int else None
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == STUDENT_FILE and type(tb.tb_lineno) is int:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 # Python-level work counted per call before the meter stops counting (a naive loop over the
@@ -266,7 +281,9 @@ class Worker:
                 exec(code, module.__dict__)  # noqa: S102 - this process exists to run it
         except BaseException as exc:  # noqa: BLE001 - SyntaxError, SystemExit, anything
             self.load_error = (type(exc).__name__, _exc_text(exc))
-            return self._error("exception", *self.load_error, sink)
+            reply = self._error("exception", *self.load_error, sink)
+            reply["line"] = _student_line(exc)
+            return reply
         self.module = module
         self.own.verify(vars(module))
         names = sorted(k for k, v in vars(module).items() if isinstance(v, types.FunctionType))
@@ -311,8 +328,10 @@ class Worker:
                 with self._student_running(sink), meter or contextlib.nullcontext():
                     result = func(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
-                return self._error("exception", type(exc).__name__, _exc_text(exc), sink,
-                                   self._measured(work, meter))
+                reply = self._error("exception", type(exc).__name__, _exc_text(exc), sink,
+                                    self._measured(work, meter))
+                reply["line"] = _student_line(exc)
+                return reply
             self._measured(work, meter)
             try:
                 self.protocol.to_tagged(result, [])  # typed check now, with a clear message

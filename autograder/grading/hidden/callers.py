@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from autograder.grading import protocol
-from autograder.grading.hidden.errors import StudentError, StudentTimeout, bad_result
+from autograder.grading.hidden.errors import StudentError, StudentTimeout, bad_result, raised
 from autograder.grading.hidden.stubs import NO_STUBS, Stubs
 from autograder.grading.protocol import CappedText, FuncRef, ProtocolError
 
@@ -147,7 +147,7 @@ class InProcessCaller(CallerBase):
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - SystemExit too: student code ended
-            raise StudentError(type(exc).__name__, str(exc)) from None
+            raise raised(type(exc).__name__, str(exc), func.__name__) from None
         finally:
             if use_timer:
                 signal.setitimer(signal.ITIMER_REAL, 0)

@@ -119,6 +119,7 @@ class Context:
             yield unit
         except StudentError as exc:
             unit.fail(exc.text, exc.status)
+            unit.internal = exc.detail  # the full message, for the staff's grader.log only
         except Exception as exc:  # noqa: BLE001 - a result the test could not use
             unit.fail(f"could not check the result ({type(exc).__name__}: {exc})")
             unit.internal = traceback.format_exc()

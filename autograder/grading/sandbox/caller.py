@@ -19,6 +19,7 @@ from autograder.grading.hidden import (
     StudentError,
     StudentTimeout,
 )
+from autograder.grading.hidden.errors import Where, from_reply
 from autograder.grading.sandbox.levels import choose_level
 from autograder.grading.sandbox.limits import Limits, SandboxError
 from autograder.grading.sandbox.slots import SlotLease, is_root, sweep_uid_files
@@ -84,6 +85,8 @@ class SandboxCaller(CallerBase):
         self.worker: WorkerProcess | None = None
         self.starts = 0
         self.load_error: StudentError | None = None
+        # graded-module line -> the student's (cell, line), for the place of their exceptions
+        self.where: Where | None = None
         self.functions: list[str] = []
         self.violations: list[str] = []
         self._output = CappedWriter(self.limits.output_kb * 1024)
@@ -280,11 +283,11 @@ class SandboxCaller(CallerBase):
         if load and reply.get("kind") == "stubs":  # the instructor's stubs, not the student
             raise SandboxError(f"the assignment's stubs did not load in the worker: "
                                f"{str(reply.get('type'))[:100]}: {str(reply.get('message'))[:300]}")
-        error = StudentError(str(reply.get("type", "Error")), str(reply.get("message", "")))
+        # The message of an error reply is untrusted and may echo hidden inputs: from_reply shows
+        # the student only what the grader can vouch for (the full text goes to grader.log).
+        error = from_reply(reply, what, self.where, load)
         if load:
-            self.load_error = StudentError(
-                error.exc_type, f"your code could not be loaded: {error.message}")
-            raise self.load_error
+            self.load_error = error
         raise error
 
     def _check_budget(self, what: str) -> None:
