@@ -79,9 +79,17 @@ def unidentified_id(file_name: str) -> str:
     return f"{UNIDENTIFIED_PREFIX}_{readable}_{digest}"
 
 
+def printable(text: object, keep: str = "") -> str:
+    """text with every character that is not printable (C0/C1 controls such as ESC, BEL and
+    CSI, DEL, bidi overrides and isolates, line separators...) written as a visible `\\xNN`
+    escape, except those in keep (e.g. "\\n\\t" for a multi-line log): safe to show on a
+    terminal or in a file someone will `cat`."""
+    return "".join(ch if ch.isprintable() or ch in keep else f"\\x{ord(ch):02x}" for ch in str(text))
+
+
 def shown_id(text: object, limit: int = 80) -> str:
     """A hostile id as one printable line, for messages (never for paths)."""
-    s = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
+    s = printable(text)
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 

@@ -33,7 +33,7 @@ from autograder.core.contracts import (
     Report,
     TestOutcome,
 )
-from autograder.core.identity import student_path
+from autograder.core.identity import printable, student_path
 from autograder.core.rules import RULE_HINTS  # one action per rule, shown under each violation
 from autograder.core.score import Override, ScoreResult, score_submission
 from autograder.grading.overrides import atomic_write_text
@@ -162,7 +162,10 @@ def write_grader_log(out_dir: str | Path, result: GradeResult) -> Path | None:
              result.message, diagnostics.log]
     if diagnostics.output:
         parts.append("--- the student's output in the hidden tests ---\n" + diagnostics.output)
-    atomic_write_text(path, "\n\n".join(p for p in parts if p).rstrip() + "\n")
+    # Student output and tracebacks quoting their text may carry terminal escapes (window
+    # title, clipboard, clearing the screen) aimed at whoever `cat`s this file: neutralized.
+    text = printable("\n\n".join(p for p in parts if p).rstrip(), keep="\n\t")
+    atomic_write_text(path, text + "\n")
     return path
 
 
