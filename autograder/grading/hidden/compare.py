@@ -35,7 +35,9 @@ def _wrt_label(wrt: int | tuple[int, str]) -> str:
     return f"{wrt[1]}" if isinstance(wrt, tuple) else f"argument {wrt}"
 
 
-def _get(args: Sequence[Any], wrt: int | tuple[int, str]) -> Any:
+def _differentiated(args: Sequence[Any], wrt: int | tuple[int, str]) -> Any:
+    """The argument a gradient is taken with respect to: `args[i]`, or `args[i][key]` for a
+    parameter of a dict argument (wrt = (i, key))."""
     return args[wrt[0]][wrt[1]] if isinstance(wrt, tuple) else args[wrt]
 
 

@@ -20,7 +20,7 @@ from autograder.grading.hidden.compare import (
     _CheckFailed,
     _compare,
     _difference,
-    _get,
+    _differentiated,
     _index,
     _nbytes,
     _numeric,
@@ -194,7 +194,7 @@ class Context:
         num_checks None checks every entry, else a sample drawn from ctx.rng.
         """
         label = f"gradient of {name} w.r.t. {_wrt_label(wrt)}"
-        base = _get(args, wrt)
+        base = _differentiated(args, wrt)
         x = np.asarray(base, dtype=np.float64)
         try:
             grad = _numeric(analytic, x, f"analytic {label}")
