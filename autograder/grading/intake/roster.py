@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,31 @@ def settle(
 ) -> list[SubmissionEntry]:
     """One entry per student: each unit identified, then the latest attempt kept."""
     entries = [identify(u, config, roster) for u in units]
-    return keep_latest(entries)
+    return case_twins_for_review(keep_latest(entries))
+
+
+def case_twins_for_review(entries: list[SubmissionEntry]) -> list[SubmissionEntry]:
+    """Ids equal but for case (`Bob`, `bob`) are one report folder on a case-insensitive file
+    system (macOS, Windows, a course folder copied there): of such twins the id that sorts first
+    is kept and each other entry becomes `unidentified` (graded as failed under a safe name,
+    listed for review), never graded into its twin's folder. `entries`: one per id, sorted."""
+    first: dict[str, SubmissionEntry] = {}
+    out: list[SubmissionEntry] = []
+    for entry in entries:
+        if entry.id_source == "unidentified":
+            out.append(entry)
+            continue
+        twin = first.setdefault(entry.student_id.casefold(), entry)
+        if twin is not entry:
+            why = (f"Whose submission this is is unknown: its id {shown_id(entry.student_id)!r} "
+                   f"(from '{shown_id(entry.path.name)}') differs only in case from the id "
+                   f"{shown_id(twin.student_id)!r} (from '{shown_id(twin.path.name)}'), and the two "
+                   "would share one report folder on some file systems. Find out whose it is, "
+                   "then rename it or map it with --roster and grade again.")
+            entry = replace(entry, student_id=unidentified_id(entry.path.name),
+                            id_source="unidentified", unidentified=why, violations=[])
+        out.append(entry)
+    return out
 
 
 def identify(
