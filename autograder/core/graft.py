@@ -197,6 +197,15 @@ def body_escapes(source: str, spans: list[tuple[int, int, int]]) -> dict[int, tu
     string or bracket that continues at column 0 is not a statement. A cell that does not parse
     has no escapes here: its module fails to import and earns nothing anyway.
     """
+    lines = source.split("\n")
+    # Checked before parsing: a vertical tab makes the cell unparsable, a form feed moves the
+    # line to column 0; either way the body is not graded, with this message.
+    odd = {k: next((i for i in range(a, b + 1) if _odd_indent(lines[i - 1])), None)
+           for k, (a, b, _) in enumerate(spans)}
+    odd_found = {k: (row, "a form feed or vertical tab in a line's indentation moves it out of "
+                          "the block") for k, row in odd.items() if row is not None}
+    if odd_found:
+        return odd_found  # graded as the stub, then checked again without them
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
         tree = ast.parse(source)
@@ -207,7 +216,6 @@ def body_escapes(source: str, spans: list[tuple[int, int, int]]) -> dict[int, tu
         return next((k for k, (a, b, _) in enumerate(spans) if a <= line <= b), None)
 
     found: dict[int, tuple[int, str]] = {}
-    lines = source.split("\n")
     for k, (first, last, indent) in enumerate(spans):
         if not _parses_alone(lines[first - 1:last], indent):
             found[k] = (first, "a string or bracket in it is closed in another block, or not at all")
@@ -230,12 +238,54 @@ def body_escapes(source: str, spans: list[tuple[int, int, int]]) -> dict[int, tu
             if k is not None and col < spans[k][2] and k not in found:
                 found[k] = (row, "a statement starts left of the TODO markers, outside the block")
         starts_statement = tok.type == tokenize.OP and tok.string == ";"
+    for k, row in escaped_statements(tree, spans).items():
+        found.setdefault(k, (row, "a statement in it runs outside its function"))
     for node in ast.walk(tree):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             k = block_of(node.lineno)
             if k is not None and k not in found:
                 word = "global" if isinstance(node, ast.Global) else "nonlocal"
                 found[k] = (node.lineno, f"`{word}` reaches names outside the block")
+    return found
+
+
+def _odd_indent(line: str) -> bool:
+    """Whether a line's indentation holds a form feed or vertical tab (Python resets the
+    indentation column at a form feed, so `    \\x0cx = 1` is a statement at column 0)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    return "\x0c" in indent or "\x0b" in indent
+
+
+def escaped_statements(tree: ast.Module, spans: list[tuple[int, int, int]]) -> dict[int, int]:
+    """{block index: line} for the indented TODO bodies with a statement that is not nested in
+    the block their markers are in, decided on the parsed cell (so no whitespace trick that
+    fools a column count matters): the outermost statements starting in the span must all be
+    in the body of one and the same compound statement (the function, loop... around the
+    markers), which starts before the span. A block at column 0 (a module-level TODO) has
+    nothing to stay in.
+    """
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+
+    def in_span(node: ast.AST | None, first: int, last: int) -> bool:
+        line = getattr(node, "lineno", None)
+        return isinstance(line, int) and first <= line <= last
+
+    found: dict[int, int] = {}
+    for k, (first, last, indent) in enumerate(spans):
+        if indent == 0:
+            continue
+        outermost = sorted((n for n in ast.walk(tree) if isinstance(n, ast.stmt)
+                            and in_span(n, first, last) and not in_span(parents.get(n), first, last)),
+                           key=lambda n: n.lineno)
+        home = parents.get(outermost[0]) if outermost else None
+        for node in outermost:
+            parent = parents.get(node)
+            if parent is not home or isinstance(parent, ast.Module) or not hasattr(parent, "lineno"):
+                found[k] = node.lineno
+                break
     return found
 
 

@@ -6,6 +6,7 @@ past its END marker is graded as the release's stub, with an outside-todo-modifi
 
 from __future__ import annotations
 
+import ast
 import copy
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ import nbformat
 import pytest
 from fixtures import make_violations as mv
 
-from autograder.core.graft import graded_module, graft
+from autograder.core.graft import escaped_statements, graded_module, graft
 from autograder.core.module import module_source
 from autograder.core.releases import find_release
 from autograder.student.check import check_notebook
@@ -45,6 +46,10 @@ ESCAPES = {
     "rebind through global": "    global loss_naive\n    loss_naive = square\n    return 0.0",
     "nonlocal": "    def inner():\n        nonlocal W\n        W = 0\n    return 0.0",
     "string swallowing the code between two blocks": {0: "    _ = '''", 1: "'''\n    return 0.0"},
+    # Python resets the indentation column at a form feed: `    \x0cx` is at module level.
+    # The escaped `def` absorbs the release's lines after END, so the body parses on its own.
+    "form feed in the indentation": "    return 0.0\n    \x0closs_naive = square\n    \x0cdef _tail():",
+    "vertical tab in the indentation": "    return 0.0\n    \x0bloss_naive = square",
 }
 
 
@@ -124,3 +129,16 @@ def test_a_planted_published_version_folder_that_is_a_symlink_is_never_the_relea
     (course / "assignments" / "T1" / ".releases" / "evil").symlink_to(elsewhere, target_is_directory=True)
     release, used, notes = find_release("T1", "mini.ipynb", "evil", course)
     assert used == "2" and len(notes) == 1
+
+
+def test_a_statement_at_module_level_inside_a_span_is_found_on_the_parsed_cell() -> None:
+    # Decided on the AST, not on columns: here the tokenizer's column for `x` is 5 (past the
+    # markers' 4), yet Python runs it at module level.
+    source = "def f():\n    # BEGIN\n    y = 1\n    \x0cx = 2\n    # END\n"
+    assert escaped_statements(ast.parse(source), [(3, 4, 4)]) == {0: 4}
+
+
+def test_statements_nested_in_their_block_are_not_escapes() -> None:
+    source = ("def f(a):\n    for i in a:\n        # BEGIN\n        try:\n            y = i\n"
+              "        except ValueError:\n            y = 0\n        z = y\n        # END\n    return 1\n")
+    assert escaped_statements(ast.parse(source), [(4, 8, 8)]) == {}
