@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/bench_grade.py [-n 200] [--jobs 1 2] [--baseline-n 10] [--json-out F]
 
-Prints submissions per second, the speedup over --jobs 1 and peak memory (max RSS of the
+Prints submissions per second, CPU seconds per submission (user + system of the whole
+process tree of the configuration: grader, fork server, pool workers, sandboxes; the work done,
+which does not grow when neighbours share the cores, so --jobs scaling can be read on a busy
+machine), the speedup over --jobs 1 and peak memory (max RSS of the
 grader process, RUSAGE_SELF, and of its largest child: pool workers and sandboxes,
 RUSAGE_CHILDREN). Each configuration runs in a fresh process so the figures do not mix.
 The class cycles through the demo's A4 cases (demo/students.py), copied under new student ids
@@ -28,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Figure, command_line, figure, write_figures  # noqa: E402
+from common import Figure, become_subreaper, command_line, figure, run_measured, write_figures  # noqa: E402
 
 SPEEDUP_GOAL = ">= 1.8"
 MEMORY_GOAL = "<= 1.25"  # the kit's own: peak over N / peak over --baseline-n, i.e. no growth
@@ -96,10 +99,17 @@ def one(course: Path, subs: Path, jobs: int) -> dict[str, float]:
 
 
 def _fresh(course: Path, subs: Path, jobs: int) -> dict[str, Any]:
-    """`one` in a fresh interpreter (so peak memory is this configuration's only)."""
-    out = subprocess.run([sys.executable, __file__, "--one", str(course), str(subs), str(jobs)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    """`one` in a fresh interpreter (so peak memory is this configuration's only), with the CPU
+    seconds of its whole process tree (`cpu_s`, start-up and class copy included, and per
+    submission `cpu_per_submission`)."""
+    _seconds, cpu, done = run_measured([sys.executable, __file__, "--one", str(course), str(subs), str(jobs)])
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise subprocess.CalledProcessError(done.returncode, done.args)
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    row["cpu_s"] = cpu
+    row["cpu_per_submission"] = cpu / row["n"] if row["n"] else None
+    return row
 
 
 def run(n: int = 200, jobs: list[int] | None = None, baseline_n: int = 10) -> list[Figure]:
@@ -117,10 +127,11 @@ def run(n: int = 200, jobs: list[int] | None = None, baseline_n: int = 10) -> li
             small = _fresh(course, small_subs, jobs[0])
     base = rows[0]["per_second"]
     print(f"grade A4: {n} submissions")
-    print(f"{'jobs':>4} {'n':>4} {'seconds':>8} {'subs/s':>7} {'speedup':>7} {'errors':>6} "
+    print(f"{'jobs':>4} {'n':>4} {'seconds':>8} {'subs/s':>7} {'CPU s/sub':>9} {'speedup':>7} {'errors':>6} "
           f"{'peak self MiB':>13} {'peak worker MiB':>15}")
     for r in rows + ([small] if small else []):
         print(f"{r['jobs']:>4} {r['n']:>4} {r['seconds']:>8.1f} {r['per_second']:>7.2f} "
+              f"{r['cpu_per_submission'] or 0:>9.2f} "
               f"{r['per_second'] / base:>7.2f} {r['errors']:>6} {r['peak_self_mib']:>13.0f} {r['peak_child_mib']:>15.0f}")
     args = ["-n", str(n), "--jobs", *map(str, jobs), "--baseline-n", str(baseline_n)]
     figures = []
@@ -129,8 +140,10 @@ def run(n: int = 200, jobs: list[int] | None = None, baseline_n: int = 10) -> li
         figures.append(figure(
             f"grading speedup --jobs {last['jobs']} vs --jobs {rows[0]['jobs']} ({n} A4 submissions)",
             last["per_second"] / base, "x", SPEEDUP_GOAL,
-            f"--jobs {rows[0]['jobs']}: {base:.2f} submissions/s ({rows[0]['seconds']:.1f} s); "
-            f"--jobs {last['jobs']}: {last['per_second']:.2f}/s ({last['seconds']:.1f} s)",
+            f"--jobs {rows[0]['jobs']}: {base:.2f} submissions/s ({rows[0]['seconds']:.1f} s, CPU "
+            f"{rows[0]['cpu_per_submission'] or 0:.2f} s per submission); --jobs {last['jobs']}: "
+            f"{last['per_second']:.2f}/s ({last['seconds']:.1f} s, CPU {last['cpu_per_submission'] or 0:.2f} s "
+            "per submission)",
             command_line("bench_grade.py", args), rows=rows))
     if small:
         peak = max(r["peak_self_mib"] for r in rows)
@@ -158,6 +171,7 @@ def main() -> int:
     if args.one:
         print(json.dumps(one(Path(args.one[0]), Path(args.one[1]), int(args.one[2]))))
         return 0
+    become_subreaper()  # each configuration's fork server and workers: their CPU time counts
     write_figures(args.json_out, run(args.n, args.jobs, args.baseline_n))
     return 0
 

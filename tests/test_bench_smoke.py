@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -65,3 +66,60 @@ def test_a_goal_is_met_or_not_by_its_operator() -> None:
 
     assert meets(25.0, ">= 20") and not meets(19.9, ">= 20")
     assert meets(0.15, "<= 0.2") and not meets(0.3, "<= 0.2")
+
+
+def test_the_class_against_nbgrader_is_100_by_default_and_a_parameter() -> None:
+    run_all = _run_all()
+    assert run_all.bench_args("nbgrader", "full")[:2] == ["-n", "100"]
+    assert run_all.bench_args("nbgrader", "full", class_size=7)[:2] == ["-n", "7"]
+    smoke = run_all.bench_args("nbgrader", "smoke")
+    assert smoke[:2] == ["-n", "1"] and smoke[2:] == ["--assignments", "A3"]
+
+
+def test_run_measured_counts_the_cpu_of_a_descendant_left_orphaned() -> None:
+    # the command starts a grandchild that outlives it (as a grader's fork server does) and
+    # burns 0.3 s of its own CPU: the measured tree CPU includes it only if it was reaped
+    burn = ("import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n")
+    command = ("import subprocess, sys; "
+               f"subprocess.Popen([sys.executable, '-c', {burn!r}], start_new_session=True)")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from common import become_subreaper, "
+            "run_measured; assert become_subreaper(); "
+            f"print(run_measured([sys.executable, '-c', {command!r}])[1])")
+    out = subprocess.run([sys.executable, "-c", code, str(BENCH)], capture_output=True, text=True,
+                         check=True).stdout
+    assert float(out) >= 0.3
+
+
+def test_top_imports_keeps_top_level_imports_before_the_dispatch_slowest_first() -> None:
+    sys.path.insert(0, str(BENCH))
+    from bench_startup import top_imports
+
+    log = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:       100 |        900 |   nested.inner",
+        "import time:        50 |       1000 | small",
+        "import time:        10 |       5000 | big",
+        "something else on stderr",
+        "startup_probe: first submission dispatched",
+        "import time:        10 |       9000 | after_the_dispatch",
+    ])
+    assert top_imports(log) == [{"module": "big", "ms": 5.0}, {"module": "small", "ms": 1.0}]
+
+
+def test_the_doc_shows_the_start_up_import_profile(smoke_run: tuple[dict, str]) -> None:
+    results, _doc = smoke_run
+    row = {"to_dispatch_s": 0.5, "to_worker_s": 0.9, "parent_cpu_s": 0.4, "server_cpu_s": 0.3,
+           "worker_cpu_s": 0.01}
+    startup = {"name": "fixed start-up of autograder grade (A3)", "value": 0.9, "unit": "s",
+               "goal": "<= 1", "met": True, "baseline": "python -c pass: 20 ms",
+               "command": ".venv/bin/python bench/bench_startup.py", "bench": "startup",
+               "details": {"runs": [row], "cpu_on_path_s": 0.71, "sweep_scan_s": 0.1,
+                           "load_average": [1.0, 1.0, 1.0],
+                           "parent_profile": [{"module": "autograder.grading.grade", "ms": 310.0}],
+                           "server_profile": [{"module": "numpy", "ms": 120.0},
+                                              {"module": "nbformat", "ms": 90.0}],
+                           "imported_by_first_call": ["tarfile"]}}
+    doc = _run_all().render_doc({**results, "figures": [*results["figures"], startup]})
+    assert "## Start-up: the import profile" in doc
+    assert "| `autograder.grading.grade` | 310.0 | `numpy` | 120.0 |" in doc
+    assert "|  |  | `nbformat` | 90.0 |" in doc

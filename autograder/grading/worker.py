@@ -6,7 +6,7 @@ It reads messages from the pipe `--in` and answers on `--out` (autograder.gradin
     {"op": "load", "source": str, "allowed_imports": [...], "output_cap": int,
      "loop_free": [names], "stubs": {"source": str, "names": [names]}}
         -> {"ok": true, "functions": [names]} | an error reply
-    {"op": "call", "func": name, "calls": [[args, kwargs], ...], "seed": int}
+    {"op": "call", "func": name | func-tag, "calls": [[args, kwargs], ...], "seed": int}
         -> {"progress": i} after each call but the last, then
            {"ok": true, "value": [result, ...]} | an error reply
     {"op": "exit"}
@@ -18,7 +18,8 @@ ints, see `WorkMeter`; -1 when the code switched the measurement off). The trust
 decides what they mean.
 
 The assignment's stubs (functions a hidden test passes by name, from its solutions/<A>/stubs.py)
-come with the load and run before the guard is installed and before any student code.
+come with the load and run before the guard is installed and before any student code. A call's
+"func" may also be a stub (a FuncRef): a wrapper that calls the student function passed to it.
 
 Error replies: {"ok": false, "kind": "exception"|"bad-result"|"no-module"|"stubs", "type": str,
 "message": str} ("stubs": the assignment's stubs did not load: the grader's problem); an exception of
@@ -308,14 +309,24 @@ class Worker:
             kind, text = self.load_error or ("NotLoaded", "no module loaded")
             return self._error("no-module", kind, text, sink)
         name = msg.get("func")
-        if type(name) is str and self._replaced_problem(name):
-            return self._error("exception", "ReplacedFunction", self._replaced_message(name), sink)
-        func = self._function(name)
+        if type(name) is self.protocol.FuncRef:
+            # A stub as the call target (a wrapper that calls the student's function passed to
+            # it and returns what the grader cannot otherwise see, e.g. params updated in place).
+            try:
+                func = self._resolve(name)
+            except LookupError as exc:
+                return self._error("exception", "NameError", str(exc.args[0]), sink)
+            name, measured = name.name, False
+        else:
+            measured = name in self.loop_free
+            if type(name) is str and self._replaced_problem(name):
+                return self._error("exception", "ReplacedFunction", self._replaced_message(name), sink)
+            func = self._function(name)
         if func is None:
             return self._error("exception", "NameError", f"{name} is not defined", sink)
         results = []
         calls = msg.get("calls", [])
-        work: list[int] | None = [] if name in self.loop_free else None
+        work: list[int] | None = [] if measured else None
         for i, (args, kwargs) in enumerate(calls):
             try:
                 args = [self._resolve(a) for a in args]

@@ -22,9 +22,11 @@ Conventions (as in A3):
 * nn_predict is observed through a stub loss_func (`nn_linear_scores_loss`: scores X W1 W2)
   whose argmax has at least two classes in every case, so it is graded apart from the forward
   pass and a constant prediction never passes;
-* nn_train is observed through the stubs beside this file (stubs.py): `nn_probe_loss` reports the
-  sum of the first entry of every parameter as its loss, with gradients of ones, so the
-  learning rate of every step is loss_history[t] - loss_history[t + 1] divided by 4;
+* nn_train is observed through the stubs beside this file (stubs.py), never through its own
+  report: it runs inside `nn_train_and_params`, which returns the params after training and
+  the params, minibatch and loss of every loss_func call; with `nn_probe_loss` (gradients of
+  ones) each step moves every entry by exactly -rate, so the rates are read off the params,
+  and the fall of the loss is the reference loss of the trained params;
 * the best model is graded by the engine from [models]; there is no hidden test for it.
 """
 
@@ -337,26 +339,69 @@ SCHEDULE_CASES = [
 ]
 
 
+def _trained(ctx, params, loss_func, *args, **kwargs):
+    """The student's nn_train(params, loss_func, *args, **kwargs) run through the stub
+    nn_train_and_params: {"stats", "params" (after training), "calls", and per loss_func call
+    with labels: "seen" (the params it received), "X", "y" (the minibatch), "losses"}."""
+    return ctx.call_stub("nn_train_and_params", ctx.func("nn_train"), params, loss_func, *args, **kwargs)
+
+
+def _trajectory(ctx, out, num_iters: int):
+    """{key: (num_iters + 1, *shape) array}: the params each loss_func call received, then the
+    params after training; None after recording a failure."""
+    if not ctx.check(out["calls"] == num_iters, "nn_train",
+                     f"called loss_func with labels {out['calls']} times in {num_iters} iterations; "
+                     "it must compute the loss and gradients once per iteration"):
+        return None
+    final, seen = out["params"], out["seen"]
+    if not ctx.check(set(final) == set(PARAM_KEYS), "params",
+                     f"after training must still hold the keys {list(PARAM_KEYS)} (update them in place)"):
+        return None
+    try:
+        return {k: np.concatenate([seen[k], np.asarray(final[k], dtype=np.float64)[None]]) for k in PARAM_KEYS}
+    except (KeyError, ValueError, TypeError):
+        ctx.check(False, "params", "changed keys or shapes during training")
+        return None
+
+
 @hidden_test("nn_train", weight=3)
 def learning_rate_decays_once_per_epoch(ctx):
-    """Step t must use learning_rate * decay ** (t // iterations_per_epoch), on every parameter."""
+    """Step t must use learning_rate * decay ** (t // iterations_per_epoch), on every parameter.
+
+    Read off the parameters themselves: the stub loss has gradients of ones, so step t moves
+    every entry by exactly -rate_t; the params each loss_func call receives and the params after
+    training give every step's rate. The minibatches must be batch_size rows of X, and
+    loss_history the losses loss_func returned.
+    """
     for label, N, batch_size, num_iters, lr, decay in SCHEDULE_CASES:
         X = ctx.rng.standard_normal((N, 2))
         y = np.zeros(N, dtype=np.int64)
         per_epoch = max(N // batch_size, 1)
         with ctx.case(label):
-            stats = ctx.call("nn_train", _zero_params(), ctx.stub("nn_probe_loss"), ctx.stub("nn_zero_predict"),
-                             X, y, X[:2], y[:2], learning_rate=lr, learning_rate_decay=decay, reg=0.0,
-                             num_iters=num_iters, batch_size=batch_size)
-            losses = _history(ctx, stats, "loss_history", num_iters)
-            if losses is None:
+            out = _trained(ctx, _zero_params(), ctx.stub("nn_probe_loss"), ctx.stub("nn_zero_predict"),
+                           X, y, X[:2], y[:2], learning_rate=lr, learning_rate_decay=decay, reg=0.0,
+                           num_iters=num_iters, batch_size=batch_size)
+            steps = _trajectory(ctx, out, num_iters)
+            if steps is None:
                 continue
-            rates = -np.diff(losses) / len(PARAM_KEYS)
-            expected = lr * decay ** (np.arange(num_iters - 1) // per_epoch)
-            ctx.assert_close(rates, expected, rtol=1e-9, atol=1e-12,
-                             what="learning rate of each step (read from the updates; a step moves "
-                                  "every parameter by -learning_rate * gradient, and the rate decays "
-                                  "after each epoch's last iteration)")
+            rates = lr * decay ** (np.arange(num_iters) // per_epoch)
+            moved = np.concatenate([[0.0], np.cumsum(rates)])  # (num_iters + 1,)
+            for key in PARAM_KEYS:
+                expected = -moved.reshape((-1,) + (1,) * (steps[key].ndim - 1)) * np.ones_like(steps[key])
+                ctx.assert_close(steps[key], expected, rtol=1e-9, atol=1e-12,
+                                 what=f"params[{key!r}] step by step (each step must move every entry "
+                                      "by -learning_rate * gradient, in place, and the rate decays "
+                                      "after each epoch's last iteration)")
+            rows = {tuple(r) for r in X}
+            batches = out["X"]
+            ctx.check(batches is not None and batches.shape[1:] == (batch_size, 2)
+                      and all(tuple(r) in rows for r in batches.reshape(-1, 2)),
+                      "minibatches", f"each must be {batch_size} rows of X (np.random.choice with "
+                      "replacement), with their labels")
+            losses = _history(ctx, out["stats"], "loss_history", num_iters)
+            if losses is not None:
+                ctx.assert_close(losses, out["losses"], rtol=1e-9, atol=1e-12,
+                                 what="loss_history (the loss loss_func returned at each iteration)")
 
 
 @hidden_test("nn_train", weight=1)
@@ -380,8 +425,9 @@ def accuracy_histories_have_one_entry_per_epoch(ctx):
                 ctx.assert_close(train, np.ones(epochs), what="train_acc_history (every label is 0)")
 
 
-# The loss history is the student's own report: a made-up falling list would pass. It counts once
-# the SGD loop is real, i.e. the learning rate read off its updates is right on a case.
+# Judged on the parameters nn_train leaves behind, with the reference loss. It counts once the
+# SGD loop is real (the learning rate read off its updates is right on a case), as it runs the
+# student's own nn_forward_backward.
 @hidden_test("nn_train", weight=2, requires="learning_rate_decays_once_per_epoch")
 def training_lowers_the_loss(ctx):
     X, y = blobs(ctx.rng, 90)
@@ -398,16 +444,20 @@ def training_lowers_the_loss(ctx):
                          "could not be checked: nn_forward_backward does not match the reference "
                          "yet (fix it and this check runs)"):
             return
-        stats = ctx.call("nn_train", params0, ctx.func("nn_forward_backward"), ctx.stub("nn_zero_predict"),
-                         X[:60], y[:60], X[60:], y[60:], learning_rate=0.5, learning_rate_decay=0.95,
-                         reg=1e-4, num_iters=150, batch_size=20)
-        losses = _history(ctx, stats, "loss_history", 150)
-        if losses is None:
+        out = _trained(ctx, params0, ctx.func("nn_forward_backward"), ctx.stub("nn_zero_predict"),
+                       X[:60], y[:60], X[60:], y[60:], learning_rate=0.5, learning_rate_decay=0.95,
+                       reg=1e-4, num_iters=150, batch_size=20)
+        trained = out["params"]
+        if not ctx.check(set(trained) == set(PARAM_KEYS)
+                         and all(np.shape(trained[k]) == params0[k].shape for k in PARAM_KEYS),
+                         "params", "after training must keep their keys and shapes (update them in place)"):
             return
-        first, last = float(np.mean(losses[:5])), float(np.mean(losses[-10:]))
-        ctx.check(np.isfinite(last) and last < 0.25 * first, "training",
-                  f"the minibatch loss went from {first:.4g} (first 5 iterations) to {last:.4g} "
-                  "(last 10); it should fall below a quarter (check the sign of the update)")
+        before = float(ctx.ref.nn_forward_backward(params0, X[:60], y[:60], 1e-4)[0])
+        after = float(ctx.ref.nn_forward_backward(trained, X[:60], y[:60], 1e-4)[0])
+        ctx.check(np.isfinite(after) and after < 0.25 * before, "training",
+                  "after 150 SGD steps the training-set loss of params is not below a quarter of "
+                  "its value before training: update every parameter in place with "
+                  "params[name] -= learning_rate * grads[name] (check the sign)")
 
 
 # --------------------------------------------------------------------------- the search

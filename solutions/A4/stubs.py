@@ -67,3 +67,53 @@ def nn_linear_scores_loss(
     if y is None:
         return X @ params["W1"] @ params["W2"]
     return np.float64(0.0), {k: np.ones_like(v) for k, v in params.items()}
+
+
+# nn_train updates params in place and returns only its histories, which are the student's own
+# report. This wrapper is the call target of nn_train's tests (ctx.call_stub): it calls the
+# student's nn_train, passed in as `train`, and returns what training did to the parameters.
+# Everything is stacked into a few arrays: a reply may hold only a few dozen arrays.
+def _stacked(values: list[Any]) -> np.ndarray | None:
+    """The values as one array (n, ...), or None if they do not stack (shapes changed)."""
+    try:
+        return np.stack([np.asarray(v, dtype=np.float64) for v in values])
+    except (ValueError, TypeError):
+        return None
+
+
+def nn_train_and_params(train: Callable, params: dict[str, np.ndarray], loss_func: Callable,
+                        *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run train(params, recording_loss, *args, **kwargs), recording_loss being loss_func that
+    also records every call made with labels, and return a dict:
+
+    - stats: what train returned (any value);
+    - params: {key: array} after training (the dict train was to update in place);
+    - calls: the number n of loss_func calls with labels (calls without, for scores, are not
+      recorded);
+    - seen: {key: (n, *shape)} the params each of those calls received, None for a key whose
+      shape changed;
+    - X: (n, B, D) and y: (n, B) their minibatches, None if their sizes vary;
+    - losses: (n,) the losses loss_func returned.
+    """
+    seen: list[tuple[dict[str, Any], Any, Any, float]] = []
+
+    def recording_loss(p: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None,
+                       reg: float = 0.0) -> Any:
+        out = loss_func(p, X, y, reg)
+        if y is not None:
+            seen.append(({k: np.array(v, dtype=np.float64) for k, v in p.items()},
+                         np.array(X, dtype=np.float64), np.array(y), float(out[0])))
+        return out
+
+    stats = train(params, recording_loss, *args, **kwargs)
+    final = {k: np.array(v, dtype=np.float64) for k, v in params.items()} if type(params) is dict else {}
+    keys = list(params) if type(params) is dict else []
+    return {
+        "stats": stats,
+        "params": final,
+        "calls": len(seen),
+        "seen": {k: _stacked([p.get(k) for p, _X, _y, _l in seen]) if seen else None for k in keys},
+        "X": _stacked([X for _p, X, _y, _l in seen]) if seen else None,
+        "y": _stacked([y for _p, _X, y, _l in seen]) if seen else None,
+        "losses": np.array([loss for _p, _X, _y, loss in seen], dtype=np.float64),
+    }

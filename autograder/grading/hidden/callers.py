@@ -96,7 +96,8 @@ class InProcessCaller(CallerBase):
     def call_many(
         self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int
     ) -> list[Any]:
-        func = self._function(name)
+        # A stub may be the target (ctx.call_stub): it gets the student's functions as FuncRefs.
+        func = self._resolve(name) if type(name) is FuncRef else self._function(name)
         results = []
         for args, kwargs in calls:
             args, kwargs = protocol.roundtrip((list(args), dict(kwargs)))
@@ -107,7 +108,7 @@ class InProcessCaller(CallerBase):
             try:
                 results.append(protocol.roundtrip(result))
             except ProtocolError as exc:
-                raise bad_result(name, exc) from None
+                raise bad_result(name.name if type(name) is FuncRef else name, exc) from None
         return results
 
     def _function(self, name: str) -> Callable:

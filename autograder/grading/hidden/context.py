@@ -66,7 +66,7 @@ class Context:
         self.rng = np.random.default_rng(stable_seed(seed, test_name))
         self._seed = seed
         self._calls = 0
-        self._timed_out: set[str] = set()
+        self._timed_out: set[str | FuncRef] = set()
         self.units: list[Unit] = []
         self._case: Unit | None = None
 
@@ -88,14 +88,23 @@ class Context:
         """The student's `name(*args, **kwargs)`, run by the caller; a plain value."""
         return self._calls_of(name, [(args, kwargs)])[0]
 
+    def call_stub(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The assignment's stub `name(*args, **kwargs)`, run by the caller where student code
+        runs; a plain value. For a wrapper that calls a student function passed to it
+        (`ctx.func(...)`) and returns what that function's result does not show, e.g. a dict
+        it updated in place. KeyError naming the known stubs for any other name."""
+        ref = self.stub(name)
+        return self._calls_of(ref, [(args, kwargs)])[0]
+
     def call_many(self, name: str, arg_list: Sequence[Sequence[Any]], **kwargs: Any) -> list[Any]:
         """`[name(*args, **kwargs) for args in arg_list]` in one round trip (same seed each)."""
         return self._calls_of(name, [(tuple(a), kwargs) for a in arg_list])
 
-    def _calls_of(self, name: str, calls: list[tuple[Sequence[Any], dict[str, Any]]]) -> list:
+    def _calls_of(self, name: str | FuncRef, calls: list[tuple[Sequence[Any], dict[str, Any]]]) -> list:
         if name in self._timed_out:
             # A function that hung once in this test is not waited for again.
-            raise StudentTimeout(f"{name} timed out earlier in this test; not called again")
+            raise StudentTimeout(f"{getattr(name, 'name', name)} timed out earlier in this test; "
+                                 "not called again")
         self._calls += 1
         seed = stable_seed(self._seed, self.test_name, "call", self._calls)
         try:

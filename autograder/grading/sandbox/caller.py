@@ -195,6 +195,8 @@ class SandboxCaller(CallerBase):
     ) -> list[Any]:
         if self.load_error is not None:
             raise self.load_error
+        # The message carries a stub target as its FuncRef tag (ctx.call_stub); texts name it.
+        message_func, name = name, name.name if type(name) is protocol.FuncRef else name
         self._check_budget(name)  # before a worker is started for nothing
         if self.worker is None:
             try:
@@ -203,7 +205,7 @@ class SandboxCaller(CallerBase):
                 self.load_error = exc
                 raise
         self._seq += 1
-        message = {"op": "call", "id": self._seq, "func": name, "seed": int(seed),
+        message = {"op": "call", "id": self._seq, "func": message_func, "seed": int(seed),
                    "calls": [[list(a), dict(k)] for a, k in calls]}
         try:
             frames = protocol.encode(message)
