@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from autograder.grading.hidden.errors import from_reply
 from tests.test_engine import HONEST, by_name, grade
 
@@ -57,3 +59,12 @@ def test_a_forged_grader_error_type_does_not_carry_text_through():
     forged = {"ok": False, "kind": "exception", "type": "NameError",
               "message": "add is not defined -2.21906154784222"}
     assert not FLOAT.search(from_reply(forged, "add").text)
+
+
+def test_a_result_shape_chosen_from_a_hidden_input_is_not_echoed():
+    from tests.test_hidden import ctx_for
+
+    ctx = ctx_for()  # the student's result has int(X[0, 0] * 1e6) entries: a value in its shape
+    assert not ctx.assert_close(np.zeros((2219061, 3)), np.zeros((2, 3)), what="scores")
+    message = ctx.units[-1].failures[0]
+    assert "2219061" not in message and "axis 0" in message

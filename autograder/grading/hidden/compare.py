@@ -81,8 +81,20 @@ def _numeric(actual: Any, expected: np.ndarray, what: str) -> np.ndarray:
     else:
         raise _CheckFailed(f"{what}: got {protocol.describe(actual)}, expected numbers")
     if arr.shape != expected.shape:
-        raise _CheckFailed(f"{what}: shape {arr.shape}, expected {expected.shape}")
+        raise _CheckFailed(shape_problem(arr.shape, expected.shape, what))
     return arr
+
+
+def shape_problem(got: tuple[int, ...], expected: tuple[int, ...], what: str) -> str:
+    """Which axis of the result has the wrong size, without the sizes: the result's shape is the
+    student's to choose (it could carry a hidden input, `np.zeros(int(X[0, 0] * 1e6))`) and the
+    expected one follows from the hidden inputs' sizes."""
+    if len(got) != len(expected):
+        return (f"{what}: the result has a different number of dimensions than expected "
+                f"({len(expected)}); run the notebook's check cell to compare shapes")
+    axis = next(i for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e)
+    return (f"{what}: the result's size along axis {axis} differs from the expected one; run the "
+            "notebook's check cell to compare shapes")
 
 
 def _compare(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, what: str) -> tuple[bool, str]:
