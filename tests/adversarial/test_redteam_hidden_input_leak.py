@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from autograder.grading.hidden.errors import from_reply
 from tests.test_engine import HONEST, by_name, grade
@@ -68,3 +69,31 @@ def test_a_result_shape_chosen_from_a_hidden_input_is_not_echoed():
     assert not ctx.assert_close(np.zeros((2219061, 3)), np.zeros((2, 3)), what="scores")
     message = ctx.units[-1].failures[0]
     assert "2219061" not in message and "axis 0" in message
+
+
+def _returns_the_input_as_text(inside_case: bool):
+    from autograder.grading.hidden import InProcessCaller, hidden_test, run_hidden_tests
+    from tests.test_hidden import REFERENCE, make_tests_module, module
+
+    source = REFERENCE + "\ndef acc(X):\n    return str(X.ravel().tolist())\n"
+
+    @hidden_test("g")
+    def t(ctx):
+        X = ctx.rng.normal(size=(2, 3))
+        if inside_case:
+            with ctx.case("accuracy"):
+                ctx.check(float(ctx.call("acc", X)) > 0.5, "accuracy")
+        else:
+            ctx.check(float(ctx.call("acc", X)) > 0.5, "accuracy")
+
+    (r,) = run_hidden_tests(make_tests_module(t), InProcessCaller(module(source)), None, {"g": 1}, 0)
+    return r
+
+
+@pytest.mark.parametrize("inside_case", [True, False], ids=["in a case", "outside a case"])
+def test_an_input_returned_as_text_is_not_echoed_by_the_tests_own_error(inside_case):
+    # float() of the student's string fails in the test's code: its message quotes the string.
+    r = _returns_the_input_as_text(inside_case)
+    assert "could not check the result (ValueError" in r.message
+    assert not FLOAT.search(r.message), r.message
+    assert FLOAT.search(r.internal)  # the traceback, for the staff

@@ -28,7 +28,7 @@ from autograder.grading.hidden.compare import (
     _scalar,
     _wrt_label,
 )
-from autograder.grading.hidden.errors import StudentError, StudentTimeout
+from autograder.grading.hidden.errors import StudentError, StudentTimeout, unusable_result
 from autograder.grading.hidden.registry import stable_seed
 from autograder.grading.hidden.stubs import NO_STUBS
 from autograder.grading.protocol import FuncRef
@@ -130,7 +130,7 @@ class Context:
             unit.fail(exc.text, exc.status)
             unit.internal = exc.detail  # the full message, for the staff's grader.log only
         except Exception as exc:  # noqa: BLE001 - a result the test could not use
-            unit.fail(f"could not check the result ({type(exc).__name__}: {exc})")
+            unit.fail(unusable_result(exc))
             unit.internal = traceback.format_exc()
         finally:
             self._case = None

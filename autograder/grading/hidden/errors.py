@@ -161,6 +161,16 @@ def from_reply(reply: dict[str, Any], function: str, where: Where | None = None,
     return raised(exc_type, message, function, reply.get("line"), where, load)
 
 
+def unusable_result(exc: BaseException) -> str:
+    """The student's message when the hidden test's own code failed on a result: the error's
+    type only, since its message can quote the result (`float('[-2.21, ...]')`), and a result
+    can carry a hidden input. The traceback goes to grader.log."""
+    name = type(exc).__name__
+    shown = name if name in _KNOWN_TYPES else "an error"
+    return (f"could not check the result ({shown}): check the type and structure of what your "
+            "function returns, and run the notebook's check cell for it")
+
+
 def replaced_message(name: str) -> str:
     """The message of a graded function the student's code replaced (the worker sends it)."""
     return (f"`{name}` is not the function its own cell defines any more (your code "

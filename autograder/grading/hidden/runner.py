@@ -10,7 +10,7 @@ from typing import Any
 
 from autograder.grading.hidden.callers import OUTPUT_CAP, Caller
 from autograder.grading.hidden.context import _RANK, Context, Unit
-from autograder.grading.hidden.errors import StudentError
+from autograder.grading.hidden.errors import StudentError, unusable_result
 from autograder.grading.hidden.registry import HiddenTest, collect_tests
 
 MESSAGE_CAP = 2000  # characters of a test's message
@@ -108,7 +108,7 @@ def run_one(
         ctx.units.append(unit)
     except Exception as exc:  # noqa: BLE001 - the student's result broke the test's code
         unit = Unit("")
-        unit.fail(f"could not check the result ({type(exc).__name__}: {str(exc)[:200]})", "error")
+        unit.fail(unusable_result(exc), "error")
         ctx.units.append(unit)
         internal = traceback.format_exc()
     output = _cap(caller.take_output(), OUTPUT_CAP)
