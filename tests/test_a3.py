@@ -60,6 +60,36 @@ def test_toy_loss_stated_in_the_grade_cell_is_the_references(source_nb, referenc
     assert printed == f"{loss:.10f}"
 
 
+
+@pytest.mark.parametrize("grade_id", ["svm_loss_naive", "softmax_loss_naive"])
+def test_gradient_check_passes_the_reference_on_every_entry_it_can_pick(source_nb, reference, grade_id):
+    """The visible gradient check picks 10 random entries of the checked rows of W; every one of
+    those entries, at both regs, must be within the check's 1e-5 of the reference's gradient
+    (so no choice of entries can fail correct code through rounding). The point, the rows and
+    the threshold are read from the cell itself."""
+    from autograder.datasets import load_dataset
+    from autograder.toolkit import eval_numerical_gradient, rel_error
+
+    source = _grade_cell(source_nb, grade_id).source
+    data = load_dataset("digits")
+    ns = {"np": np, "X_dev": data["X_dev"], "num_classes": len(data["class_names"])}
+    setup = [line for line in source.split("\n") if re.match(r"(W = 0\.01 |checked = )", line)]
+    assert len(setup) == 2, setup
+    exec(compile("\n".join(setup), "<check>", "exec"), ns)  # noqa: S102 - the notebook's own lines
+    assert "assert max(errors) < 1e-5" in source
+    W, checked, loss = ns["W"], ns["checked"], getattr(reference, grade_id)
+    X_dev, y_dev = data["X_dev"], data["y_dev"]
+    for reg in (0.0, 10.0):
+        _, dW = loss(W, X_dev, y_dev, reg)
+
+        def of_rows(W_rows, reg=reg):
+            W_full = W.copy()
+            W_full[checked] = W_rows
+            return loss(W_full, X_dev, y_dev, reg)[0]
+
+        numeric = eval_numerical_gradient(of_rows, W[checked].copy(), h=1e-5)
+        assert rel_error(numeric, dW[checked]) < 1e-5, reg
+
 def test_reference_signatures_are_the_students_contract(reference):
     import inspect
 
