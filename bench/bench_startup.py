@@ -151,6 +151,8 @@ def run(assignment: str, runs: int) -> list[Figure]:
         command_line("bench_startup.py", ["--runs", str(runs), "--assignment", assignment]),
         runs=rows, cpu_on_path_s=round(path_cpu, 3), interpreter_s=round(bare, 4),
         sweep_scan_s=round(scan, 3), load_average=load,
+        # set, the kit's own modules are compiled from source at every start (no .pyc written)
+        dont_write_bytecode=bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
         parent_profile=profiled["profile"], server_profile=server_top,
         server_profile_cpu_s=round(server_cpu, 3),
         imported_by_first_call=profiled["worker"].get("imported_by_first_call", []))]

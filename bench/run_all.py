@@ -218,7 +218,10 @@ def notes_for(f: dict[str, Any], results: dict[str, Any]) -> str:
             f"{dispatch:.2f} s at best. Of the parent's time, the sandbox's search for the host's "
             f"world-writable folders (run by the preflight, and again by each pool worker) took "
             f"{d['sweep_scan_s']:.2f} s alone in a fresh interpreter: it walks what /tmp, /var, "
-            f"/run, ... hold, so it grows with the host's temporary files.")
+            f"/run, ... hold, so it grows with the host's temporary files."
+            + (" PYTHONDONTWRITEBYTECODE was set in this run: no .pyc files are written, so the "
+               "kit's own modules were compiled from source at every start."
+               if d.get("dont_write_bytecode") else ""))
     if bench == "grade" and f["unit"] == "x" and "rows" in d:
         one = d["rows"][0]
         run = next((r for r in results["runs"] if r["bench"] == "grade"), {})

@@ -12,6 +12,7 @@ where it stopped and loses nothing already graded.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
@@ -145,6 +146,7 @@ class Parent:
         # alembic) is most of a grade run's fixed start-up. Import it on a thread while the pool
         # starts and grades the first submission; the gradebook itself is opened on this thread
         # (nbgrader's sessions are per thread) by `open_gradebook`, before any result is saved.
+        # matplotlib (summary.html, at the end) is imported on the same thread after it.
         self._warm = threading.Thread(target=_import_gradebook, name="import-gradebook", daemon=True)
         self._warm.start()
 
@@ -302,12 +304,14 @@ class Parent:
 
 
 def _import_gradebook() -> None:
-    """Import nbgrader's gradebook API (run on a thread by `Parent`; a failure is left to the
-    import `Parent.open_gradebook` makes, which reports it)."""
-    try:
-        import nbgrader.api  # noqa: F401
-    except Exception:  # noqa: BLE001, S110 - re-raised by the real import
-        pass
+    """Import what the parent needs after grading starts: nbgrader's gradebook API, then
+    matplotlib's Figure (summary.html's charts, at the end of the run). Run on a thread by
+    `Parent`, while the workers grade; a failure is left to the real import, which reports it."""
+    for module in ("nbgrader.api", "matplotlib.figure"):
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001, S110 - re-raised by the real import
+            pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +322,19 @@ def _import_gradebook() -> None:
 PRELOAD = ["autograder.grading.pipeline", "autograder.core.submission_zip", "autograder.core.prepared",
            "autograder.core.graft", "autograder.grading.engine", "autograder.grading.hidden",
            "numpy", "nbformat"]
+
+
+def start_fork_server(pipeline: Pipeline | None = None) -> None:
+    """Start the pool's fork server now (where there is one), so that it imports its preloads
+    while this process does the rest of its start-up (sandbox preflight, release, intake); the
+    pool then forks its workers from the server already running. Nothing to do when it runs."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    extra = [type(pipeline).__module__] if pipeline is not None else []
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD + extra)
+    forkserver.ensure_running()
 
 
 def _pool(jobs: int, pipeline: Pipeline | None = None) -> ProcessPoolExecutor:

@@ -29,8 +29,10 @@ def cli_grade(args: argparse.Namespace) -> int:
     """`autograder grade A SUBMISSIONS --out OUT ...`: exit 0 when the class is done, even if
     students failed; 1 only when the class cannot be graded at all (clear message, no traceback)."""
     from autograder.core.archive import IntakeError
+    from autograder.grading.batch import start_fork_server
     from autograder.grading.sandbox import SandboxError, preflight
 
+    start_fork_server()  # its imports overlap the preflight's and the intake's work
     try:  # once, before any student: a machine that cannot sandbox stops here with one line
         level = preflight(args.sandbox)
     except SandboxError as exc:
