@@ -357,7 +357,7 @@ while True:
 
 @pytest.mark.parametrize("body, words", [
     ("import sys\nsys.exit(0)", "SystemExit"),
-    ("import sys\nsys.exit('bye')", "SystemExit: bye"),
+    ("import sys\nsys.exit('bye')", "SystemExit raised in add"),  # its message only in grader.log
     ("import os\nos._exit(0)", "exited with code 0"),
     ("import os\nos._exit(7)", "exited with code 7"),
     ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "killed"),

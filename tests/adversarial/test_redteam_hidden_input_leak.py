@@ -97,3 +97,25 @@ def test_an_input_returned_as_text_is_not_echoed_by_the_tests_own_error(inside_c
     assert "could not check the result (ValueError" in r.message
     assert not FLOAT.search(r.message), r.message
     assert FLOAT.search(r.internal)  # the traceback, for the staff
+
+
+def test_a_forged_guard_refusal_does_not_carry_text_through():
+    forged = {"ok": False, "kind": "exception", "type": "ForbiddenOperation",
+              "message": "import os (allowed imports: 2219061, 5) is not allowed in graded code"}
+    text = from_reply(forged, "add", allowed=("math", "numpy")).text
+    assert "2219061" not in text and "import os (allowed imports: math, numpy)" in text
+
+
+def test_a_refused_import_named_only_at_run_time_is_not_named():
+    forged = {"ok": False, "kind": "exception", "type": "ForbiddenOperation",
+              "message": "import cbbjbgaef is not allowed in graded code"}
+    text = from_reply(forged, "add", source="def add(a, b):\n    return a + b\n").text
+    assert "cbbjbgaef" not in text and "not allowed in graded code" in text
+
+
+def test_a_result_of_a_class_the_student_names_is_not_shown_by_name():
+    reply = {"ok": False, "kind": "bad-result", "type": "BadResult",
+             "message": "add returned an object of type student.E2219061 (only numbers, strings, "
+                        "numpy arrays, lists, tuples and dicts can be graded)"}
+    text = from_reply(reply, "add").text
+    assert "2219061" not in text and "an object of type a class your code defines" in text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from autograder.grading.protocol import ProtocolError
@@ -29,21 +29,70 @@ _KNOWN_TYPES = frozenset(
 # The load errors whose message the compiler words (the module has no hidden input yet).
 _SYNTAX_TYPES = frozenset({"SyntaxError", "IndentationError", "TabError"})
 # The result-type problems the worker words itself (autograder.grading.protocol.to_tagged):
-# shown only when they match one of these templates, since a forged reply could say anything.
-_BAD_RESULT = re.compile(
-    r"(an array of dtype [a-z]{3,10}\d{0,3} \(only numbers can be graded\)"
-    r"|a value nested too deeply|nested deeper than \d{1,3} levels)")
+# shown only when they match one of these templates, since a forged reply could say anything;
+# a type name in them is shown only when it is a built-in or numpy type (see `_type_shown`).
+_OTHER_CLASS = "a class your code defines"
+_BAD_RESULT = (
+    (re.compile(r"an array of dtype (\w{1,20}) \(only numbers can be graded\)"),
+     lambda t: f"an array of dtype {t if _is_dtype(t) else 'that cannot be graded'} (only numbers "
+               "can be graded)"),
+    (re.compile(r"a dict key of type ([\w.<>]{1,100}) \(only str keys\)"),
+     lambda t: f"a dict key of type {_type_shown(t)} (only str keys)"),
+    (re.compile(r"an ndarray subclass \(([\w.<>]{1,100})\); return a plain np\.ndarray"),
+     lambda t: f"an ndarray subclass ({_type_shown(t)}); return a plain np.ndarray"),
+    (re.compile(r"an object of type ([\w.<>]{1,100}) \(only numbers, strings, numpy arrays, lists, "
+                r"tuples and dicts can be graded\)"),
+     lambda t: f"an object of type {_type_shown(t)} (only numbers, strings, numpy arrays, lists, "
+               "tuples and dicts can be graded)"),
+    (re.compile(r"a value nested too deeply()"), lambda t: "a value nested too deeply"),
+    (re.compile(r"nested deeper than (\d{1,3}) levels"), lambda t: f"nested deeper than {t} levels"),
+)
+
+
+def _is_dtype(name: str) -> bool:
+    import numpy as np
+
+    try:
+        return np.dtype(name).name == name
+    except TypeError:
+        return False
+
+
+def _type_shown(name: str) -> str:
+    """A type's name as `protocol.describe` gives it, if it is a built-in or numpy type (a class
+    the student defines could carry data in its name)."""
+    import numpy as np
+
+    if isinstance(vars(builtins).get(name), type):
+        return name
+    module, _, attr = name.partition(".")
+    if module == "numpy" and isinstance(getattr(np, attr, None), type):
+        return name
+    return _OTHER_CLASS
+
+
+def _bad_result_shown(rest: str) -> str | None:
+    """The worker's description of an unusable result, rebuilt from its template with vetted
+    type names; None for any other text."""
+    for pattern, build in _BAD_RESULT:
+        found = pattern.fullmatch(rest)
+        if found is not None:
+            return build(found.group(1))
+    return None
 
 
 _GUARD_SUFFIX = " is not allowed in graded code"
 _GUARD_IMPORT = re.compile(r"import ([A-Za-z_][A-Za-z0-9_]{0,40})( \(allowed imports: [A-Za-z0-9_., ]{0,400}\))?")
 
 
-def guard_operation(message: str) -> str | None:
+def guard_operation(message: str, source: str = "", allowed: Iterable[str] = ()) -> str | None:
     """The operation a guard refusal names ("opening files", "import os (allowed imports: ...)"),
     or None when the text is not one the guard words (student code can raise the guard's
     exception class, or write a refusal, with any text). A file path the refusal quotes is
-    dropped: the student chose it, so it could carry a hidden input."""
+    dropped, since the student chose it; a refused import's module is named only when it is a
+    standard or numpy/scipy module or written in `source` (the graded module: text fixed before
+    any hidden input existed), and the allowed imports are `allowed` (the grader's list), never
+    the message's."""
     from autograder.grading.worker_guard import GUARDED_EVENTS  # the guard's own wording
 
     what = message.removesuffix(_GUARD_SUFFIX)
@@ -52,8 +101,13 @@ def guard_operation(message: str) -> str | None:
     if what.startswith("opening files (") and what.endswith(")"):
         what = "opening files"
     imported = _GUARD_IMPORT.fullmatch(what)
-    if imported is not None:  # a module name the student can choose: only a real module's
-        return what if imported.group(1) in sys.stdlib_module_names | {"numpy", "scipy"} else None
+    if imported is not None:
+        name = imported.group(1)
+        if not (name in sys.stdlib_module_names or name in ("numpy", "scipy")
+                or re.search(rf"(?<![\w.]){re.escape(name)}\b", source)):
+            return None
+        names = sorted(allowed)
+        return f"import {name}" + (f" (allowed imports: {', '.join(names)})" if names else "")
     known = set(GUARDED_EVENTS.values()) | {"import of a module named by a non-string"}
     return what if what in known else None
 
@@ -122,7 +176,7 @@ def raised(exc_type: str, message: str, function: str, line: Any = None,
     line to the student's cell and line (autograder.core.graft.GradedModule.where); load: raised
     while the module was loaded (then the compiler's own syntax messages are shown whole).
     """
-    shown_type = exc_type if exc_type in _KNOWN_TYPES else "an exception of a class your code defines"
+    shown_type = exc_type if exc_type in _KNOWN_TYPES else f"an exception of {_OTHER_CLASS}"
     if load:
         if exc_type in _SYNTAX_TYPES:
             return StudentError(exc_type, f"your code could not be loaded: {message}")
@@ -137,27 +191,30 @@ def raised(exc_type: str, message: str, function: str, line: Any = None,
 
 
 def from_reply(reply: dict[str, Any], function: str, where: Where | None = None,
-               load: bool = False) -> StudentError:
+               load: bool = False, source: str = "", allowed: Iterable[str] = ()) -> StudentError:
     """The error of a worker's error reply (untrusted: student code can write replies itself).
 
     Only texts the grader can tell apart from the student's are shown whole: "`f` is not
-    defined", a replaced function, and the result-type templates of `_BAD_RESULT`; anything
-    else is shown as an exception the student's code raised (`raised`).
+    defined", a replaced function, the result-type templates of `_BAD_RESULT` and the guard's
+    refusals (`guard_operation`, with the graded module's `source` and the `allowed` imports);
+    anything else is shown as an exception the student's code raised (`raised`).
     """
     exc_type, message = str(reply.get("type", "Error"))[:100], str(reply.get("message", ""))
     kind = reply.get("kind")
     if not load and kind == "bad-result":
         rest = message.removeprefix(f"{function} returned ")
-        if exc_type == "BadResult" and rest != message and _BAD_RESULT.fullmatch(rest):
-            return StudentError("BadResult", message)
+        shown = _bad_result_shown(rest) if exc_type == "BadResult" and rest != message else None
+        if shown is not None:
+            return StudentError("BadResult", message, shown=f"BadResult: {function} returned {shown}")
         return StudentError("BadResult", message, shown=(
             f"BadResult: {function} returned a value that cannot be graded: return numbers, "
             "numeric arrays, or lists, tuples and dicts of them."))
     if not load and kind == "exception" and (exc_type, message) in {
             ("NameError", f"{function} is not defined"), ("ReplacedFunction", replaced_message(function))}:
         return StudentError(exc_type, message)
-    if exc_type == "ForbiddenOperation" and guard_operation(message) is not None:
-        return StudentError(exc_type, f"{guard_operation(message)}{_GUARD_SUFFIX}")
+    if exc_type == "ForbiddenOperation":
+        operation = guard_operation(message, source, allowed) or "an operation that"
+        return StudentError(exc_type, message, shown=f"ForbiddenOperation: {operation}{_GUARD_SUFFIX}")
     return raised(exc_type, message, function, reply.get("line"), where, load)
 
 

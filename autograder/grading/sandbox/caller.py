@@ -287,7 +287,7 @@ class SandboxCaller(CallerBase):
                                f"{str(reply.get('type'))[:100]}: {str(reply.get('message'))[:300]}")
         # The message of an error reply is untrusted and may echo hidden inputs: from_reply shows
         # the student only what the grader can vouch for (the full text goes to grader.log).
-        error = from_reply(reply, what, self.where, load)
+        error = from_reply(reply, what, self.where, load, self.source, self.allowed_imports)
         if load:
             self.load_error = error
         raise error
