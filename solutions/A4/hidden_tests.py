@@ -19,6 +19,10 @@ Conventions (as in A3):
   constant answer (zeros, ones, class 0 for everything, repeated search values) fails every case;
 * messages say how many entries differ and how far off in coarse bands, never an expected value
   or a number computed from one (autograder.grading.hidden.assert_close does the same);
+* no points for numerical differentiation dressed as backprop: every gradient test first asks
+  for the gradients of a net large enough (134k parameters) that backprop is instant and any
+  per-parameter derivative (finite differences, a complex step, looped or vectorized) exceeds
+  the worker's time or memory; a function that cannot return them earns nothing in the test;
 * nn_predict is observed through a stub loss_func (`nn_linear_scores_loss`: scores X W1 W2)
   whose argmax has at least two classes in every case, so it is graded apart from the forward
   pass and a constant prediction never passes;
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.hidden import hidden_test
+from autograder.grading.hidden import StudentError, hidden_test
 
 KINK_GAP = 1e-2  # |pre-activation| at least this where a numeric gradient is taken
 RTOL = 1e-6
@@ -215,8 +219,40 @@ def loss_is_stable_for_large_scores(ctx):
 # --------------------------------------------------------------------------- the gradients
 
 
+# A net where backprop by hand is instant (a few matrix products, ~2 ms, ~2 MiB) but
+# differentiating the loss numerically, one parameter at a time (finite differences or a
+# complex step, looped or vectorized over the parameters), needs ~134k forward passes or far
+# more memory than the worker has. Every gradient test first asks for the gradients there.
+LARGE_NET = (64, 512, 256, 10, 1e-3)  # N, D, H, C, reg: 134k parameters
+
+
+def _backprop_scales(ctx) -> bool:
+    """True when nn_forward_backward returns (loss, grads) with grads of the params' shapes on
+    LARGE_NET (nothing recorded: the values are compared elsewhere, so zeros earn nothing
+    here); else one failed unit is recorded and the calling test earns nothing."""
+    N, D, H, C, reg = LARGE_NET
+    # Its own generator: the test's other inputs stay the ones drawn without this check.
+    params, X, y = net_problem(np.random.default_rng(ctx.rng.bit_generator.seed_seq.spawn(1)[0]), N, D, H, C)
+    try:
+        out = ctx.call("nn_forward_backward", params, X, y, reg)
+        why = "" if (type(out) in (tuple, list) and len(out) == 2 and type(out[1]) is dict
+                     and all(np.shape(out[1].get(k)) == params[k].shape for k in PARAM_KEYS)) \
+            else "nn_forward_backward did not return (loss, grads) with grads of the shapes of params."
+    except StudentError as exc:
+        why = exc.text
+    if why:
+        ctx.check(False, "gradients",
+                  f"could not be checked, as they were not computed on a large net (N={N}, D={D}, "
+                  f"H={H}, C={C}): backprop computes every gradient with a few matrix products at "
+                  "any size, while a gradient found numerically, one parameter at a time, does "
+                  f"not scale. {why}")
+    return not why
+
+
 @hidden_test("nn_backward", weight=4)
 def gradients_match_reference(ctx):
+    if not _backprop_scales(ctx):
+        return
     for label, N, D, H, C, reg, opts in NET_CASES:
         params, X, y = net_problem(ctx.rng, N, D, H, C, **opts)
         ref_grads = ctx.ref.nn_forward_backward(params, X, y, reg)[1]
@@ -232,6 +268,8 @@ def gradients_match_reference(ctx):
 @hidden_test("nn_backward", weight=4, requires="gradients_match_reference")
 def gradients_agree_with_own_loss(ctx):
     """Every entry of every gradient against centered differences of the student's own loss."""
+    if not _backprop_scales(ctx):
+        return
     for label, N, D, H, C, reg in GRADCHECK_CASES:
         params, X, y = net_problem(ctx.rng, N, D, H, C, gap=KINK_GAP)
         for key in PARAM_KEYS:
@@ -248,6 +286,8 @@ def gradients_agree_with_own_loss(ctx):
 @hidden_test("nn_backward", weight=2)
 def relu_gradient_at_exactly_zero_is_zero(ctx):
     """Pre-activations exactly 0: the ReLU gate is open only where pre > 0."""
+    if not _backprop_scales(ctx):
+        return
     for label, N, D, H, C, reg in (("N=6, D=3, H=4, C=3", 6, 3, 4, 3, 0.0),
                                    ("N=8, D=4, H=6, C=5, reg=0.1", 8, 4, 6, 5, 0.1)):
         params, X, y = exact_zero_problem(ctx.rng, N, D, H, C)

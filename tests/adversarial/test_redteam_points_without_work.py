@@ -42,7 +42,7 @@ def a4() -> Course:
 def test_honest_solution_keeps_every_point_of_training_and_gradients(a4: Course) -> None:
     """The control: the same grading of the untouched solution loses nothing in these groups."""
     scores = scores_of(a4, ())
-    names = [t.name for t in a4.tests.__hidden_tests__ if t.grade_id == "nn_train"]
+    names = [t.name for t in a4.tests.__hidden_tests__ if t.grade_id in ("nn_train", "nn_backward")]
     assert names and {n: scores[n] for n in names if scores[n][0] < scores[n][1] - 1e-5} == {}  # scores are rounded
 
 
@@ -50,4 +50,85 @@ def test_made_up_loss_history_without_sgd_earns_nothing_for_training(a4: Course)
     scores = scores_of(a4, (replace_body("nn_train", FAKE_SGD, 0),))
     assert scores["learning_rate_decays_once_per_epoch"][0] == 0.0
     assert scores["training_lowers_the_loss"][0] == 0.0
+
+
+# nn_forward_backward's backward pass replaced by a complex-step derivative of the student's own
+# loss, vectorized over the parameters (np.eye perturbs every entry at once, one batched forward
+# pass with einsum): no gradient derived, no Python loop over the data, no forbidden call. It
+# used to earn all 20 points of nn_backward; on the large net of the hidden tests it needs far
+# more memory than the worker has (and a loop over the parameters far more time).
+COMPLEX_STEP_BACKWARD = """\
+hc = 1e-30
+def loss_of(P):
+    pre = np.einsum("nd,bdh->bnh", X, P["W1"]) + P["b1"][:, None, :]
+    hid = np.where(pre.real > 0, pre, 0)
+    s = np.einsum("bnh,bhc->bnc", hid, P["W2"]) + P["b2"][:, None, :]
+    s = s - s.real.max(axis=2, keepdims=True)
+    lse = np.log(np.exp(s).sum(axis=2))
+    data = (lse - s[:, np.arange(N), y]).mean(axis=1)
+    return data + reg * ((P["W1"] * P["W1"]).sum(axis=(1, 2)) + (P["W2"] * P["W2"]).sum(axis=(1, 2)))
+for k in ("W1", "b1", "W2", "b2"):
+    n = params[k].size
+    P = {j: np.broadcast_to(params[j].astype(complex), (n,) + params[j].shape) for j in ("W1", "b1", "W2", "b2")}
+    P[k] = params[k][None] + 1j * hc * np.eye(n).reshape((n,) + params[k].shape)
+    grads[k] = (loss_of(P).imag / hc).reshape(params[k].shape)"""
+
+
+def test_complex_step_gradients_earn_nothing_in_nn_backward(a4: Course) -> None:
+    scores = scores_of(a4, (replace_body("nn_forward_backward", COMPLEX_STEP_BACKWARD, 1),))
+    backward = [t.name for t in a4.tests.__hidden_tests__ if t.grade_id == "nn_backward"]
+    assert backward and {name: scores[name] for name in backward if scores[name][0] > 0} == {}
+
+
+# A3's vectorized losses with an honest loss and dW by numerical differentiation vectorized over
+# W's entries: a complex step (softmax) and centered differences (SVM). On the small cases they
+# used to match the reference; at CIFAR size they need far more memory than the worker has.
+COMPLEX_STEP_SOFTMAX = """\
+N, rows = X.shape[0], np.arange(X.shape[0])
+def loss_of(Wb):
+    s = np.einsum("nd,bdc->bnc", X, Wb)
+    s = s - s.real.max(axis=2, keepdims=True)
+    data = (np.log(np.exp(s).sum(axis=2)) - s[:, rows, y]).mean(axis=1)
+    return data + reg * (Wb * Wb).sum(axis=(1, 2))
+loss = loss_of(W[None].astype(complex))[0].real
+n = W.size
+dW = (loss_of(W[None] + 1j * 1e-30 * np.eye(n).reshape((n,) + W.shape)).imag / 1e-30).reshape(W.shape)"""
+
+CENTERED_DIFFERENCES_SVM = """\
+N, rows = X.shape[0], np.arange(X.shape[0])
+def loss_of(Wb):
+    s = np.einsum("nd,bdc->bnc", X, Wb)
+    m = np.maximum(0, s - s[:, rows, y][:, :, None] + 1)
+    m[:, rows, y] = 0
+    return m.sum(axis=(1, 2)) / N + reg * (Wb * Wb).sum(axis=(1, 2))
+loss = loss_of(W[None])[0]
+n, h = W.size, 1e-5
+E = h * np.eye(n).reshape((n,) + W.shape)
+dW = ((loss_of(W[None] + E) - loss_of(W[None] - E)) / (2 * h)).reshape(W.shape)"""
+
+
+@pytest.fixture(scope="module")
+def a3() -> Course:
+    return Course("A3")
+
+
+@pytest.mark.parametrize(("function", "body"), [("softmax_loss_vectorized", COMPLEX_STEP_SOFTMAX),
+                                                ("svm_loss_vectorized", CENTERED_DIFFERENCES_SVM)],
+                         ids=["complex-step-softmax", "centered-differences-svm"])
+def test_numerical_gradients_earn_nothing_for_a3s_vectorized_gradient(a3: Course, function: str,
+                                                                      body: str) -> None:
+    scores = scores_of(a3, (replace_body(function, body),))
+    gradient = [t.name for t in a3.tests.__hidden_tests__
+                if t.grade_id == function and "gradient" in t.name]
+    assert gradient and {n: scores[n] for n in gradient if scores[n][0] > 0} == {}
+    # the loss is honest work and keeps its points
+    loss = function.replace("_loss_", "_") + "_loss_matches_reference"
+    assert scores[loss][0] == pytest.approx(scores[loss][1], abs=1e-5)
+
+
+def test_honest_a3_keeps_every_point_of_its_vectorized_losses(a3: Course) -> None:
+    """The control for the A3 cases: the untouched solution, graded the same way."""
+    scores = scores_of(a3, ())
+    names = [t.name for t in a3.tests.__hidden_tests__ if t.grade_id.endswith("_loss_vectorized")]
+    assert names and {n: scores[n] for n in names if scores[n][0] < scores[n][1] - 1e-5} == {}
 
