@@ -60,6 +60,9 @@ class ModelSpec:
     predict: str  # reference function used to predict: predict(model_arrays..., X)
     keys: dict[str, tuple[Any, ...]]
     bands: dict[str, tuple[float, float]]
+    # grade ids of the [tests] groups whose code produces the model: its points count once each
+    # of them earns points (autograder.core.models.gate_model)
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,21 @@ def _dataset_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _requires_problems(data: dict[str, Any]) -> list[str]:
+    """`requires` of a model naming anything but a [tests] group graded by hidden tests."""
+    tests = data.get("tests") if isinstance(data.get("tests"), dict) else {}
+    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+    model_ids = {spec.get("grade_id", name) for name, spec in models.items() if isinstance(spec, dict)}
+    problems = []
+    for model, spec in models.items():
+        needed = spec.get("requires") if isinstance(spec, dict) else None
+        for i, name in enumerate(needed if isinstance(needed, list) else ()):
+            if isinstance(name, str) and (name not in tests or name in model_ids):
+                problems.append(f"{_dotted(['models', model, 'requires'])}[{i}] = {name!r} is not "
+                                "a [tests] group graded by hidden tests")
+    return problems
+
+
 def validate_config(data: dict[str, Any], label: str = CONFIG_NAME) -> None:
     """Check decoded TOML against ASSIGNMENT_SCHEMA and the known datasets; a ConfigError lists
     every problem, one line each, naming `label` (the file), the key, and for a typo its likely
@@ -196,6 +214,7 @@ def validate_config(data: dict[str, Any], label: str = CONFIG_NAME) -> None:
                                       key=lambda e: [str(x) for x in e.absolute_path])
                 for p in _problems(error)]
     problems += _dataset_problems(data)
+    problems += _requires_problems(data)
     if problems:
         raise ConfigError("\n".join(f"{label}: {p}" for p in problems))
 
@@ -225,6 +244,7 @@ def parse_config(
             predict=spec["predict"],
             keys={k: tuple(v) for k, v in spec["keys"].items()},
             bands={ds: (float(b["floor"]), float(b["full"])) for ds, b in spec["bands"].items()},
+            requires=tuple(spec.get("requires", ())),
         )
         for name, spec in data.get("models", {}).items()
     }

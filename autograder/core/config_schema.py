@@ -68,6 +68,7 @@ def assignment_schema(rule_ids: Sequence[str]) -> dict[str, Any]:
         "keys": _open_table({"type": "array", "items": {"type": ["string", "integer"]}}),
         "bands": _open_table(band),
         "bias_trick": {"type": "boolean"},
+        "requires": _STRINGS,
     }, required=("file", "predict", "keys", "bands"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

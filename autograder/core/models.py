@@ -234,3 +234,22 @@ def check_model(
                 f"none at or below {floor:.3f})",
     )
     return entry, []
+
+
+def gate_model(entry: dict[str, Any], spec: ModelSpec, earned: Mapping[str, float]) -> dict[str, Any]:
+    """The model's report entry once the code that produces it is known to work.
+
+    earned: grade_id -> points the hidden tests gave that group. The model's points count only
+    when every group of spec.requires earned some (a model file alone, e.g. someone else's, with
+    no working code behind it earns nothing); else the entry is returned with score 0 and a
+    message saying which groups to make pass first. An entry without points is returned as is.
+    """
+    missing = [g for g in spec.requires if not earned.get(g, 0.0) > 0]
+    if not missing or not entry.get("score"):
+        return entry
+    names = " and ".join(spec.requires) if len(spec.requires) <= 2 else (
+        ", ".join(spec.requires[:-1]) + " and " + spec.requires[-1])
+    return {**entry, "score": 0.0, "status": "failed",
+            "message": f"Your model's points count once {names} pass (earn points in the hidden "
+                       f"tests): the model must come from your own code, and {' and '.join(missing)} "
+                       f"earned no points yet. The model file itself: {entry.get('message', '')}"}

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from autograder.core.config import AssignmentConfig
-from autograder.core.models import check_model
+from autograder.core.models import check_model, gate_model
 from autograder.grading.hidden import Stubs, collect_tests, run_hidden_tests, stubs_beside
 from autograder.grading.hidden.errors import guard_operation
 from autograder.grading.measure import (
@@ -117,9 +117,12 @@ def grade_module(
     violations += replaced_violations(config, module_source, replaced, where)
     violations += loop_violations(config, module_source, measured, where)
     if submission_dir is not None:
+        earned: dict[str, float] = {}
+        for test in tests:  # the hidden tests' points per group, for the models' `requires`
+            earned[test["grade_id"]] = earned.get(test["grade_id"], 0.0) + float(test["score"])
         for spec in config.models.values():
             entry, found = check_model(spec, config, Path(submission_dir), ref_module, data_dir)
-            tests.append(entry)
+            tests.append(gate_model(entry, spec, earned))
             violations += found
     output = "\n".join(f"--- {r.name} ---\n{r.output}" for r in results if r.output)
     log = [f"{r.name}:\n{r.internal}" for r in results if r.internal] + probe_notes

@@ -7,10 +7,17 @@ engine runs the hidden tests against it in the sandboxed worker (with the assign
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pytest
+import tomllib
 
 from adversarial.test_no_work import Course, Edit, replace_body
+from autograder.core.config import ConfigError, parse_config, solution_dir
 from autograder.core.graft import graded_module_source
+from autograder.core.models import test_split as graders_test_split
 from autograder.grading.engine import grade_module
 
 # nn_train's SGD step replaced by a made-up falling loss history: no update, no loss_func call,
@@ -132,3 +139,45 @@ def test_honest_a3_keeps_every_point_of_its_vectorized_losses(a3: Course) -> Non
     names = [t.name for t in a3.tests.__hidden_tests__ if t.grade_id.endswith("_loss_vectorized")]
     assert names and {n: scores[n] for n in names if scores[n][0] < scores[n][1] - 1e-5} == {}
 
+
+# The untouched release notebook (every TODO still raises) handed in with a best-model file
+# from elsewhere (a classmate's, or one trained with any library) used to earn the model's 20
+# points with no code at all. The model's points now count once its code earns points.
+@pytest.fixture(scope="module")
+def borrowed_model(a4: Course, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a good nn_best_model.npz that no student code made (the reference trains
+    it on the grader's own test split, so it is well over the full-credit bar)."""
+    X, y, C = graders_test_split(a4.config.dataset, False)
+    params = a4.ref.nn_init_params(X.shape[1], 64, C, std=0.1, seed=0)
+    np.random.seed(0)
+    a4.ref.nn_train(params, a4.ref.nn_forward_backward, a4.ref.nn_predict, X, y, X, y,
+                    learning_rate=0.5, learning_rate_decay=0.99, reg=1e-4, num_iters=300, batch_size=100)
+    folder = tmp_path_factory.mktemp("borrowed")
+    np.savez(folder / "nn_best_model.npz", **params)
+    return folder
+
+
+def _model_entry(course: Course, nb: Any, folder: Path) -> dict[str, Any]:
+    result = grade_module(graded_module_source(nb, course.release), course.config, course.tests,
+                          course.ref, folder)
+    return next(t for t in result.tests if t["grade_id"] == "nn_best_model")
+
+
+def test_borrowed_model_with_the_solved_code_earns_its_points(a4: Course, borrowed_model: Path) -> None:
+    """The control: the model file is good, so a zero below is the gate's."""
+    entry = _model_entry(a4, a4.solved, borrowed_model)
+    assert entry["score"] == pytest.approx(entry["max_score"])
+
+
+def test_borrowed_model_with_an_untouched_release_earns_nothing(a4: Course, borrowed_model: Path) -> None:
+    entry = _model_entry(a4, a4.release, borrowed_model)
+    assert entry["score"] == 0.0
+    assert "count once nn_forward_pass and nn_train pass" in entry["message"]
+
+
+@pytest.mark.parametrize("required", ["nn_best_model", "nn_fowrard_pass"], ids=["a-model", "a-typo"])
+def test_model_requires_naming_no_hidden_test_group_is_a_config_error(required: str) -> None:
+    data = tomllib.loads((solution_dir("A4") / "assignment.toml").read_text())
+    data["models"]["nn_best_model"]["requires"] = ["nn_train", required]
+    with pytest.raises(ConfigError, match=r"models\.nn_best_model\.requires\[1\]"):
+        parse_config(data)
