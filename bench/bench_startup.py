@@ -8,8 +8,9 @@ fork server) when the parent dispatches the first submission and when a pool wor
 grading it. The figure is the median, over the runs, of the seconds from the launch of the
 command to that second moment: the interpreter, the imports of the grader and of its fork
 server, the sandbox preflight, reading the release, the intake and the pool (goal <= 1 s).
-Beside it: the CPU seconds on that path (parent until dispatch, fork server, worker before the
-call), less disturbed by other programs on the machine than wall time, and the baseline
+Beside it: the CPU seconds spent until then (parent until dispatch, fork server, which imports
+its preloads beside the parent, worker before the call), less disturbed by other programs on
+the machine than wall time, and the baseline
 `python -c pass` in the same run.
 
 The import profile (`python -X importtime`) is taken once for the parent (until the dispatch;
@@ -146,8 +147,8 @@ def run(assignment: str, runs: int) -> list[Figure]:
     return [figure(
         f"fixed start-up of autograder grade ({assignment}: launch to the first submission in a worker)",
         value, "s", GOAL,
-        f"python -c pass: {bare * 1000:.0f} ms; CPU on the path: {path_cpu:.2f} s (parent until "
-        f"dispatch, fork server, worker)",
+        f"python -c pass: {bare * 1000:.0f} ms; CPU until then: {path_cpu:.2f} s (parent until "
+        f"dispatch + fork server, which runs beside it + worker)",
         command_line("bench_startup.py", ["--runs", str(runs), "--assignment", assignment]),
         runs=rows, cpu_on_path_s=round(path_cpu, 3), interpreter_s=round(bare, 4),
         sweep_scan_s=round(scan, 3), load_average=load,

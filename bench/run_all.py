@@ -72,7 +72,7 @@ METHOD = {
         "own, through `bench/startup_probe.py`: seconds from the launch of the command to the "
         "moment a pool worker starts grading the submission (interpreter, the grader's imports, "
         "sandbox preflight, release and intake, the pool's fork server and its preloads), median "
-        "of the runs; CPU seconds on that path beside it. The import profile below is one more "
+        "of the runs; the CPU seconds spent until then beside it. The import profile below is one more "
         "run with `python -X importtime` (the parent until it dispatches) and the fork server's "
         "preloads in a fresh interpreter."),
     "losses": (
@@ -213,8 +213,8 @@ def notes_for(f: dict[str, Any], results: dict[str, Any]) -> str:
         dispatch = min((r["to_dispatch_s"] for r in rows), default=float("nan"))
         return (
             f"Load average {d.get('load_average', ['?'])[0]} when it was measured (2 cores): wall "
-            f"time on a busy machine counts the neighbours too; the CPU seconds on the path were "
-            f"{d['cpu_on_path_s']:.2f} s. The parent dispatched the submission after "
+            f"time on a busy machine counts the neighbours too; the CPU seconds spent until then "
+            f"were {d['cpu_on_path_s']:.2f} s (the fork server's beside the parent's). The parent dispatched the submission after "
             f"{dispatch:.2f} s at best. Of the parent's time, the sandbox's search for the host's "
             f"world-writable folders (run by the preflight, and again by each pool worker) took "
             f"{d['sweep_scan_s']:.2f} s alone in a fresh interpreter: it walks what /tmp, /var, "
