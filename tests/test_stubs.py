@@ -77,7 +77,8 @@ def test_an_assignment_without_stubs_file_has_no_stubs():
 def test_the_repository_assignments_keep_the_stubs_their_tests_pass():
     assert assignment_stubs(REPO_ROOT / "solutions" / "A3").names == ("linear_constant_gradient_loss",)
     assert set(assignment_stubs(REPO_ROOT / "solutions" / "A4").names) == {
-        "nn_constant_gradient_loss", "nn_zero_predict", "nn_probe_loss", "nn_linear_scores_loss"}
+        "nn_constant_gradient_loss", "nn_zero_predict", "nn_probe_loss", "nn_linear_scores_loss",
+        "nn_train_and_params"}
 
 
 def test_an_unknown_stub_name_is_an_error_naming_the_known_ones():
@@ -137,3 +138,32 @@ def test_the_release_never_ships_the_assignments_stubs(tmp_path):
     assert rel.release(course=course) == 0
     published = {p.name for p in (course / "assignments").rglob("*") if p.is_file()}
     assert "fixture.ipynb" in published and "stubs.py" not in published
+
+
+# A stub as the call target (ctx.call_stub): a wrapper that calls the student's function it is
+# given and returns what that function's result does not show (here: the dict it mutated).
+WRAPPER_STUBS = '''
+def call_and_show(func, box):
+    func(box)
+    return box
+'''
+
+MUTATING_STUDENT = '''
+def fill(box):
+    box["x"] = 7.0
+'''
+
+
+def test_ctx_call_stub_runs_the_stub_with_the_students_function_in_process():
+    from autograder.core.module import load_trusted_module
+
+    caller = InProcessCaller(load_trusted_module(MUTATING_STUDENT, "stubs_mutating"),
+                             stubs=Stubs.from_source(WRAPPER_STUBS))
+    ctx = Context(caller, None, "t", 0)
+    assert ctx.call_stub("call_and_show", ctx.func("fill"), {}) == {"x": 7.0}
+
+
+def test_the_worker_runs_a_stub_as_the_call_target():
+    with SandboxCaller(MUTATING_STUDENT, limits=FAST, guard=True,
+                       stubs=Stubs.from_source(WRAPPER_STUBS)) as c:
+        assert c.call(FuncRef("stub", "call_and_show"), [FuncRef("student", "fill"), {}], {}, 0) == {"x": 7.0}

@@ -29,7 +29,8 @@ class Caller(Protocol):
     """Runs the student's functions. Values in and out are plain (see autograder.grading.protocol).
 
     `calls` of call_many are (args, kwargs) pairs; np.random is seeded with `seed` before every
-    call. Raises StudentError / StudentTimeout. `take_output()` returns and clears the student's
+    call. `name` is a student function's name, or a FuncRef("stub", ...) for a stub run as the
+    target (Context.call_stub) with the student's functions passed in as FuncRefs. Raises StudentError / StudentTimeout. `take_output()` returns and clears the student's
     captured stdout/stderr. `stubs`: the assignment's stubs the caller can pass by name.
     """
 
