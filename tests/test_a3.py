@@ -90,6 +90,31 @@ def test_gradient_check_passes_the_reference_on_every_entry_it_can_pick(source_n
         numeric = eval_numerical_gradient(of_rows, W[checked].copy(), h=1e-5)
         assert rel_error(numeric, dW[checked]) < 1e-5, reg
 
+
+def test_kink_cell_shows_a_numeric_gradient_of_055_against_1(source_nb):
+    """The read-only kink demonstration before the first gradient check: max(0, x) at x = 1e-6
+    with h = 1e-5 (the step crosses the kink) gives 0.55, not the analytic 1."""
+    import contextlib
+    import io
+
+    from autograder.toolkit import rel_error
+
+    cell = next(c for c in source_nb.cells if c.get("id") == "a3-kink-demo")
+    assert not nbgrader(cell).get("grade") and nbgrader(cell).get("locked")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(cell.source, "<a3-kink-demo>", "exec"), {"rel_error": rel_error})  # noqa: S102
+    assert "numeric gradient: 0.5500   analytic gradient: 1.0000" in printed.getvalue()
+
+
+def test_test_set_is_evaluated_once_after_both_searches(source_nb):
+    """No search prints a test accuracy (reruns would peek at the test set); one cell after the
+    softmax search reads both saved models back and measures them on the test set."""
+    ids = [c.get("id") for c in source_nb.cells]
+    uses_test = [c.get("id") for c in source_nb.cells if c.cell_type == "code" and "X_test" in c.source]
+    assert uses_test == ["a3-load-data", "a3-test-eval"]
+    assert ids.index("a3-test-eval") > ids.index("a3-softmax-search")
+
 def test_reference_signatures_are_the_students_contract(reference):
     import inspect
 

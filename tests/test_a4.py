@@ -125,6 +125,14 @@ def test_toy_problem_has_the_issue_shapes_and_no_pre_activation_near_the_kink(to
     assert np.min(np.abs(pre)) > 10 * 1e-5 * np.abs(X).max()
 
 
+
+def test_test_set_is_evaluated_once_in_its_own_cell_after_the_search(source_nb):
+    """The search cell prints no test accuracy (each rerun would peek); the cell after it does."""
+    ids = [c.id for c in source_nb.cells]
+    uses_test = [c.id for c in source_nb.cells if c.cell_type == "code" and "X_test" in c.source]
+    assert uses_test == ["a4-load-data", "a4-test-eval"]
+    assert ids.index("a4-test-eval") == ids.index("a4-search-run") + 1
+
 def test_reference_signatures_are_the_students_contract(reference):
     expected = {
         "nn_forward_pass": "(params, X)",
