@@ -415,3 +415,20 @@ def test_sweeping_a_slot_uid_kills_all_its_processes(how):
         assert [p.wait(timeout=5) for p in procs] == [-9, -9, -9]
     finally:
         lease.release()
+
+
+@pytest.mark.parametrize("sweep", [False, True])
+def test_a_slot_sweeps_the_hosts_shared_folders_only_when_asked(monkeypatch, sweep: bool) -> None:
+    """Only the uid level sweeps at a slot's acquisition: a worker in bwrap never sees the
+    host's world-writable folders, and searching them costs seconds on a host with a big /tmp."""
+    from autograder.grading.sandbox import slots
+
+    swept: list[int] = []
+    monkeypatch.setattr(slots, "is_root", lambda: True)
+    monkeypatch.setattr(slots, "kill_uid", lambda uid: None)
+    monkeypatch.setattr(slots, "sweep_uid_files", lambda uid: swept.append(uid) or [])
+    lease = slots.SlotLease(sweep=sweep)
+    try:
+        assert swept == ([lease.uid] if sweep else [])
+    finally:
+        lease.release()

@@ -140,7 +140,7 @@ class SandboxCaller(CallerBase):
             self.worker = self._ready(worker, fallback=True)
         if self.worker is None:
             if self.lease is None and self.level != "process" and is_root():
-                self.lease = SlotLease()
+                self.lease = SlotLease(sweep=self.level == "uid")
             uid = self.lease.uid if self.lease else None
             worker = WorkerProcess(self.level, self.limits, uid, self.guard, self.python)
             self.worker = self._ready(worker, fallback=False)

@@ -41,7 +41,10 @@ def setpriv_args(uid: int) -> list[str]:
 class SlotLease:
     """An exclusive worker slot (uid UID_BASE + k) across processes, via a lock file."""
 
-    def __init__(self, uid_base: int = UID_BASE) -> None:
+    def __init__(self, uid_base: int = UID_BASE, sweep: bool = False) -> None:
+        """`sweep`: also remove what an earlier holder of the slot's uid left in the host's
+        world-writable folders (the uid level only: a worker in bwrap sees none of them, and
+        the search costs seconds on a host with a large /tmp)."""
         lock_dir = _own_private_dir(Path(tempfile.gettempdir()) / f"autograder-slots-{os.geteuid()}")
         for k in range(MAX_SLOTS):
             uid = uid_base + k
@@ -55,7 +58,7 @@ class SlotLease:
                 continue
             self.fd, self.slot, self.uid = fd, k, uid
             kill_uid(uid)  # leftovers of a grader that was killed
-            if is_root():
+            if sweep and is_root():
                 sweep_uid_files(uid)
             return
         raise SandboxError(f"no free worker slot among {MAX_SLOTS}")

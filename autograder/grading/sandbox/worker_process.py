@@ -228,7 +228,7 @@ def _take_spare(key: tuple) -> tuple[SlotLease | None, WorkerProcess] | None:
 def _launch_spare(key: tuple, level: str, limits: Limits, guard: bool, python: str | None) -> None:
     global _spare
     discard_spare()
-    lease = SlotLease() if level != "process" and is_root() else None
+    lease = SlotLease(sweep=level == "uid") if level != "process" and is_root() else None
     try:
         worker = WorkerProcess(level, limits, lease.uid if lease else None, guard, python)
     except (OSError, SandboxError):
