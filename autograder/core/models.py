@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -239,17 +239,27 @@ def check_model(
 def gate_model(entry: dict[str, Any], spec: ModelSpec, earned: Mapping[str, float]) -> dict[str, Any]:
     """The model's report entry once the code that produces it is known to work.
 
-    earned: grade_id -> points the hidden tests gave that group. The model's points count only
-    when every group of spec.requires earned some (a model file alone, e.g. someone else's, with
-    no working code behind it earns nothing); else the entry is returned with score 0 and a
-    message saying which groups to make pass first. An entry without points is returned as is.
+    earned: points the hidden tests gave, by test name and by group (grade_id). The model's
+    points count only when every name in spec.requires earned some, i.e. the test passed at least
+    one case (a model file alone, e.g. someone else's, with no working code behind it earns
+    nothing); else the entry gets score 0 and a message naming what to make pass first. A name
+    that is neither a hidden test nor a group is the instructor's error, shown as such.
     """
-    missing = [g for g in spec.requires if not earned.get(g, 0.0) > 0]
+    unknown = [name for name in spec.requires if name not in earned]
+    if unknown:
+        return {**entry, "score": 0.0, "status": "error",
+                "message": f"internal: [models.{spec.name}] requires {unknown}, which are neither "
+                           "hidden tests nor groups of this assignment"}
+    missing = [name for name in spec.requires if not earned[name] > 0]
     if not missing or not entry.get("score"):
         return entry
-    names = " and ".join(spec.requires) if len(spec.requires) <= 2 else (
-        ", ".join(spec.requires[:-1]) + " and " + spec.requires[-1])
     return {**entry, "score": 0.0, "status": "failed",
-            "message": f"Your model's points count once {names} pass (earn points in the hidden "
-                       f"tests): the model must come from your own code, and {' and '.join(missing)} "
-                       f"earned no points yet. The model file itself: {entry.get('message', '')}"}
+            "message": f"Your model's points count once your code passes "
+                       f"{_listed(spec.requires)} (the model must come from your own code); "
+                       f"{_listed(missing)} passed no case yet. The model file itself: "
+                       f"{entry.get('message', '')}"}
+
+
+def _listed(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

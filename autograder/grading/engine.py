@@ -118,7 +118,8 @@ def grade_module(
     violations += loop_violations(config, module_source, measured, where)
     if submission_dir is not None:
         earned: dict[str, float] = {}
-        for test in tests:  # the hidden tests' points per group, for the models' `requires`
+        for test in tests:  # points per hidden test and per group, for the models' `requires`
+            earned[test["name"]] = float(test["score"])
             earned[test["grade_id"]] = earned.get(test["grade_id"], 0.0) + float(test["score"])
         for spec in config.models.values():
             entry, found = check_model(spec, config, Path(submission_dir), ref_module, data_dir)

@@ -7,6 +7,7 @@ engine runs the hidden tests against it in the sandboxed worker (with the assign
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import tomllib
 from adversarial.test_no_work import Course, Edit, replace_body
 from autograder.core.config import ConfigError, parse_config, solution_dir
 from autograder.core.graft import graded_module_source
+from autograder.core.models import gate_model
 from autograder.core.models import test_split as graders_test_split
 from autograder.grading.engine import grade_module
 
@@ -172,12 +174,51 @@ def test_borrowed_model_with_the_solved_code_earns_its_points(a4: Course, borrow
 def test_borrowed_model_with_an_untouched_release_earns_nothing(a4: Course, borrowed_model: Path) -> None:
     entry = _model_entry(a4, a4.release, borrowed_model)
     assert entry["score"] == 0.0
-    assert "count once nn_forward_pass and nn_train pass" in entry["message"]
+    assert ("count once your code passes forward_pass_matches_reference and "
+            "learning_rate_decays_once_per_epoch") in entry["message"]
 
 
-@pytest.mark.parametrize("required", ["nn_best_model", "nn_fowrard_pass"], ids=["a-model", "a-typo"])
-def test_model_requires_naming_no_hidden_test_group_is_a_config_error(required: str) -> None:
+def test_model_requiring_a_model_is_a_config_error() -> None:
     data = tomllib.loads((solution_dir("A4") / "assignment.toml").read_text())
-    data["models"]["nn_best_model"]["requires"] = ["nn_train", required]
+    data["models"]["nn_best_model"]["requires"] = ["nn_train", "nn_best_model"]
     with pytest.raises(ConfigError, match=r"models\.nn_best_model\.requires\[1\]"):
         parse_config(data)
+
+
+def test_model_requiring_an_unknown_test_is_the_instructors_error_not_a_silent_zero(a4: Course) -> None:
+    spec = dataclasses.replace(a4.config.models["nn_best_model"], requires=("nn_trian",))
+    entry = {"name": "nn_best_model", "grade_id": "nn_best_model", "score": 20.0, "max_score": 20.0,
+             "status": "passed", "message": "test accuracy 0.980"}
+    gated = gate_model(entry, spec, {"nn_train": 12.0, "learning_rate_decays_once_per_epoch": 6.0})
+    assert gated["status"] == "error" and gated["message"].startswith("internal:")
+
+
+@pytest.fixture(scope="module")
+def borrowed_linear_model(a3: Course, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a good svm_best_model.npz that no student code made (least squares on the
+    grader's own test split, with the bias column)."""
+    X, y, C = graders_test_split(a3.config.dataset, True)
+    W = np.linalg.lstsq(X, np.eye(C)[y], rcond=None)[0]
+    folder = tmp_path_factory.mktemp("borrowed_linear")
+    np.savez(folder / "svm_best_model.npz", W=W)
+    return folder
+
+
+def _linear_model_entry(course: Course, nb: Any, folder: Path) -> dict[str, Any]:
+    result = grade_module(graded_module_source(nb, course.release), course.config, course.tests,
+                          course.ref, folder)
+    return next(t for t in result.tests if t["grade_id"] == "svm_best_model")
+
+
+def test_borrowed_linear_model_with_the_solved_code_earns_its_points(a3: Course,
+                                                                     borrowed_linear_model: Path) -> None:
+    """The control: the file is good, so a zero below is the gate's."""
+    entry = _linear_model_entry(a3, a3.solved, borrowed_linear_model)
+    assert entry["score"] == pytest.approx(entry["max_score"])
+
+
+def test_borrowed_linear_model_with_an_untouched_a3_release_earns_nothing(a3: Course,
+                                                                           borrowed_linear_model: Path) -> None:
+    entry = _linear_model_entry(a3, a3.release, borrowed_linear_model)
+    assert entry["score"] == 0.0
+    assert "count once your code passes svm_vectorized_gradient_matches_reference" in entry["message"]
