@@ -219,10 +219,9 @@ def loss_is_stable_for_large_scores(ctx):
 # --------------------------------------------------------------------------- the gradients
 
 
-# A net where backprop by hand is instant (a few matrix products, ~2 ms, ~2 MiB) but
-# differentiating the loss numerically, one parameter at a time (finite differences or a
-# complex step, looped or vectorized over the parameters), needs ~134k forward passes or far
-# more memory than the worker has. Every gradient test first asks for the gradients there.
+# Backprop is instant here (~2 ms, ~2 MiB); a per-parameter numerical derivative (finite
+# differences or a complex step, looped or vectorized) needs ~134k forward passes or far more
+# memory than the worker has. Every gradient test first asks for the gradients there.
 LARGE_NET = (64, 512, 256, 10, 1e-3)  # N, D, H, C, reg: 134k parameters
 
 
@@ -380,9 +379,8 @@ SCHEDULE_CASES = [
 
 
 def _trained(ctx, params, loss_func, *args, **kwargs):
-    """The student's nn_train(params, loss_func, *args, **kwargs) run through the stub
-    nn_train_and_params: {"stats", "params" (after training), "calls", and per loss_func call
-    with labels: "seen" (the params it received), "X", "y" (the minibatch), "losses"}."""
+    """The student's nn_train(params, loss_func, ...) run through the stub nn_train_and_params
+    (its docstring says what the returned dict holds)."""
     return ctx.call_stub("nn_train_and_params", ctx.func("nn_train"), params, loss_func, *args, **kwargs)
 
 
@@ -406,13 +404,9 @@ def _trajectory(ctx, out, num_iters: int):
 
 @hidden_test("nn_train", weight=3)
 def learning_rate_decays_once_per_epoch(ctx):
-    """Step t must use learning_rate * decay ** (t // iterations_per_epoch), on every parameter.
-
-    Read off the parameters themselves: the stub loss has gradients of ones, so step t moves
-    every entry by exactly -rate_t; the params each loss_func call receives and the params after
-    training give every step's rate. The minibatches must be batch_size rows of X, and
-    loss_history the losses loss_func returned.
-    """
+    """Step t must use learning_rate * decay ** (t // iterations_per_epoch), on every parameter:
+    read off the params (gradients of ones: step t moves every entry by exactly -rate_t).
+    Minibatches must be batch_size rows of X, loss_history the losses loss_func returned."""
     for label, N, batch_size, num_iters, lr, decay in SCHEDULE_CASES:
         X = ctx.rng.standard_normal((N, 2))
         y = np.zeros(N, dtype=np.int64)
