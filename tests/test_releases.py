@@ -69,7 +69,7 @@ def test_every_cell_has_a_stable_id_and_a_grade_id(assignment, source_nb):
 def test_last_cell_builds_the_submission(assignment, source_nb):
     last = source_nb.cells[-1]
     assert last.cell_type == "code"
-    assert "from autograder.student.submission import submit_from_notebook" in last.source
+    assert "from autograder.submission import submit_from_notebook" in last.source
     assert f'submit_from_notebook("{assignment.name}", student_id=STUDENT_ID)' in last.source
     assert "except ImportError" in last.source and "not available yet" in last.source
 
