@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the export names students (default: recognise it)")
     s.add_argument("--roster", help="CSV mapping LMS ids to course student ids (lms_id,student_id)")
     s.add_argument("--pattern", help="regex with a named group `lms_id`, tried before the presets")
+    s.add_argument("--no-worker-guard", action="store_true",
+                   help="grade with the worker's audit hook off, to check that the sandbox alone "
+                        "contains hostile code (the adversarial corpus does); never needed to grade")
     s.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "uid", "process"],
                    help="the isolation of student code (default: auto, the strongest that works "
                    "here; a level named that cannot work here stops the run)")

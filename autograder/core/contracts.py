@@ -154,7 +154,8 @@ class GradeTask:
     path: the zip or folder of loose files; course: the course directory; key: the grading key
     (autograder.grading.batch.grading_key); violations: what reading the LMS export found;
     unidentified: why the owner is unknown ("" when known; such a submission is not graded);
-    sandbox: "auto" or a level to insist on.
+    sandbox: "auto" or a level to insist on; guard: the worker's audit hook on (it gives
+    students early, clear refusals; switched off only to prove containment holds without it).
     """
 
     student_id: str
@@ -167,13 +168,14 @@ class GradeTask:
     unidentified: str = ""
     submission: Submission = field(default_factory=Submission)
     sandbox: str = "auto"
+    guard: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {"student_id": self.student_id, "path": self.path, "sha256": self.sha256,
                 "assignment": self.assignment, "course": self.course, "key": self.key,
                 "violations": [v.to_json() for v in self.violations],
                 "unidentified": self.unidentified, "submission": self.submission.to_json(),
-                "sandbox": self.sandbox}
+                "sandbox": self.sandbox, "guard": self.guard}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> GradeTask:
@@ -183,7 +185,7 @@ class GradeTask:
                    violations=tuple(Violation.from_json(v) for v in data.get("violations", [])),
                    unidentified=str(data.get("unidentified", "") or ""),
                    submission=Submission.from_json(data.get("submission", {}) or {}),
-                   sandbox=str(data.get("sandbox", "auto")))
+                   sandbox=str(data.get("sandbox", "auto")), guard=bool(data.get("guard", True)))
 
 
 @dataclass(frozen=True)

@@ -387,12 +387,12 @@ def run_pool(tasks: Sequence[GradeTask], jobs: int, done: Callable[[GradeResult]
 
 
 def entry_task(entry: Any, config: AssignmentConfig, course: Path, key: str,
-               sandbox: str = "auto") -> GradeTask:
+               sandbox: str = "auto", guard: bool = True) -> GradeTask:
     """The task of one `autograder.grading.intake.SubmissionEntry` (who, which file, when)."""
     sha = sha256_path(entry.path)
     return GradeTask(
         student_id=str(entry.student_id), path=str(entry.path), sha256=sha, assignment=config.name,
-        course=str(course), key=key, sandbox=sandbox,
+        course=str(course), key=key, sandbox=sandbox, guard=guard,
         violations=tuple(Violation.from_json(v) for v in entry.violations),
         unidentified=str(entry.unidentified or ""),
         submission=Submission(
@@ -459,11 +459,13 @@ def grade_class(
     roster: str | Path | None = None,
     pattern: str | None = None,
     sandbox: str = "auto",
+    guard: bool = True,
 ) -> ClassRun:
     """Grade a folder of zips (or one LMS export zip) into OUT, the gradebook and autograded/.
 
     `lms`, `roster`, `pattern`: how student ids are read off the export (autograder.grading.intake).
     `sandbox`: "auto" or the level to grade at (the CLI passes the level its preflight chose).
+    `guard`: the worker's audit hook (off only to prove containment holds without it).
     `pipeline`: the steps of one student (default: the real ones, `pipeline.STEPS`).
     `strict`: re-raise a grader crash instead of recording it as the student's `error` status
     (default `autograder.grading.pipeline.STRICT`, which the test suite turns on).
@@ -484,7 +486,7 @@ def grade_class(
     with tempfile.TemporaryDirectory(prefix="autograder-export-") as export_dir:
         entries = collect_submissions(submissions, assignment, config, lms=lms, roster=roster,
                                       pattern=pattern, work_dir=export_dir)
-        tasks = [entry_task(entry, config, course_dir, key, sandbox) for entry in entries]
+        tasks = [entry_task(entry, config, course_dir, key, sandbox, guard) for entry in entries]
         to_grade, reuse, cause = plan(tasks, out_dir, force, only)
         parent = Parent(config, course_dir, out_dir, db, release_nbs, strict)
         progress = None

@@ -80,8 +80,8 @@ def grade_module(
     module_source: the graded module (preamble + grafted cells) as text; it only ever runs in
     the worker. submission_dir: where the student's `.npz` models are (None: no model checks).
     sandbox: "auto" (the strongest level available) or a level to insist on. limits: default
-    from `[limits]` of assignment.toml. guard: the worker's import guard (default on; the
-    environment variable AUTOGRADER_WORKER_GUARD=0 turns it off). prestart: boot the next
+    from `[limits]` of assignment.toml. guard: the worker's import guard (default on; off only
+    to prove containment holds without it: `autograder grade --no-worker-guard`). prestart: boot the next
     submission's worker while this one is graded (autograder.grading.sandbox, "the spare worker").
     where: a graded-module line -> the student's (cell, line) (autograder.core.graft.GradedModule
     .where), for the places of violations found while running (None: they have no place).

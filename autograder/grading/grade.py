@@ -46,7 +46,8 @@ def cli_grade(args: argparse.Namespace) -> int:
         run = grade_class(args.assignment, args.submissions, args.out, jobs=args.jobs,
                           force=args.force, only=args.only, db=args.db, course=args.course,
                           lms=getattr(args, "lms", "auto"), roster=getattr(args, "roster", None),
-                          pattern=getattr(args, "pattern", None), sandbox=level)
+                          pattern=getattr(args, "pattern", None), sandbox=level,
+                          guard=not args.no_worker_guard)
     except (ConfigError, IntakeError, ValueError) as exc:
         print(f"autograder grade: {exc}", file=sys.stderr)
         return 1

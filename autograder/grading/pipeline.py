@@ -161,7 +161,7 @@ class StudentPipeline:
         # worker finds while the code runs (a rebound name, a measured loop) names its place
         result = grade_module("\n".join(m.source for m in modules), config, tests_module, ref_module,
                               staged_files(intake.files, work / "files"), sandbox=task.sandbox,
-                              where=joined_where(modules))
+                              guard=task.guard, where=joined_where(modules))
         found.tests = [TestOutcome.from_json(t) for t in result.tests]
         found.violations += [Violation.from_json(v) for v in result.violations]
         found.sandbox = result.sandbox

@@ -9,7 +9,7 @@ or a zip bomb is made in the test's tmp_path.
 Each case names its `Expected` outcome: the rule ids that must be flagged, the status, the
 hidden tests that must not pass, and the highest score it may get (`cap`; the automatic points
 of A4 are 80, the manual 20 are empty until a TA grades them). Cases marked `guard=False` are
-graded in a second run with the worker's audit hook switched off (AUTOGRADER_WORKER_GUARD=0):
+graded in a second run with the worker's audit hook switched off (`autograder grade --no-worker-guard`):
 they prove containment, which must hold without the hook.
 
 tests/adversarial/test_corpus.py builds and grades the whole table; docs/adversarial.md lists it.

@@ -3,7 +3,7 @@
 Two `autograder grade A4 ... --jobs 2` runs (the command an operator types, in a fresh process
 so the worker's environment is exactly what the run says): one with the audit hook on (the
 mistakes, zips, models, formats, archives and the hook's own catches) and one with it OFF
-(AUTOGRADER_WORKER_GUARD=0: tampering and resource abuse, where containment must hold without
+(`--no-worker-guard`: tampering and resource abuse, where containment must hold without
 it). Each run holds an honest control that must get full automatic marks in the same batch.
 
 Host traces looked for after the runs: a marker file per case in a world-writable host folder
@@ -113,10 +113,9 @@ def build(cases: list[Case], root: Path, host: Host, solved: Any, model: bytes) 
 def grade(kit: Kit, cases: list[Case], guard: bool) -> Run:
     """`autograder grade A4 SUBS --out OUT --jobs 2 --course COURSE` in a fresh process."""
     out = kit.course.parent / "out"
-    env = {**os.environ, "AUTOGRADER_WORKER_GUARD": "1" if guard else "0",
-           SECRET_ENV_NAME: SECRET_ENV}
+    env = {**os.environ, SECRET_ENV_NAME: SECRET_ENV}
     cmd = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(kit.subs), "--out", str(out),
-           "--jobs", "2", "--course", str(kit.course)]
+           "--jobs", "2", "--course", str(kit.course), *([] if guard else ["--no-worker-guard"])]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     seconds = time.perf_counter() - start

@@ -110,10 +110,10 @@ raise RuntimeError("OUT seen " + str(len(outs)) + " times; " + " | ".join(found)
 
 
 def grade(course: Path, subs: Path, out: Path, python: str) -> str:
-    env = {**os.environ, "AUTOGRADER_WORKER_GUARD": "0"}
+    env = dict(os.environ)
     if python:
         env["AUTOGRADER_WORKER_PYTHON"] = python
-    cmd = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs), "--out", str(out),
+    cmd = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs), "--no-worker-guard", "--out", str(out),
            "--jobs", "1", "--course", str(course), "--sandbox", "uid"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -143,6 +143,8 @@ def graded(host_root: Path, solved: tuple[Any, bytes]) -> dict[str, Any]:
             "victim_after": (out / "victim" / "report.json").read_text(),
             "thief": json.loads((out / "thief" / "report.json").read_text()),
             "thief_text": (out / "thief" / "report.json").read_text(),
+            # what the thief's code raised: only the staff's log has an exception's message
+            "thief_log": (out / "thief" / "grader.log").read_text(),
             "output": first + second}
 
 
@@ -159,12 +161,13 @@ def test_the_classmate_keeps_full_marks(graded):
 
 
 def test_the_thief_ran_and_found_out_on_the_command_line(graded):
-    message = search_message(graded["thief"])
-    assert "OUT seen" in message and "OUT seen 0 times" not in message
+    assert "RuntimeError" in search_message(graded["thief"])  # all the student is shown
+    assert "OUT seen" in graded["thief_log"] and "OUT seen 0 times" not in graded["thief_log"]
 
 
 def test_the_thief_read_nothing_of_out_the_classmate_or_the_course(graded):
     assert LEAK not in graded["thief_text"] and LEAK not in graded["output"]
+    assert LEAK not in graded["thief_log"]
     assert graded["victim_after"] == graded["victim_before"]
 
 

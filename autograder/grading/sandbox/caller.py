@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -77,9 +76,9 @@ class SandboxCaller(CallerBase):
         # The graded module's fixed preamble (module.PREAMBLE) imports math, time and numpy
         # whatever the assignment allows: the guard must let the preamble itself load.
         self.allowed_imports = sorted(set(allowed_imports) | preamble_imports())
-        # AUTOGRADER_WORKER_GUARD=0 switches the guard off (the containment tests do).
-        env_guard = os.environ.get("AUTOGRADER_WORKER_GUARD", "1") not in ("0", "off", "false")
-        self.guard = env_guard if guard is None else guard
+        # The guard is on unless the caller says otherwise (the containment tests switch it off:
+        # `autograder grade --no-worker-guard`, or guard=False here).
+        self.guard = True if guard is None else guard
         self.level = choose_level(sandbox, python)
         self.lease: SlotLease | None = None  # taken with the first worker
         self.worker: WorkerProcess | None = None
