@@ -286,7 +286,11 @@ def _rows_of(ctx, X_batch, y_batch, X, y, num_train, batch_size) -> None:
 
 
 def _shape(value) -> str:
-    return str(value.shape) if type(value) is np.ndarray else type(value).__name__
+    """What the student returned, without its sizes: a size chosen by the student's code could
+    carry a hidden input out through this message (its number of axes is shown, not its shape)."""
+    if type(value) is not np.ndarray:
+        return type(value).__name__
+    return f"an array with {value.ndim} axis" + ("" if value.ndim == 1 else "es")
 
 
 @hidden_test("sample_batch", weight=3)
@@ -336,7 +340,7 @@ def train_steps_by_learning_rate_times_gradient(ctx):
                              what="W after training with a gradient of all ones")
             ctx.check(isinstance(history, (list, tuple, np.ndarray)) and len(history) == num_iters,
                       "loss_history", f"needs {num_iters} losses (one per iteration), "
-                      f"got {len(history) if hasattr(history, '__len__') else type(history).__name__}")
+                      "got another number of entries")
 
 
 def _separable(rng, N=120, C=3):

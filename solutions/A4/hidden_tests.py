@@ -122,7 +122,11 @@ def blobs(rng, N, C=3, spread=0.5):
 
 
 def _shape(value) -> str:
-    return str(value.shape) if type(value) is np.ndarray else type(value).__name__
+    """What the student returned, without its sizes: a size chosen by the student's code could
+    carry a hidden input out through this message (its number of axes is shown, not its shape)."""
+    if type(value) is not np.ndarray:
+        return type(value).__name__
+    return f"an array with {value.ndim} axis" + ("" if value.ndim == 1 else "es")
 
 
 def _pair(ctx, out, what: str):
@@ -364,7 +368,7 @@ def _history(ctx, stats, key: str, length: int | None = None):
     if not ctx.check(arr is not None, key, "must be a list of numbers"):
         return None
     if length is not None and not ctx.check(len(arr) == length, key,
-                                            f"needs {length} entries, got {len(arr)}"):
+                                            f"needs {length} entries, got another number"):
         return None
     return arr
 
@@ -556,12 +560,12 @@ def find_best_net_keeps_the_best(ctx):
             actual = float(np.mean(np.argmax(scores, axis=1) == y[40:]))
             best_of_results = max(float(r["val_acc"]) for r in results)
             ctx.check(abs(float(best_val_acc) - best_of_results) < 1e-12, "best_val_acc",
-                      f"{best_val_acc} is not the best val_acc of the results ({best_of_results})")
+                      "is not the best val_acc of the results you returned")
             ctx.check(abs(actual - best_of_results) < 1e-12, "best_params",
                       "their validation accuracy is not the best net's: return the parameters "
                       "of the best net")
             ctx.check(best_of_results >= 0.9, "find_best_net",
-                      f"the best validation accuracy is {best_of_results:.3f} on separable clusters "
+                      "the best validation accuracy is below 0.9 on separable clusters "
                       "(a net trained with learning rate 0.5 reaches 0.9)")
 
 
