@@ -199,3 +199,14 @@ def test_misspelled_dataset_name_in_a_band_suggests_the_known_one(tmp_path: Path
 def test_unknown_dataset_of_the_assignment_lists_the_known_ones(tmp_path: Path) -> None:
     message = _problem({"assignment": {**MINIMAL["assignment"], "dataset": "mnist"}}, tmp_path)
     assert message.endswith("unknown dataset 'mnist' in assignment.dataset (known: digits, cifar10)")
+
+
+def test_a_models_requires_stays_out_of_the_students_copy() -> None:
+    """`requires` names hidden tests: the released assignment.toml (and so the bundle) leaves
+    it out; the bands and the rest of the model's table stay."""
+    from autograder.core.config import public_part
+
+    data = {"models": {"best": {"file": "m.npz", "requires": ["secret_test_name"]}},
+            "private": {"answer_key": 1}}
+    assert public_part(data) == {"models": {"best": {"file": "m.npz"}}}
+    assert data["models"]["best"]["requires"] == ["secret_test_name"]  # the source is untouched

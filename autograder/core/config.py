@@ -287,8 +287,14 @@ def load_config(path: str | Path, label: str | None = None) -> AssignmentConfig:
 
 
 def public_part(data: dict[str, Any]) -> dict[str, Any]:
-    """The student-visible tables: everything but [private]."""
-    return {k: v for k, v in data.items() if k != "private"}
+    """The student-visible tables: everything but [private], and without a model's `requires`
+    (it names hidden tests; the notebook states in words what a model's points depend on)."""
+    public = {k: v for k, v in data.items() if k != "private"}
+    models = public.get("models")
+    if isinstance(models, dict):
+        public["models"] = {name: {k: v for k, v in spec.items() if k != "requires"}
+                            if isinstance(spec, dict) else spec for name, spec in models.items()}
+    return public
 
 
 def course_root(course: str | Path | None = None) -> Path:
