@@ -15,8 +15,9 @@ SUBMISSIONS ?= build/demo/$(A)/submissions
 OUT ?= build/grades/$(A)
 COURSE ?= build/demo/course
 PORT ?= 8888
-# extra pytest options for `make test`, e.g. PYTEST_ARGS="-n 2" (pytest-xdist: the suite is parallel-safe)
-PYTEST_ARGS ?=
+# pytest options for `make test`: the suite is parallel-safe and runs on every core (pytest-xdist);
+# PYTEST_ARGS="-n 0" runs it in one process (docs/benchmarks.md has both times)
+PYTEST_ARGS ?= -n auto
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test lint release release-check measure check submission grade formgrader bundle bench cifar10 clean
