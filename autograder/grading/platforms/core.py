@@ -19,8 +19,9 @@ import json
 import os
 import shutil
 import stat
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -168,3 +169,16 @@ def output_text(report: Mapping[str, Any]) -> str:
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def run_export(command: str, export: Callable[..., Path], args: Any,
+               done: Callable[[Path], str]) -> int:
+    """One `autograder export-<platform>` command: build with `export(assignment, output,
+    course)`, then print `done(out)`; exit 0, or 1 with the reason in one line."""
+    try:
+        out = export(args.assignment, args.output, getattr(args, "course", None))
+    except Exception as exc:  # any reason the export cannot be built: one line, never a traceback
+        print(f"autograder {command}: {exc}", file=sys.stderr)
+        return 1
+    print(done(out))
+    return 0

@@ -114,14 +114,9 @@ def export(assignment: str, out: str | Path, course: str | Path | None = None) -
 
 def cli_export(args: argparse.Namespace) -> int:
     """`autograder export-gradescope A -o ZIP`."""
-    try:
-        out = export(args.assignment, args.output, getattr(args, "course", None))
-    except Exception as exc:
-        print(f"autograder export-gradescope: {exc}", file=sys.stderr)
-        return 1
-    print(f"Gradescope autograder for {args.assignment}: {out} ({out.stat().st_size / 1024:.0f} KiB). "
-          "Upload it as the assignment's autograder (Configure Autograder → Zip file upload).")
-    return 0
+    return core.run_export("export-gradescope", export, args, lambda out: (
+        f"Gradescope autograder for {args.assignment}: {out} ({out.stat().st_size / 1024:.0f} KiB). "
+        "Upload it as the assignment's autograder (Configure Autograder → Zip file upload)."))
 
 
 if __name__ == "__main__":  # run_autograder's entry point

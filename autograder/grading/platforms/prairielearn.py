@@ -115,15 +115,10 @@ def export(assignment: str, out: str | Path, course: str | Path | None = None) -
 
 def cli_export(args: argparse.Namespace) -> int:
     """`autograder export-prairielearn A -o DIR`."""
-    try:
-        out = export(args.assignment, args.output, getattr(args, "course", None))
-    except Exception as exc:
-        print(f"autograder export-prairielearn: {exc}", file=sys.stderr)
-        return 1
-    print(f"PrairieLearn grader for {args.assignment}: {out}/grader (copy it to your course's "
-          f"serverFilesCourse/autograder_{args.assignment}/) and {out}/question (copy it to "
-          f"questions/{args.assignment}/).")
-    return 0
+    return core.run_export("export-prairielearn", export, args, lambda out: (
+        f"PrairieLearn grader for {args.assignment}: {out}/grader (copy it to your course's "
+        f"serverFilesCourse/autograder_{args.assignment}/) and {out}/question (copy it to "
+        f"questions/{args.assignment}/)."))
 
 
 if __name__ == "__main__":
