@@ -13,14 +13,11 @@ Secure behaviour: at the uid level nothing of the hidden tests or solutions the 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from adversarial.test_uid_level import uid_python
+from adversarial.test_uid_level import grade, graded_texts, uid_python
 from autograder.core.config import REPO_ROOT
 from autograder.grading.sandbox import is_root
 from demo import classroom as demo
@@ -40,17 +37,10 @@ def test_uid_level_worker_cannot_read_the_repository_hidden_tests(tmp_path: Path
     assert python is not None, "no interpreter readable by a slot uid for the uid level"
     student = demo.Student("s60", "", (cases.body("nn_get_search_params", PROBE),))
     course, subs = demo.build_class(tmp_path, (student,), echo=lambda *_: None)
-    env = dict(os.environ)
-    if python:
-        env["AUTOGRADER_WORKER_PYTHON"] = python
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--no-worker-guard", "--out", str(out),
-                          "--course", str(course), "--sandbox", "uid"], capture_output=True, text=True, env=env, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
+    grade(course, subs, out, python, timeout=300)
     first_line = (REPO_ROOT / "solutions" / "A4" / "hidden_tests.py").read_text().splitlines()[0][:40]
-    report = (out / "s60" / "report.json").read_text()
-    # an exception's message reaches only the staff's log: a read that worked shows there
-    report += "".join(p.read_text() for p in (out / "s60").glob("grader.log"))
+    report = graded_texts(out, "s60")
     assert "STOLEN" not in report and first_line not in report
 
 
@@ -87,14 +77,7 @@ raise RuntimeError("STO" + "LEN " + open(_p, "rb").read()[:40].hex())
 """
     student = demo.Student("s61", "", (cases.body("nn_get_search_params", probe),))
     course, subs = demo.build_class(tmp_path, (student,), echo=lambda *_: None)
-    env = dict(os.environ)
-    if python:
-        env["AUTOGRADER_WORKER_PYTHON"] = python
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "A4", str(subs), "--no-worker-guard", "--out", str(out),
-                          "--course", str(course), "--sandbox", "uid"], capture_output=True, text=True, env=env, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    report = (out / "s61" / "report.json").read_text()
-    # an exception's message reaches only the staff's log: a read that worked shows there
-    report += "".join(p.read_text() for p in (out / "s61").glob("grader.log"))
+    grade(course, subs, out, python, timeout=300)
+    report = graded_texts(out, "s61")
     assert "STOLEN" not in report, report[report.find("STOLEN") - 200:report.find("STOLEN") + 200]

@@ -109,15 +109,25 @@ raise RuntimeError("OUT seen " + str(len(outs)) + " times; " + " | ".join(found)
 '''
 
 
-def grade(course: Path, subs: Path, out: Path, python: str) -> str:
+def grade(course: Path, subs: Path, out: Path, python: str | None, *options: str,
+          timeout: float = 600) -> str:
+    """`autograder grade A4 SUBS --out OUT --course COURSE --sandbox uid --no-worker-guard
+    [options]` in a fresh process (one job unless `options` say otherwise); its output."""
     env = dict(os.environ)
     if python:
         env["AUTOGRADER_WORKER_PYTHON"] = python
     cmd = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(subs), "--no-worker-guard", "--out", str(out),
-           "--jobs", "1", "--course", str(course), "--sandbox", "uid"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+           "--jobs", "1", "--course", str(course), "--sandbox", "uid", *options]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
+
+
+def graded_texts(out: Path, sid: str) -> str:
+    """A student's report.json and, when there is one, grader.log: an exception's message
+    reaches only the staff's log, so a read that worked shows there."""
+    return "".join(p.read_text() for p in (out / sid / "report.json", out / sid / "grader.log")
+                   if p.exists())
 
 
 @pytest.fixture(scope="module")
