@@ -478,3 +478,14 @@ def test_a_gated_test_run_alone_never_counts():
     tests = collect_tests(gated_tests([]))
     result = run_one(tests[1], InProcessCaller(module(RIGHT)), None, 2.0, 0)
     assert (result.score, result.status) == (0.0, "failed")
+
+
+def test_kind_of_names_what_was_returned_without_its_sizes() -> None:
+    """A returned array's shape is the student's to choose, so a hidden test's message names
+    only its number of axes (a size could carry a hidden input out)."""
+    from autograder.grading.hidden import kind_of
+
+    assert kind_of(np.zeros(123456)) == "an array with 1 axis"
+    assert kind_of(np.zeros((7, 3))) == "an array with 2 axes"
+    assert kind_of([1, 2]) == "list"
+    assert "123456" not in kind_of(np.zeros(123456))

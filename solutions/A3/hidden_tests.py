@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.hidden import StudentError, hidden_test
+from autograder.grading.hidden import StudentError, hidden_test, kind_of
 
 KINK_GAP = 1e-3
 RTOL = 1e-6
@@ -261,11 +261,11 @@ def _rows_of(ctx, X_batch, y_batch, X, y, num_train, batch_size) -> None:
     D = X.shape[1]
     shapes_ok = ctx.check(
         type(X_batch) is np.ndarray and X_batch.shape == (batch_size, D),
-        "X_batch shape", f"expected an array of shape ({batch_size}, {D}), got {_shape(X_batch)}",
+        "X_batch shape", f"expected an array of shape ({batch_size}, {D}), got {kind_of(X_batch)}",
     )
     ctx.check(
         type(y_batch) is np.ndarray and y_batch.shape == (batch_size,),
-        "y_batch shape", f"expected an array of shape ({batch_size},), got {_shape(y_batch)}",
+        "y_batch shape", f"expected an array of shape ({batch_size},), got {kind_of(y_batch)}",
     )
     if not shapes_ok or type(y_batch) is not np.ndarray or y_batch.shape != (batch_size,):
         return
@@ -283,14 +283,6 @@ def _rows_of(ctx, X_batch, y_batch, X, y, num_train, batch_size) -> None:
         valid.all() and rows.max(initial=0) < num_train,
         "num_train", f"draw only from the first num_train = {num_train} rows",
     )
-
-
-def _shape(value) -> str:
-    """What the student returned, without its sizes: a size chosen by the student's code could
-    carry a hidden input out through this message (its number of axes is shown, not its shape)."""
-    if type(value) is not np.ndarray:
-        return type(value).__name__
-    return f"an array with {value.ndim} axis" + ("" if value.ndim == 1 else "es")
 
 
 @hidden_test("sample_batch", weight=3)
@@ -386,7 +378,7 @@ def train_lowers_the_loss_on_a_separable_problem(ctx):
                               verbose=True)
         ref_loss = getattr(ctx.ref, name)
         ctx.check(type(W) is np.ndarray and W.shape == W0.shape, "W",
-                  f"expected the trained W of shape {W0.shape}, got {_shape(W)}")
+                  f"expected the trained W of shape {W0.shape}, got {kind_of(W)}")
         if type(W) is not np.ndarray or W.shape != W0.shape:
             return
         before, after = ref_loss(W0, X, y, 1e-3)[0], ref_loss(W, X, y, 1e-3)[0]
@@ -422,7 +414,7 @@ def _predictions_are_the_argmax(ctx, W, X) -> None:
     expected = np.argmax(X @ W, axis=1)
     y_pred = ctx.call("predict_linear_classifier", W, X)
     is_array = ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
-                         f"must be an array of shape ({N},), got {_shape(y_pred)}")
+                         f"must be an array of shape ({N},), got {kind_of(y_pred)}")
     if is_array:
         ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
                   f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.hidden import StudentError, hidden_test
+from autograder.grading.hidden import StudentError, hidden_test, kind_of
 
 KINK_GAP = 1e-2  # |pre-activation| at least this where a numeric gradient is taken
 RTOL = 1e-6
@@ -121,18 +121,10 @@ def blobs(rng, N, C=3, spread=0.5):
     return X, y.astype(np.int64)
 
 
-def _shape(value) -> str:
-    """What the student returned, without its sizes: a size chosen by the student's code could
-    carry a hidden input out through this message (its number of axes is shown, not its shape)."""
-    if type(value) is not np.ndarray:
-        return type(value).__name__
-    return f"an array with {value.ndim} axis" + ("" if value.ndim == 1 else "es")
-
-
 def _pair(ctx, out, what: str):
     """out as a 2-tuple, or None after recording a failure."""
     if ctx.check(type(out) in (tuple, list) and len(out) == 2, what,
-                 f"expected a tuple of 2 values, got {_shape(out) if type(out) is np.ndarray else type(out).__name__}"):
+                 f"expected a tuple of 2 values, got {kind_of(out) if type(out) is np.ndarray else type(out).__name__}"):
         return out
     return None
 
@@ -323,7 +315,7 @@ def _predictions_are_the_argmax(ctx, params, X) -> None:
     N = X.shape[0]
     y_pred = ctx.call("nn_predict", params, ctx.stub("nn_linear_scores_loss"), X)
     if not ctx.check(type(y_pred) is np.ndarray and y_pred.shape == (N,), "y_pred",
-                     f"must be an array of shape ({N},), got {_shape(y_pred)}"):
+                     f"must be an array of shape ({N},), got {kind_of(y_pred)}"):
         return
     ctx.check(y_pred.dtype.kind in "iu", "y_pred dtype",
               f"class indices must be integers, got {y_pred.dtype} (np.argmax gives ints)")

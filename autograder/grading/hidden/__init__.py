@@ -18,7 +18,7 @@ a test receives and its checks), `compare` (comparison and its leak-free wording
 from __future__ import annotations
 
 from autograder.grading.hidden.callers import Caller, CallerBase, CappedWriter, InProcessCaller
-from autograder.grading.hidden.compare import BANDS, band, relative_difference
+from autograder.grading.hidden.compare import BANDS, band, kind_of, relative_difference
 from autograder.grading.hidden.context import Context, Unit
 from autograder.grading.hidden.errors import StudentError, StudentTimeout, bad_result
 from autograder.grading.hidden.registry import (
@@ -59,6 +59,7 @@ __all__ = [
     "band",
     "collect_tests",
     "hidden_test",
+    "kind_of",
     "load_tests_module",
     "relative_difference",
     "run_hidden_tests",

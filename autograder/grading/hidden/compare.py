@@ -85,6 +85,15 @@ def _numeric(actual: Any, expected: np.ndarray, what: str) -> np.ndarray:
     return arr
 
 
+def kind_of(value: Any) -> str:
+    """What a student's function returned, for a hidden test's message, without its sizes: a
+    size chosen by the student's code could carry a hidden input out (its number of axes is
+    shown, not its shape)."""
+    if type(value) is not np.ndarray:
+        return type(value).__name__
+    return f"an array with {value.ndim} axis" + ("" if value.ndim == 1 else "es")
+
+
 def shape_problem(got: tuple[int, ...], expected: tuple[int, ...], what: str) -> str:
     """Which axis of the result has the wrong size, without the sizes: the result's shape is the
     student's to choose (it could carry a hidden input, `np.zeros(int(X[0, 0] * 1e6))`) and the
