@@ -91,7 +91,7 @@ def kind_of(value: Any) -> str:
     shown, not its shape)."""
     if type(value) is not np.ndarray:
         return type(value).__name__
-    return f"an array with {value.ndim} axis" + ("" if value.ndim == 1 else "es")
+    return f"an array with {value.ndim} " + ("axis" if value.ndim == 1 else "axes")
 
 
 def shape_problem(got: tuple[int, ...], expected: tuple[int, ...], what: str) -> str:
