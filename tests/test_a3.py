@@ -327,3 +327,18 @@ def test_feedback_on_a_zero_answer_does_not_depend_on_the_hidden_values(tests_mo
         for name, (_score, _top, message) in real[(grade_id, mutant_id)].items():
             if group[name] == grade_id and name != "train_lowers_the_loss_on_a_separable_problem":
                 assert message == other[(grade_id, mutant_id)][name][2], (grade_id, name)
+
+
+def test_each_vectorized_gradient_is_asked_for_at_cifar_size_once_per_submission(tests_module, reference, cfg):
+    asked = []
+
+    class Counting(InProcessCaller):
+        def call_many(self, name, calls, seed):
+            if name in ("svm_loss_vectorized", "softmax_loss_vectorized"):
+                asked.extend(name for args, _kw in calls if np.shape(args[0])[0] == tests_module.CIFAR_CASE[1])
+            return super().call_many(name, calls, seed)
+
+    results = run_hidden_tests(tests_module, Counting(reference, stubs=stubs_beside(tests_module)), reference,
+                               cfg.tests, 0)
+    assert [r.name for r in results if r.score < r.max_score - 1e-6] == []
+    assert sorted(asked) == ["softmax_loss_vectorized", "svm_loss_vectorized"]

@@ -349,7 +349,7 @@ def test_reference_gets_full_marks_whatever_the_seed(tests_module, reference, cf
 
 def test_hidden_inputs_keep_pre_activations_clear_of_the_kink(tests_module):
     rng = np.random.default_rng(0)
-    for _label, N, D, H, C, _reg in tests_module.GRADCHECK_CASES:
+    for _label, N, D, H, C, _reg, _num_checks in tests_module.GRADCHECK_CASES:
         params, X, _y = tests_module.net_problem(rng, N, D, H, C, gap=tests_module.KINK_GAP)
         assert np.min(np.abs(X @ params["W1"] + params["b1"])) > tests_module.KINK_GAP
     params, X, _y = tests_module.net_problem(rng, 6, 4, 5, 3, dead=True)
@@ -691,3 +691,24 @@ def test_feedback_on_a_zero_answer_does_not_depend_on_the_hidden_values(tests_mo
         for name, (_score, _top, message) in real[(grade_id, mutant_id)].items():
             if group[name] == grade_id and name != "training_lowers_the_loss":
                 assert message == other[(grade_id, mutant_id)][name][2], (grade_id, name)
+
+
+class _CountingCaller(InProcessCaller):
+    """An in-process caller that counts the calls of nn_forward_backward on LARGE_NET's X."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.large = 0
+
+    def call_many(self, name, calls, seed):
+        for args, _kwargs in calls:
+            if name == "nn_forward_backward" and len(args) > 1 and np.shape(args[1])[0] == 64:
+                self.large += 1
+        return super().call_many(name, calls, seed)
+
+
+def test_backprop_is_asked_for_on_the_large_net_once_per_submission(tests_module, reference, cfg):
+    caller = _CountingCaller(reference, stubs=stubs_beside(tests_module))
+    results = run_hidden_tests(tests_module, caller, reference, cfg.tests, 0)
+    assert [r.name for r in results if _lost((r.score, r.max_score))] == []
+    assert caller.large == 1  # three gradient tests depend on it; it is asked of the code once

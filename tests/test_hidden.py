@@ -105,6 +105,30 @@ def test_points_are_split_by_weight_and_scored_by_units():
     assert "3 of 4 checks passed" in results[0].message and "[case 3]" in results[0].message
 
 
+def test_once_computes_a_shared_fact_once_per_submission_and_each_test_records_its_own_check():
+    asked = []
+
+    def fact(ctx):
+        asked.append(ctx.test_name)
+        return ctx.call("add", 2, 3)
+
+    @hidden_test("g")
+    def first(ctx):
+        ctx.check(ctx.once("sum", fact) == 6, "the sum is 6")
+
+    @hidden_test("g")
+    def second(ctx):
+        ctx.check(ctx.once("sum", fact) == 5, "the sum is 5")
+
+    tests = make_tests_module(first, second)
+    results = run_hidden_tests(tests, InProcessCaller(module(REFERENCE)), None, {"g": 2.0}, seed=0)
+    assert asked == ["first"]  # the second test reused the first one's answer
+    assert [(r.name, r.status) for r in results] == [("first", "failed"), ("second", "passed")]
+    # a new submission (another run) asks again
+    run_hidden_tests(tests, InProcessCaller(module(REFERENCE)), None, {"g": 2.0}, seed=0)
+    assert asked == ["first", "first"]
+
+
 def test_rng_is_seeded_per_test_name_and_stable():
     a = Context(InProcessCaller(module(REFERENCE)), None, "name", 7).rng.normal(size=3)
     b = Context(InProcessCaller(module(REFERENCE)), None, "name", 7).rng.normal(size=3)

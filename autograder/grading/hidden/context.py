@@ -59,8 +59,12 @@ _RANK = {"passed": 0, "failed": 1, "error": 2, "timeout": 3}
 class Context:
     """What a hidden test receives: calls into the student's code, the reference, checks."""
 
-    def __init__(self, caller: Caller, ref: types.ModuleType | None, test_name: str, seed: int):
+    def __init__(self, caller: Caller, ref: types.ModuleType | None, test_name: str, seed: int,
+                 shared: dict[str, Any] | None = None):
         self._caller = caller
+        # What `once` computed for this submission, shared by all its tests (run_hidden_tests
+        # passes one dict per submission; a lone Context has its own).
+        self._shared: dict[str, Any] = {} if shared is None else shared
         self.ref = ref
         self.test_name = test_name
         self.rng = np.random.default_rng(stable_seed(seed, test_name))
@@ -69,6 +73,19 @@ class Context:
         self._timed_out: set[str | FuncRef] = set()
         self.units: list[Unit] = []
         self._case: Unit | None = None
+
+    def once(self, key: str, compute: Callable[[Context], Any]) -> Any:
+        """`compute(self)` the first time a test of this submission asks for `key`; the same
+        value for every later test.
+
+        For a fact several tests depend on and that costs real time to establish, e.g. that a
+        function returns its gradient at CIFAR size: it is asked of the student's code once per
+        submission, not once per test. `compute` must record nothing (each test records its own
+        check from the value) and catch the StudentError of its calls.
+        """
+        if key not in self._shared:
+            self._shared[key] = compute(self)
+        return self._shared[key]
 
     # ---- calls into the student's code
 

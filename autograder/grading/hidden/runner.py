@@ -67,8 +67,9 @@ def run_hidden_tests(
     share = shares(tests, points)
     results = []
     done: dict[str, TestResult] = {}
+    shared: dict[str, Any] = {}  # Context.once: facts the tests of this submission share
     for test in tests:
-        result = run_one(test, caller, ref_module, share[test.name], seed, prior=done)
+        result = run_one(test, caller, ref_module, share[test.name], seed, prior=done, shared=shared)
         done[test.name] = result
         if test.grade_id not in points:
             result.message = (result.message + " (no points: grade_id not in [tests])").strip()
@@ -85,19 +86,21 @@ def run_one(
     max_score: float,
     seed: int,
     prior: Mapping[str, TestResult] | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> TestResult:
     """Run one test function and score it from its units.
 
     prior: the results of the tests run before it (by name). A test with `requires` is run
     only when each required test is in prior with at least one passed unit; otherwise it
     scores 0 unrun. Without prior (None) a test with `requires` is never counted: gating is
-    what makes its points mean something.
+    what makes its points mean something. shared: what `Context.once` keeps across the tests
+    of one submission (None: nothing shared).
     """
     missing = [name for name in test.requires
                if prior is None or name not in prior or prior[name].passed_units == 0]
     if missing:
         return TestResult(test.name, test.grade_id, 0.0, max_score, "failed", _gated(missing))
-    ctx = Context(caller, ref, test.name, seed)
+    ctx = Context(caller, ref, test.name, seed, shared)
     internal = ""
     try:
         test.func(ctx)
