@@ -30,7 +30,7 @@ from test_engine import (
 )
 
 from autograder.core.config import REPO_ROOT
-from autograder.grading.sandbox import UID_BASE, Limits, SlotLease, spare_uid
+from autograder.grading.sandbox import UID_BASE, Limits, SlotLease, finish_stopping, spare_uid
 
 LEVEL = expected_level()
 pytestmark = pytest.mark.skipif(
@@ -83,7 +83,8 @@ def fake_course(tmp_path) -> Path:
 def slot_processes(uids: set[int]) -> list[int]:
     """Pids of processes running as one of `uids` (slots this test used; other gradings may
     run on the machine), except the spare worker booting for the next submission (it has run
-    no student code)."""
+    no student code). Workers still being stopped in the background are waited for first."""
+    finish_stopping()
     uids = uids - {spare_uid()}
     pids = []
     for entry in Path("/proc").iterdir():

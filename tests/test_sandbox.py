@@ -21,6 +21,7 @@ from autograder.grading.sandbox import (
     SandboxCaller,
     SandboxError,
     choose_level,
+    finish_stopping,
     is_root,
     runtime,
     runtime_readable_by_others,
@@ -394,8 +395,48 @@ def test_no_worker_processes_outlive_the_caller():
     with caller() as c:
         c.call("add", (1.0, 2.0), {}, 0)
         pid = c.worker.proc.pid
+    # Outside the uid level, close hands the worker to a thread that stops it (stop_later)
+    finish_stopping()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_worker_stopped_later_releases_its_slot_only_once_it_is_stopped():
+    from autograder.grading.sandbox.worker_process import stop_later
+
+    events = []
+
+    class Worker:
+        def stop(self):
+            time.sleep(0.05)
+            events.append("stopped")
+
+    class Lease:
+        def release(self):
+            events.append("released")
+
+    stop_later(Worker(), Lease())
+    finish_stopping()
+    assert events == ["stopped", "released"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the OSError below
+def test_a_worker_that_fails_to_stop_still_releases_its_slot():
+    from autograder.grading.sandbox.worker_process import stop_later
+
+    events = []
+
+    class Worker:
+        def stop(self):
+            raise OSError("gone")
+
+    class Lease:
+        def release(self):
+            events.append("released")
+
+    stop_later(Worker(), Lease())
+    finish_stopping()
+    assert events == ["released"]
 
 
 @pytest.mark.parametrize("how", ["kill binary", "fork"])

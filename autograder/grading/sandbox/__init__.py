@@ -47,13 +47,18 @@ from autograder.grading.sandbox.slots import (
     sweep_uid_files,
     world_writable_dirs,
 )
-from autograder.grading.sandbox.worker_process import WorkerProcess, discard_spare, spare_uid
+from autograder.grading.sandbox.worker_process import (
+    WorkerProcess,
+    discard_spare,
+    finish_stopping,
+    spare_uid,
+)
 
 __all__ = [
     "LEVELS", "MAX_RESTARTS", "MAX_SLOTS", "PROBE_SOURCE", "PYTHON_ENV", "REQUESTS", "SANDBOX_ROOT",
     "SANDBOX_SITE", "SHARED_TMP", "THREAD_ENV", "UID_BASE", "WORKER_FILES", "Limits", "Runtime",
     "SandboxCaller", "SandboxError", "SlotLease", "WorkerProcess", "boot_args", "bwrap_args",
-    "bwrap_works", "choose_level", "discard_spare", "install_hint", "is_root", "kill_uid",
+    "bwrap_works", "choose_level", "discard_spare", "finish_stopping", "install_hint", "is_root", "kill_uid",
     "preamble_imports", "preflight", "runtime", "runtime_readable_by_others", "setpriv_args",
     "spare_uid", "sweep_uid_files", "worker_env", "world_writable_dirs",
 ]

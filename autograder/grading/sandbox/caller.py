@@ -22,7 +22,12 @@ from autograder.grading.hidden.errors import Where, from_reply
 from autograder.grading.sandbox.levels import choose_level
 from autograder.grading.sandbox.limits import Limits, SandboxError
 from autograder.grading.sandbox.slots import SlotLease, is_root, sweep_uid_files
-from autograder.grading.sandbox.worker_process import WorkerProcess, _launch_spare, _take_spare
+from autograder.grading.sandbox.worker_process import (
+    WorkerProcess,
+    _launch_spare,
+    _take_spare,
+    stop_later,
+)
 
 MAX_RESTARTS = 8  # worker starts per submission after the first, then calls are refused
 
@@ -106,7 +111,11 @@ class SandboxCaller(CallerBase):
     def close(self) -> None:
         if self.worker is not None:
             self._take_guard_log(self.worker)
-            self.worker.stop()
+            if self.level == "uid":  # its files are swept below, once all its processes are dead
+                self.worker.stop()
+            else:  # nothing of it outlives its namespaces: its exit need not hold up the next one
+                stop_later(self.worker, self.lease)
+                self.lease = None
             self.worker = None
         if self.lease is not None:
             if self.level == "uid" and is_root():  # all its processes are dead by now

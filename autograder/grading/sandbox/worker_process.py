@@ -198,6 +198,37 @@ class WorkerProcess:
         self.kill(clean)
 
 
+# --------------------------------------------------------------------------- stopping
+#
+# A submission's results are in once its last call has answered; what is left is the worker's
+# exit, and under bwrap the teardown of its namespaces (30-100 ms, most of it waited for in
+# Popen.wait's polling). `stop_later` does that on a thread, while the next submission is graded,
+# and releases the worker's slot only once the worker is dead. The threads are not daemons:
+# a process waits for them before it exits.
+
+_stopping: list[threading.Thread] = []
+
+
+def stop_later(worker: WorkerProcess, lease: SlotLease | None) -> None:
+    """Stop `worker`, then release `lease`, on a thread of this process."""
+    def stop() -> None:
+        try:
+            worker.stop()
+        finally:
+            if lease is not None:
+                lease.release()
+
+    thread = threading.Thread(target=stop, name="autograder-stop-worker")
+    thread.start()
+    _stopping[:] = [t for t in _stopping if t.is_alive()] + [thread]
+
+
+def finish_stopping() -> None:
+    """Wait until every worker handed to `stop_later` by this process is stopped."""
+    while _stopping:
+        _stopping.pop().join()
+
+
 # --------------------------------------------------------------------------- the spare worker
 #
 # Starting a worker costs the interpreter's start and numpy's import (0.1-0.4 s). With
