@@ -115,6 +115,61 @@ def test_test_set_is_evaluated_once_after_both_searches(source_nb):
     assert uses_test == ["a3-load-data", "a3-test-eval"]
     assert ids.index("a3-test-eval") > ids.index("a3-softmax-search")
 
+def test_released_notebook_leaves_the_softmax_gradient_to_the_student(release_nb):
+    """dL_i/ds_ij = p_ij - 1[j = y_i] is derived by the student, not printed: no cell of the release
+    states it, and the softmax text says that the numeric gradient check is what checks it."""
+    given = re.compile(r"p_\{?i?j\}?\s*-\s*(\\mathbb\{1\}|1\b)|\bp\s*-\s*1\b")
+    assert [c.get("id") for c in release_nb.cells if given.search(c.source)] == []
+    text = next(c.source for c in release_nb.cells if c.get("id") == "a3-softmax-md")
+    assert "yours to derive" in text and "numeric gradient of your own loss" in text
+
+
+@pytest.mark.parametrize(("grade_id", "after", "before"), [
+    ("inline_svm_vs_softmax", "a3-softmax-vec-check", "a3-sgd-md"),
+    ("inline_tuning", "a3-softmax-search", "a3-test-eval"),
+])
+def test_inline_question_is_a_manual_answer_cell_in_its_place(source_nb, cfg, grade_id, after, before):
+    """The SVM-vs-softmax question closes the softmax section; "explain your tuning" comes after
+    both searches and before the test set is touched. Both are graded by hand."""
+    ids = [c.get("id") for c in source_nb.cells]
+    answer = next(c for c in source_nb.cells if nbgrader(c).get("grade_id") == grade_id)
+    assert answer.cell_type == "markdown" and nbgrader(answer)["grade"] and nbgrader(answer)["solution"]
+    assert ids.index(after) < ids.index(answer.get("id")) < ids.index(before)
+    assert cfg.manual[grade_id] == nbgrader(answer)["points"]
+
+
+def test_search_driver_draws_training_beside_validation_on_one_fixed_scale(source_nb):
+    """The locked driver's figure: two heatmaps (training, validation), both with colour limits
+    0..1 whatever the accuracies, each cell labelled with its accuracy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cell = next(c for c in source_nb.cells if c.get("id") == "a3-search-driver")
+    ns = {"np": np, "plt": plt}
+    exec(compile(cell.source, "<a3-search-driver>", "exec"), ns)  # noqa: S102 - our notebook
+    train = {(0.1, 0.0): 0.99, (0.1, 1e-3): 0.97, (1.0, 0.0): 0.98, (1.0, 1e-3): 0.96}
+    val = {pair: acc - 0.01 for pair, acc in train.items()}
+    fig = ns["show_search"](train, val, "a search")
+    heatmaps = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in heatmaps] == ["training accuracy", "validation accuracy"]
+    assert all(ax.images[0].get_clim() == (0.0, 1.0) for ax in heatmaps)
+    assert sorted(t.get_text() for t in heatmaps[0].texts) == ["0.960", "0.970", "0.980", "0.990"]
+    plt.close(fig)
+
+
+def test_search_prints_training_and_validation_accuracy_of_every_pair(executed, reference):
+    nb, _workdir, _seconds = executed
+    line = re.compile(r"lr \S+  reg \S+  training accuracy [01]\.\d{3}  validation accuracy [01]\.\d{3}")
+    for cell_id, params in (("a3-svm-search", reference.svm_get_search_params),
+                            ("a3-softmax-search", reference.softmax_get_search_params)):
+        cell = next(c for c in nb.cells if c.get("id") == cell_id)
+        printed = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        lrs, regs = params()
+        assert len(line.findall(printed)) == len(lrs) * len(regs), cell_id
+
+
 def test_reference_signatures_are_the_students_contract(reference):
     import inspect
 
