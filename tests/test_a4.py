@@ -127,11 +127,14 @@ def test_toy_problem_has_the_issue_shapes_and_no_pre_activation_near_the_kink(to
 
 
 def test_test_set_is_evaluated_once_in_its_own_cell_after_the_search(source_nb):
-    """The search cell prints no test accuracy (each rerun would peek); the cell after it does."""
+    """The search cell prints no test accuracy (each rerun would peek); the next code cell does,
+    after the question that explains the tuning (answered before the test accuracy is seen)."""
     ids = [c.id for c in source_nb.cells]
     uses_test = [c.id for c in source_nb.cells if c.cell_type == "code" and "X_test" in c.source]
     assert uses_test == ["a4-load-data", "a4-test-eval"]
-    assert ids.index("a4-test-eval") == ids.index("a4-search-run") + 1
+    between = source_nb.cells[ids.index("a4-search-run") + 1: ids.index("a4-test-eval")]
+    assert [c.id for c in between] == ["a4-q-tuning", "a4-a-tuning"]
+    assert {c.cell_type for c in between} == {"markdown"}
 
 def test_reference_signatures_are_the_students_contract(reference):
     expected = {
@@ -266,7 +269,8 @@ def test_every_plot_cell_shows_its_figures(executed):
     images = {c.id: sum("image/png" in o.get("data", {}) for o in c.outputs)
               for c in nb.cells if c.cell_type == "code"}
     assert images["a4-toy-plot"] == 1 and images["a4-debug-plots"] == 2
-    assert images["a4-search-run"] == 2 and images["a4-best-templates"] == 1
+    assert images["a4-one-factor"] == 4 and images["a4-subset"] == 1  # one figure per factor
+    assert images["a4-search-run"] == 3 and images["a4-best-templates"] == 1
     assert images["a4-load-data"] == 1
 
 
