@@ -30,7 +30,7 @@ RELEASES = {a: REPO / "assignments" / a / name for a, name in NOTEBOOKS.items()}
 # Cells that only plot, time, train on the whole dataset or submit: no visible check needs them.
 SLOW = {
     "a3-samples", "a3-preprocess", "a3-sgd-run", "a3-svm-search", "a3-softmax-search", "a3-templates",
-    "a3-submit", "a3-svm-timing", "a3-softmax-timing", "a3-test-eval",
+    "a3-submit", "a3-svm-timing", "a3-softmax-timing", "a3-test-eval", "a3-one-factor",
     "a4-toy-plot", "a4-load-data", "a4-default-train", "a4-debug-plots", "a4-one-factor", "a4-subset",
     "a4-linear", "a4-search-run",
     "a4-best-templates", "a4-submit", "a4-test-eval",
