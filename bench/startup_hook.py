@@ -37,7 +37,10 @@ def grade_one(*args, **kwargs):
     try:
         return _grade_one(*args, **kwargs)
     finally:
-        event["imported_by_first_call"] = sorted({m.split(".")[0] for m in set(sys.modules) - before})
+        new = set(sys.modules) - before
+        event["imported_by_first_call"] = sorted({m.split(".")[0] for m in new})
+        # the kit's own modules by their full names (which one the fork server could preload)
+        event["kit_modules_imported_by_first_call"] = sorted(m for m in new if m.startswith("autograder."))
         event["first_call_seconds"] = time.time() - float(os.environ["STARTUP_T0"]) - event["seconds"]
         with open(os.environ["STARTUP_OUT"], "a") as f:
             f.write(json.dumps(event) + "\n")

@@ -10,6 +10,7 @@ tells students exactly what is enforced.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -226,6 +227,11 @@ def parse_config(
 
     `label` names the file in error messages (default: `path`)."""
     validate_config(data, label or str(path or CONFIG_NAME))
+    return _build_config(data, path)
+
+
+def _build_config(data: dict[str, Any], path: Path | None) -> AssignmentConfig:
+    """The AssignmentConfig of tables that passed `validate_config`."""
     a = data["assignment"]
     policy = data.get("policy", {})
     rules = {
@@ -278,12 +284,27 @@ def load_config(path: str | Path, label: str | None = None) -> AssignmentConfig:
     path = Path(path)
     label = label or str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{label}: not found") from None
+    if text in _VALIDATED:  # the same file again (a grading worker, every submission)
+        return _build_config(copy.deepcopy(_VALIDATED[text]), path)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: not valid TOML ({exc})") from None
-    return parse_config(data, path, label)
+    config = parse_config(data, path, label)
+    if len(_VALIDATED) >= 64:
+        _VALIDATED.clear()
+    _VALIDATED[text] = copy.deepcopy(data)
+    return config
+
+
+# assignment.toml texts that passed validation, with their decoded tables: a grading worker looks
+# up its assignment's config twice per submission (the steps, the notebook's preparation), and
+# validating it again would cost more than grafting a notebook. Keyed by the text itself, so an
+# edited file is read and validated afresh; each caller gets its own copy of the tables.
+_VALIDATED: dict[str, dict[str, Any]] = {}
 
 
 def public_part(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import multiprocessing
 import os
 import tempfile
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -48,6 +47,9 @@ from autograder.core.contracts import (
 from autograder.core.identity import student_path
 from autograder.core.score import Override
 from autograder.grading import pipeline as steps
+from autograder.grading.forkserver import PRELOAD as PRELOAD  # re-exported: the pool's preloads
+from autograder.grading.forkserver import pool_context
+from autograder.grading.forkserver import start_fork_server as start_fork_server  # re-exported
 from autograder.grading.hidden.stubs import STUBS_FILE
 from autograder.grading.overrides import (
     atomic_write_text,
@@ -142,13 +144,20 @@ class Parent:
         self.peak_worker_kib = 0
         self.db_url = db_url or default_db_url(course)
         self._gradebook: GradebookWriter | None = None
-        # Importing the gradebook (nbgrader.api: nbgrader's server extensions, SQLAlchemy,
-        # alembic) is most of a grade run's fixed start-up. Import it on a thread while the pool
-        # starts and grades the first submission; the gradebook itself is opened on this thread
-        # (nbgrader's sessions are per thread) by `open_gradebook`, before any result is saved.
-        # matplotlib (summary.html, at the end) is imported on the same thread after it.
-        self._warm = threading.Thread(target=_import_gradebook, name="import-gradebook", daemon=True)
-        self._warm.start()
+        self._warm: threading.Thread | None = None
+
+    def warm_up(self) -> None:
+        """Import the gradebook on a thread, once. Importing it (nbgrader.api: nbgrader's server
+        extensions, SQLAlchemy, alembic) takes seconds: grade_class calls this once the
+        submissions are with the pool, so the import runs while the workers grade and not before
+        the first dispatch (it would hold this process's interpreter lock meanwhile). The
+        gradebook itself is opened on this thread (nbgrader's sessions are per thread) by
+        `open_gradebook`, before any result is saved. matplotlib (summary.html, at the end) is
+        imported on the same thread after it."""
+        if self._warm is None:
+            self._warm = threading.Thread(target=_import_gradebook, name="import-gradebook",
+                                          daemon=True)
+            self._warm.start()
 
     @property
     def gradebook(self) -> GradebookWriter:
@@ -167,7 +176,8 @@ class Parent:
         return self._gradebook
 
     def close(self) -> None:
-        self._warm.join()  # never leave an import running on a thread at interpreter exit
+        if self._warm is not None:
+            self._warm.join()  # never leave an import running on a thread at interpreter exit
         if self._gradebook is not None:
             self._gradebook.close()
 
@@ -317,44 +327,19 @@ def _import_gradebook() -> None:
 # ---------------------------------------------------------------------------------------------
 # The pool
 
-# Imported once by the fork server, so every worker starts with them loaded (best effort: a
-# module that is missing is skipped by multiprocessing).
-PRELOAD = ["autograder.grading.pipeline", "autograder.core.submission_zip", "autograder.core.prepared",
-           "autograder.core.graft", "autograder.grading.engine", "autograder.grading.hidden",
-           "numpy", "nbformat"]
-
-
-def start_fork_server(pipeline: Pipeline | None = None) -> None:
-    """Start the pool's fork server now (where there is one), so that it imports its preloads
-    while this process does the rest of its start-up (sandbox preflight, release, intake); the
-    pool then forks its workers from the server already running. Nothing to do when it runs."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return
-    from multiprocessing import forkserver
-
-    extra = [type(pipeline).__module__] if pipeline is not None else []
-    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD + extra)
-    forkserver.ensure_running()
-
 
 def _pool(jobs: int, pipeline: Pipeline | None = None) -> ProcessPoolExecutor:
-    """Workers forked from a clean server (no parent state such as the gradebook connection).
-
-    The fork server is started once per parent process and shared by later pools, which is
-    why a rerun inside one process (the tests, the demo) pays the imports only once.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if "forkserver" in methods:
-        # the module that defines an injected pipeline, so its workers can unpickle it
-        extra = [type(pipeline).__module__] if pipeline is not None else []
-        ctx.set_forkserver_preload(PRELOAD + extra)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    """Workers forked from the fork server (`autograder.grading.forkserver`): started once per
+    parent process and shared by later pools, which is why a rerun inside one process (the
+    tests, the demo) pays the imports only once."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=pool_context(pipeline))
 
 
 def run_pool(tasks: Sequence[GradeTask], jobs: int, done: Callable[[GradeResult], None],
-             pipeline: Pipeline | None = None, strict: bool = False) -> None:
-    """Grade `tasks` on `jobs` processes, calling `done(result)` in the parent as each finishes.
+             pipeline: Pipeline | None = None, strict: bool = False,
+             dispatched: Callable[[], None] | None = None) -> None:
+    """Grade `tasks` on `jobs` processes, calling `done(result)` in the parent as each finishes
+    (and `dispatched()` once, when every task is with the pool and before any `done`).
 
     A worker process that dies breaks the whole pool; the unfinished tasks are then retried one
     at a time in a fresh pool each, so only the one that kills its worker gets an error.
@@ -363,6 +348,8 @@ def run_pool(tasks: Sequence[GradeTask], jobs: int, done: Callable[[GradeResult]
     with _pool(jobs, pipeline) as pool:
         futures: dict[Future, GradeTask] = {pool.submit(grade_one, t, pipeline, strict): t for t in tasks}
         try:
+            if dispatched is not None:
+                dispatched()
             for fut in as_completed(futures):
                 task = futures.pop(fut)  # drop the result with it: notebooks are large
                 try:
@@ -404,14 +391,43 @@ def entry_task(entry: Any, config: AssignmentConfig, course: Path, key: str,
     )
 
 
-def _release_notebooks(config: AssignmentConfig, course: Path) -> dict[str, Any]:
-    from autograder.core.notebook import read_notebook
+class ReleaseNotebooks(Mapping[str, Any]):
+    """The assignment's release notebooks (name -> NotebookNode), each read on first use.
 
+    The parent needs them only to save results (the gradebook's cells, the autograded
+    notebooks), after the first submission is with the pool: reading them is nbformat's import
+    and validation, which would otherwise come before the first dispatch (docs/benchmarks.md,
+    start-up). The workers read the releases themselves (autograder.core.releases).
+    """
+
+    def __init__(self, folder: Path, names: Sequence[str]) -> None:
+        self.folder, self.names = folder, tuple(names)
+        self._read: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.names:
+            raise KeyError(name)
+        if name not in self._read:
+            from autograder.core.notebook import read_notebook
+
+            self._read[name] = read_notebook(self.folder / name)
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _release_notebooks(config: AssignmentConfig, course: Path) -> ReleaseNotebooks:
+    """The release notebooks of `config`, read when first used; ConfigError now when one of
+    them was not released."""
     folder = release_dir(config.name, course)
     missing = [nb for nb in config.notebooks if not (folder / nb).is_file()]
     if missing:
         raise ConfigError(f"{folder}: {', '.join(missing)} not released yet: run `autograder release {config.name}`")
-    return {nb: read_notebook(folder / nb) for nb in config.notebooks}
+    return ReleaseNotebooks(folder, config.notebooks)
 
 
 def plan(tasks: Iterable[GradeTask], out: Path, force: bool, only: Iterable[str] | None,
@@ -489,7 +505,7 @@ def grade_class(
         tasks = [entry_task(entry, config, course_dir, key, sandbox, guard) for entry in entries]
         to_grade, reuse, cause = plan(tasks, out_dir, force, only)
         parent = Parent(config, course_dir, out_dir, db, release_nbs, strict)
-        progress = None
+        progress: Progress | None = None
         try:
             by_id = {t.student_id: t for t in tasks}
             for prev in reuse:
@@ -503,24 +519,32 @@ def grade_class(
                     continue
                 run.reports[sid] = report.to_json()
                 run.skipped.append(sid)
-            progress = Progress(len(to_grade), f"Grading {assignment}", stream)
+            workers = max(1, jobs or os.cpu_count() or 1)
+            # Without namespaces, two live workers share the host's world-writable folders (and
+            # its network): one submission at a time, swept after each.
+            one_at_a_time = workers > 1 and uid_level(sandbox)
+            workers = 1 if one_at_a_time else workers
+
+            def dispatched() -> None:
+                # What the parent needs next, made while the workers grade (rich and nbgrader's
+                # gradebook are slow imports: not before the first dispatch)
+                nonlocal progress
+                parent.warm_up()
+                progress = Progress(len(to_grade), f"Grading {assignment}", stream)
+                if one_at_a_time:
+                    progress.console.print("sandbox level 'uid': grading one submission at a "
+                                           "time (docs/sandbox.md)", markup=False)
 
             def done(result: GradeResult) -> None:
                 parent.open_gradebook()  # a database that cannot be opened stops the class here
                 report = parent.finish_safely(result, cause.get(result.student_id, "graded")).to_json()
                 run.reports[result.student_id] = report
                 run.graded.append(result.student_id)
-                progress.advance(report)
+                if progress is not None:  # made by dispatched(), before any result
+                    progress.advance(report)
 
             if to_grade:
-                workers = max(1, jobs or os.cpu_count() or 1)
-                if workers > 1 and uid_level(sandbox):
-                    # Without namespaces, two live workers share the host's world-writable
-                    # folders (and its network): one submission at a time, swept after each.
-                    workers = 1
-                    progress.console.print("sandbox level 'uid': grading one submission at a "
-                                           "time (docs/sandbox.md)", markup=False)
-                run_pool(to_grade, workers, done, pipeline, strict)
+                run_pool(to_grade, workers, done, pipeline, strict, dispatched)
             parent.open_gradebook()  # the assignment is synced even when nobody was graded
         finally:
             if progress is not None:

@@ -13,28 +13,65 @@ batch goes on. Details: docs/grading.md.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
-from autograder.core.config import ConfigError, course_root, find_config
-from autograder.grading.batch import ClassRun, grade_class, grading_key, plan, sha256_path
-from autograder.grading.pipeline import StepFailed, grade_one
-from autograder.grading.progress import Progress, print_table
+if TYPE_CHECKING:  # imported on first use, below
+    from autograder.grading.batch import ClassRun, grade_class, grading_key, plan, sha256_path
+    from autograder.grading.pipeline import StepFailed, grade_one
+    from autograder.grading.progress import Progress, print_table
 
-# the names callers import from here (the command's public face)
+# The names callers import from here (the command's public face). They are imported on first
+# use (PEP 562): `autograder grade` starts the pool's fork server and the sandbox preflight
+# before it imports the grading modules, so that their start overlaps these imports.
+_EXPORTS = {
+    "ClassRun": "autograder.grading.batch", "grade_class": "autograder.grading.batch",
+    "grading_key": "autograder.grading.batch", "plan": "autograder.grading.batch",
+    "sha256_path": "autograder.grading.batch", "StepFailed": "autograder.grading.pipeline",
+    "grade_one": "autograder.grading.pipeline", "Progress": "autograder.grading.progress",
+    "print_table": "autograder.grading.progress",
+}
 __all__ = ["ClassRun", "Progress", "StepFailed", "cli_grade", "grade_class", "grade_one",
            "grading_key", "plan", "print_table", "sha256_path"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # once: later lookups (and a test's monkeypatch) find it here
+    return value
 
 
 def cli_grade(args: argparse.Namespace) -> int:
     """`autograder grade A SUBMISSIONS --out OUT ...`: exit 0 when the class is done, even if
     students failed; 1 only when the class cannot be graded at all (clear message, no traceback)."""
-    from autograder.core.archive import IntakeError
-    from autograder.grading.batch import start_fork_server
-    from autograder.grading.sandbox import SandboxError, preflight
+    from autograder.grading.forkserver import start_fork_server
 
-    start_fork_server()  # its imports overlap the preflight's and the intake's work
-    try:  # once, before any student: a machine that cannot sandbox stops here with one line
-        level = preflight(args.sandbox)
+    start_fork_server()  # first: the server imports its preloads while this process goes on
+    from autograder.grading import sandbox
+    from autograder.grading.sandbox.preflight import BackgroundPreflight
+
+    # Once, before any student: a machine that cannot sandbox stops here with one line. The
+    # probe worker boots in its sandbox while this process imports what grading needs.
+    check = BackgroundPreflight(args.sandbox, check=sandbox.preflight)
+    try:
+        return _grade(args, check)
+    finally:
+        check.join()
+
+
+def _grade(args: argparse.Namespace, check: Any) -> int:
+    """cli_grade once its fork server and preflight are started."""
+    from autograder.core.archive import IntakeError
+    from autograder.core.config import ConfigError, course_root, find_config
+    from autograder.grading.sandbox import SandboxError
+
+    this = sys.modules[__name__]  # its names, so that a test may replace grade_class or print_table
+    grade_class, print_table = this.grade_class, this.print_table
+    try:
+        level = check.level()
     except SandboxError as exc:
         print(f"autograder grade: {exc}. Nothing was graded.", file=sys.stderr)
         return 1

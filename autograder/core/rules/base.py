@@ -15,11 +15,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from nbformat import NotebookNode
-
 from autograder.core.rules.policy import WARNING_WORTH_NOTHING, RulePolicy
 
 if TYPE_CHECKING:  # the configuration imports the rule registry: no import cycle at run time
+    # and, for the notebook type, no nbformat (nor its jsonschema) in every importer of the
+    # configuration, such as the grader before its first dispatch (docs/benchmarks.md)
+    from nbformat import NotebookNode
+
     from autograder.core.config import AssignmentConfig
 
 

@@ -13,15 +13,19 @@ attempts). LMS presets and time sources: docs/submission.md.
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from autograder.core.archive import EXPORT_LIMITS, IntakeError, is_litter, safe_extract, walk_files
 from autograder.core.config import AssignmentConfig
 from autograder.core.submission_zip import MANIFEST_NAME
 from autograder.grading.intake.exports import (
+    GRADESCOPE_FOLDER,
+    GRADESCOPE_METADATA,
     LMS_CHOICES,
     LMS_PATTERNS,
     Unit,
@@ -29,12 +33,22 @@ from autograder.grading.intake.exports import (
     lms_patterns,
     plain_units,
 )
-from autograder.grading.intake.gradescope import GRADESCOPE_FOLDER, gradescope_units, parse_lms_time
-from autograder.grading.intake.gradescope_metadata import (
-    GRADESCOPE_METADATA,
-    parse_gradescope_metadata,
-)
 from autograder.grading.intake.roster import SubmissionEntry, load_roster, settle
+
+if TYPE_CHECKING:
+    from autograder.grading.intake.gradescope import parse_lms_time
+    from autograder.grading.intake.gradescope_metadata import parse_gradescope_metadata
+
+# Gradescope's reader (PyYAML, dateutil) is imported only for a Gradescope export, or when one of
+# these names is asked for: `autograder grade` imports the intake before its first dispatch.
+_GRADESCOPE_NAMES = {"parse_lms_time": "autograder.grading.intake.gradescope",
+                     "parse_gradescope_metadata": "autograder.grading.intake.gradescope_metadata"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _GRADESCOPE_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_GRADESCOPE_NAMES[name]), name)
 
 __all__ = [
     "LMS_CHOICES",
@@ -117,6 +131,8 @@ def _find_units(
     if lms == "gradescope" or (lms == "auto" and meta):
         if not meta:
             raise IntakeError("not-found", f"no {GRADESCOPE_METADATA} in the Gradescope export")
+        from autograder.grading.intake.gradescope import gradescope_units
+
         return gradescope_units(root / meta[0], from_archive)
     return plain_units(files, assignment, regexes, from_archive, work)
 

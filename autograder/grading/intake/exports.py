@@ -33,6 +33,11 @@ LMS_PATTERNS: dict[str, str] = {
 AUTO_ORDER = ("moodle", "canvas", "plain")
 MOODLE_OTHER = re.compile(r"_\d+_assignsubmission_(?!file_)[a-z]+_(?:/|$)")
 LMS_CHOICES = ("auto", "canvas", "moodle", "gradescope", "plain")
+# Gradescope's export: its metadata file beside one folder per upload. Named here, with the
+# other exports' names, so that telling an export's kind imports neither YAML nor dateutil
+# (autograder.grading.intake.gradescope reads it).
+GRADESCOPE_METADATA = "submission_metadata.yml"
+GRADESCOPE_FOLDER = re.compile(r"submission_\d+")
 
 @dataclass
 class Unit:

@@ -7,7 +7,6 @@ read with dateutil (`parse_lms_time`). A folder the metadata does not name is ke
 
 from __future__ import annotations
 
-import re
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,8 +20,6 @@ from autograder.grading.intake.gradescope_metadata import (
     parse_gradescope_metadata,
     read_metadata,
 )
-
-GRADESCOPE_FOLDER = re.compile(r"submission_\d+")
 
 
 def parse_lms_time(text: str | None) -> datetime | None:

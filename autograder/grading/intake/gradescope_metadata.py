@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 
 from autograder.core.archive import IntakeError, MiB
+from autograder.grading.intake.exports import GRADESCOPE_METADATA
 
-GRADESCOPE_METADATA = "submission_metadata.yml"
 # Gradescope's file holds every upload of the assignment with its results, a few KiB each, so a
 # class of thousands stays well under this. Read no further (a hostile file may be any size).
 MAX_METADATA_BYTES = 64 * MiB
