@@ -282,3 +282,4 @@ def test_each_lookup_of_a_config_gets_its_own_tables(course: Path) -> None:
     first.raw["tests"]["add"] = 99.0
     again = find_config("F1", course)
     assert again.tests["add"] == 2.0 and again.raw["tests"]["add"] == 2.0
+

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, ValidationError
-
-from autograder.core.config_schema import assignment_schema
+from autograder.core.config_schema import DEFAULT_SUBMISSION_SECONDS, assignment_schema
 
 # RULE_IDS: every rule id (docs/policy.md) in pipeline order, derived from the rule classes (each
 # carries its id, hint and default policy); RulePolicy: how one rule id is scored. Both are read
@@ -35,12 +34,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 students
     import tomli as tomllib
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_DIR = "solutions"
 RELEASE_DIR = "assignments"
 CONFIG_NAME = "assignment.toml"
 DEFAULT_ALLOWED_IMPORTS = ("numpy", "math", "time")
-DEFAULT_SUBMISSION_SECONDS = 60.0  # [limits] submission_seconds: one submission's time budget
 
 class ConfigError(ValueError):
     """assignment.toml is missing or wrong; the message names the file and the key."""
@@ -107,7 +108,18 @@ class AssignmentConfig:
 
 
 ASSIGNMENT_SCHEMA = assignment_schema(RULE_IDS)
-_VALIDATOR = Draft202012Validator(ASSIGNMENT_SCHEMA)
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    """jsonschema's validator of ASSIGNMENT_SCHEMA, made on first use: a module that imports
+    this one only for the config's types or paths (the sandbox's limits) does not import
+    jsonschema."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(ASSIGNMENT_SCHEMA)
+
+
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TYPE_WORDS = {"array": "a list", "string": "a string", "number": "a number",
                "integer": "a whole number", "object": "a table", "boolean": "true or false"}
@@ -211,7 +223,7 @@ def validate_config(data: dict[str, Any], label: str = CONFIG_NAME) -> None:
     """Check decoded TOML against ASSIGNMENT_SCHEMA and the known datasets; a ConfigError lists
     every problem, one line each, naming `label` (the file), the key, and for a typo its likely
     intended spelling."""
-    problems = [p for error in sorted(_VALIDATOR.iter_errors(data),
+    problems = [p for error in sorted(_validator().iter_errors(data),
                                       key=lambda e: [str(x) for x in e.absolute_path])
                 for p in _problems(error)]
     problems += _dataset_problems(data)

@@ -14,6 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+# [limits] submission_seconds when the file does not set it: one submission's time budget. Here,
+# with the keys, so that the sandbox's Limits reads it without importing the config loader (and
+# its jsonschema): `autograder grade` starts its sandbox preflight before that import.
+DEFAULT_SUBMISSION_SECONDS = 60.0
+
 # [limits]: the worker's resource limits (autograder.grading.sandbox.Limits, docs/sandbox.md).
 # Declared here because the core must not import grading; a test keeps the two lists equal.
 LIMIT_KEYS: dict[str, str] = {

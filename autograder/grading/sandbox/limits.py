@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from autograder.core.config import DEFAULT_SUBMISSION_SECONDS
+from autograder.core.config_schema import DEFAULT_SUBMISSION_SECONDS
 
 
 class SandboxError(RuntimeError):
