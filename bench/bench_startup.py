@@ -7,7 +7,9 @@ of its own, through bench/startup_probe.py, which records (bench/startup_hook.py
 fork server) when the parent dispatches the first submission and when a pool worker starts
 grading it. The figure is the median, over the runs, of the seconds from the launch of the
 command to that second moment: the interpreter, the imports of the grader and of its fork
-server, the sandbox preflight, reading the release, the intake and the pool (goal <= 1 s).
+server (started first, so that its preloads import beside the grader's own start-up), the
+sandbox preflight (its probe worker boots on a thread of the grader meanwhile), the config, the
+intake and the pool (goal <= 1 s).
 Beside it: the CPU seconds spent until then (parent until dispatch, fork server, which imports
 its preloads beside the parent, worker before the call), less disturbed by other programs on
 the machine than wall time, and the baseline
@@ -15,7 +17,7 @@ the machine than wall time, and the baseline
 
 The import profile (`python -X importtime`) is taken once for the parent (until the dispatch;
 the gradebook, imported on a thread meanwhile, shows only if its import ended before)
-and once for the fork server's preloads (autograder.grading.batch.PRELOAD, in a fresh
+and once for the fork server's preloads (autograder.grading.forkserver.PRELOAD, in a fresh
 interpreter). Asserts nothing about time.
 """
 
@@ -83,7 +85,7 @@ def top_imports(stderr: str, count: int = 12) -> list[dict[str, Any]]:
 
 def server_profile() -> tuple[list[dict[str, Any]], float]:
     """(top imports, CPU seconds) of the fork server's preloads in a fresh interpreter."""
-    from autograder.grading.batch import PRELOAD
+    from autograder.grading.forkserver import PRELOAD
 
     code = "import autograder\n" + "\n".join(f"import {m}" for m in PRELOAD)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -96,8 +98,9 @@ def server_profile() -> tuple[list[dict[str, Any]], float]:
 
 def sweep_scan_seconds() -> float:
     """Wall seconds of the sandbox's search for world-writable folders in a fresh interpreter
-    (autograder.grading.sandbox.slots.world_writable_dirs: run by the preflight and by every
-    pool worker, once per process; it grows with what the host's /tmp holds)."""
+    (autograder.grading.sandbox.slots.world_writable_dirs: at the uid sandbox level only, once
+    per process that sweeps a slot; not on the path at the bwrap level; it grows with what the
+    host's /tmp holds)."""
     code = ("import time; from autograder.grading.sandbox.slots import world_writable_dirs; "
             "t = time.perf_counter(); world_writable_dirs(); print(time.perf_counter() - t)")
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -138,8 +141,8 @@ def run(assignment: str, runs: int) -> list[Figure]:
         print(f"  dispatched after {r['to_dispatch_s']:.2f} s, in a worker after {r['to_worker_s']:.2f} s; "
               f"CPU: parent {r['parent_cpu_s']:.2f} s, fork server {r['server_cpu_s']:.2f} s, "
               f"worker {r['worker_cpu_s']:.2f} s")
-    print(f"  python -c pass: {bare:.3f} s; the sandbox's world-writable folder search: {scan:.2f} s; "
-          f"load average {load}")
+    print(f"  python -c pass: {bare:.3f} s; the sandbox's world-writable folder search (uid level "
+          f"only): {scan:.2f} s; load average {load}")
     print("  parent's slowest top-level imports (ms): "
           + ", ".join(f"{r['module']} {r['ms']:.0f}" for r in profiled["profile"][:8]))
     print("  fork server's slowest preload imports (ms): "
@@ -156,7 +159,8 @@ def run(assignment: str, runs: int) -> list[Figure]:
         dont_write_bytecode=bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
         parent_profile=profiled["profile"], server_profile=server_top,
         server_profile_cpu_s=round(server_cpu, 3),
-        imported_by_first_call=profiled["worker"].get("imported_by_first_call", []))]
+        imported_by_first_call=profiled["worker"].get("imported_by_first_call", []),
+        kit_modules_imported_by_first_call=profiled["worker"].get("kit_modules_imported_by_first_call", []))]
 
 
 def main(argv: list[str] | None = None) -> int:
