@@ -123,6 +123,28 @@ def test_a_lying_npy_header_does_not_allocate():
         protocol.npy_to_array(buf.getvalue())
 
 
+def test_a_header_length_past_the_frame_is_refused():
+    frame = np.lib.format.magic(1, 0) + struct.pack("<H", 60_000) + b"{'descr': '<f8'"
+    with pytest.raises(ProtocolError, match="malformed"):
+        protocol.npy_to_array(frame)
+
+
+def test_a_lying_header_is_refused_again_when_its_parse_is_cached():
+    good = protocol.array_to_npy(np.zeros(4))
+    assert protocol.npy_to_array(good).shape == (4,)
+    with pytest.raises(ProtocolError, match="does not match"):
+        protocol.npy_to_array(good[:-8])  # same (cached) header, one float missing
+
+
+@pytest.mark.parametrize("arr", [np.arange(6.0).reshape(2, 3), np.asfortranarray(np.ones((3, 4))),
+                                 np.arange(10)[::3], np.zeros((0, 3), np.int32), np.array([True, False])],
+                         ids=["C", "fortran", "strided", "empty", "bool"])
+def test_frames_are_npy_files_that_numpy_reads(arr):
+    frame = protocol.array_to_npy(arr)
+    loaded = np.load(io.BytesIO(frame), allow_pickle=False)
+    assert loaded.dtype == arr.dtype and np.array_equal(loaded, arr)
+
+
 @pytest.mark.parametrize(
     "head",
     [

@@ -273,12 +273,13 @@ def escaped_statements(tree: ast.Module, spans: list[tuple[int, int, int]]) -> d
         line = getattr(node, "lineno", None)
         return isinstance(line, int) and first <= line <= last
 
+    statements = [n for n in parents if isinstance(n, ast.stmt)]  # one walk for every span
     found: dict[int, int] = {}
     for k, (first, last, indent) in enumerate(spans):
         if indent == 0:
             continue
-        outermost = sorted((n for n in ast.walk(tree) if isinstance(n, ast.stmt)
-                            and in_span(n, first, last) and not in_span(parents.get(n), first, last)),
+        outermost = sorted((n for n in statements
+                            if in_span(n, first, last) and not in_span(parents.get(n), first, last)),
                            key=lambda n: n.lineno)
         home = parents.get(outermost[0]) if outermost else None
         for node in outermost:

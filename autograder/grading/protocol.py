@@ -22,6 +22,7 @@ JSON objects must be known tags. Nothing is ever unpickled or evaluated.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -201,9 +202,24 @@ def from_tagged(node: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
 
 
 def array_to_npy(arr: np.ndarray) -> bytes:
+    """The `.npy` (version 1.0) bytes of an array, as np.save writes them for a C-ordered array.
+
+    The header comes from numpy's own writer, built once per (dtype, shape): a gradient check
+    sends hundreds of arrays of a few shapes, and np.save formats and pads a header for each.
+    """
+    return _npy_header(arr.dtype.str, arr.shape) + arr.tobytes(order="C")
+
+
+@functools.lru_cache(maxsize=512)
+def _npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
     buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()  # magic, version, length and the padded header dict
+
+
+_MAGIC_1_0 = np.lib.format.magic(1, 0)
+_HEADER_LEN_1_0 = struct.Struct("<H")
 
 
 def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
@@ -214,17 +230,17 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     `bytearray` frame becomes the array's own (writable) memory, without a copy; `bytes` are
     copied once (the array must be writable: student code may change its arguments in place).
     """
-    buf = io.BytesIO(bytes(memoryview(data)[:MAX_NPY_HEADER]))
-    try:
-        version = np.lib.format.read_magic(buf)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
-        else:
-            raise ValueError(f"version {version}")
-    except Exception as exc:  # noqa: BLE001 - any malformed header is the same error
-        raise ProtocolError(f"malformed .npy frame ({exc})") from None
+    view = memoryview(data)
+    if bytes(view[:8]) == _MAGIC_1_0 and len(view) >= 10:
+        # The usual case: numpy's reader parses each distinct version 1.0 header once
+        offset = 10 + _HEADER_LEN_1_0.unpack(view[8:10])[0]
+        if offset > min(len(view), MAX_NPY_HEADER):
+            raise ProtocolError("malformed .npy frame (header longer than the frame)")
+        shape, fortran, dtype = _parsed_header(bytes(view[:offset]))
+    else:
+        buf = io.BytesIO(bytes(view[:MAX_NPY_HEADER]))
+        shape, fortran, dtype = _read_header(buf)
+        offset = buf.tell()
     if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.hasobject:
         raise ProtocolError(f"array of dtype {dtype} refused")
     if dtype.itemsize > max_itemsize:
@@ -233,7 +249,6 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     count = 1
     for n in shape:
         count *= int(n)
-    offset = buf.tell()
     if count * dtype.itemsize != len(data) - offset:
         raise ProtocolError("array frame size does not match its header")
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
@@ -246,6 +261,25 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     if type(arr) is not np.ndarray:
         raise ProtocolError("array frame did not decode to an ndarray")
     return arr
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_header(header: bytes) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) of a whole version 1.0 `.npy` header (magic included)."""
+    return _read_header(io.BytesIO(header))
+
+
+def _read_header(buf: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """numpy's reading of the header at the start of buf (ProtocolError if malformed)."""
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(buf)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(buf)
+        raise ValueError(f"version {version}")
+    except Exception as exc:  # noqa: BLE001 - any malformed header is the same error
+        raise ProtocolError(f"malformed .npy frame ({exc})") from None
 
 
 # --------------------------------------------------------------------------- messages

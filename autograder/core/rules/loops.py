@@ -178,6 +178,17 @@ def _nested_recursion(name: str, func: ast.AST) -> Loop | None:
     return None
 
 
+@lru_cache(maxsize=4)
+def call_graph(source: str) -> CallGraph | None:
+    """The CallGraph of a graded module's source (None: it does not parse), built once per
+    source: the rule and the grader's loop measurements ask for the same module's graph several
+    times per submission. A CallGraph is never changed after it is built."""
+    try:
+        return CallGraph(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
 def charged_loops(graph: CallGraph, loop_free: Sequence[str]) -> list[tuple[str, Loop]]:
     """(loop-free function, its loop) for each loop the rule reports: one loop costs once, so a
     loop reached from several loop-free functions (nn_forward_backward calls nn_forward_pass)
@@ -203,9 +214,8 @@ class LoopInVectorized(RuleInfo):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if not ctx.config.loop_free:
             return
-        try:
-            graph = CallGraph(ast.parse(ctx.graded.source))
-        except (SyntaxError, ValueError, RecursionError):
+        graph = call_graph(ctx.graded.source)
+        if graph is None:
             return  # undefined-name reports code that does not parse
         for name, found in charged_loops(graph, ctx.config.loop_free):
             yield self._finding(ctx, graph, name, found)
