@@ -283,3 +283,44 @@ def test_each_lookup_of_a_config_gets_its_own_tables(course: Path) -> None:
     again = find_config("F1", course)
     assert again.tests["add"] == 2.0 and again.raw["tests"]["add"] == 2.0
 
+
+
+def test_a_preflight_whose_bwrap_worker_answered_makes_no_separate_bwrap_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.grading.sandbox import levels, preflight
+
+    checks: list[bool] = []
+    monkeypatch.setattr(levels, "_STARTED", set())
+    monkeypatch.setattr(levels, "_bwrap_starts", lambda root, python=None: checks.append(root) or True)
+    assert preflight("auto") == "bwrap"
+    assert checks == [] and levels.bwrap_works(levels.is_root(), None)
+
+
+class _NoBwrapCaller:
+    """A probe caller for which bwrap fails to start and any other level answers."""
+
+    def __init__(self, source: str, level: str, python: str | None = None) -> None:
+        if level == "bwrap":
+            raise SandboxError("bwrap: setting up uid map: Permission denied")
+        self.level = level
+
+    def __enter__(self) -> _NoBwrapCaller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def call(self, name: str, args: list, kwargs: dict, seed: int) -> int:
+        return args[0] + 1
+
+
+def test_a_preflight_whose_bwrap_worker_fails_chooses_the_level_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.grading.sandbox import levels, preflight
+
+    preflight_module = sys.modules["autograder.grading.sandbox.preflight"]
+    monkeypatch.setattr(levels, "_STARTED", set())
+    monkeypatch.setattr(levels, "_bwrap_starts", lambda root, python=None: False)
+    monkeypatch.setattr(levels, "runtime_readable_by_others", lambda rt: True)
+    monkeypatch.setattr(levels, "is_root", lambda: True)
+    monkeypatch.setattr(preflight_module, "SandboxCaller", _NoBwrapCaller)
+    assert preflight("auto") == "uid"
+    assert not levels.bwrap_works(True, None)  # the failed probe is not remembered as a success

@@ -70,6 +70,12 @@ def _grade(args: argparse.Namespace, check: Any) -> int:
 
     this = sys.modules[__name__]  # its names, so that a test may replace grade_class or print_table
     grade_class, print_table = this.grade_class, this.print_table
+    import autograder.grading.intake  # noqa: F401 - grade_class's, imported while the probe boots
+
+    try:  # read and validated while the probe boots; grade_class finds it again, checked
+        find_config(args.assignment, course_root(args.course))
+    except ConfigError:
+        pass  # said by grade_class, after the sandbox's check
     try:
         level = check.level()
     except SandboxError as exc:

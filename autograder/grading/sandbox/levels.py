@@ -116,10 +116,36 @@ def worker_env(home: str) -> dict[str, str]:
             "TMP": home, "TEMP": home, **THREAD_ENV}
 
 
-@functools.lru_cache(maxsize=4)
+def bwrap_installed(root: bool) -> bool:
+    """Are bubblewrap (and, for root, setpriv) on PATH? Not whether they work here."""
+    return bool(shutil.which("bwrap")) and (not root or bool(shutil.which("setpriv")))
+
+
+# (root, python) pairs for which a bwrap worker was started and answered in this process (the
+# preflight's probe): bwrap_works need not start the interpreter again to say so.
+_STARTED: set[tuple[bool, str | None]] = set()
+
+
+def record_bwrap_worked(root: bool, python: str | None = None) -> None:
+    """Note that a worker started under bwrap here (with the uid drop when root) answered."""
+    _STARTED.add((root, python))
+
+
+def forget_bwrap_worked(root: bool, python: str | None = None) -> None:
+    """Undo record_bwrap_worked (a probe recorded in advance did not answer)."""
+    _STARTED.discard((root, python))
+
+
 def bwrap_works(root: bool, python: str | None = None) -> bool:
-    """Can bwrap start the interpreter here (with the uid drop when root)? Checked once."""
-    if not shutil.which("bwrap") or (root and not shutil.which("setpriv")):
+    """Can bwrap start the interpreter here (with the uid drop when root)? Checked once per
+    process, or known from a worker that did (`record_bwrap_worked`)."""
+    return (root, python) in _STARTED or _bwrap_starts(root, python)
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_starts(root: bool, python: str | None = None) -> bool:
+    """bwrap_works, by starting the interpreter under bwrap (a second or so on a busy host)."""
+    if not bwrap_installed(root):
         return False
     rt = runtime(python)
     cmd = bwrap_args(rt, Limits(), root)

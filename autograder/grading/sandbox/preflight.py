@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ from autograder.grading.hidden import StudentError
 from autograder.grading.sandbox import levels
 from autograder.grading.sandbox.caller import SandboxCaller
 from autograder.grading.sandbox.limits import SandboxError
+from autograder.grading.sandbox.runtime import PYTHON_ENV
 
 # A batch checks the sandbox once before its first student: a machine that cannot run student
 # code safely stops with one line saying what to install, instead of giving every student the
@@ -26,7 +28,19 @@ def preflight(requested: str = "auto", python: str | None = None,
     one-line message naming what to install when student code cannot be run safely here (as
     root without bubblewrap it is never run as root instead). answered(level) is called as soon
     as the worker gave the right answer, before it is stopped (`BackgroundPreflight`).
+
+    Where bubblewrap is installed and may be used, its probe worker is started at once: when it
+    answers, bwrap is known to work (`levels.record_bwrap_worked`) without the separate check
+    `choose_level` makes; when it does not, the level is chosen and probed as without it.
     """
+    python = python or os.environ.get(PYTHON_ENV) or None
+    root = levels.is_root()
+    if requested in ("auto", "bwrap") and levels.bwrap_installed(root):
+        levels.record_bwrap_worked(root, python)  # so that the probe's caller starts at bwrap
+        try:
+            return _probe("bwrap", python, answered)
+        except SandboxError:
+            levels.forget_bwrap_worked(root, python)  # the usual check decides below
     try:
         level = levels.choose_level(requested, python)
     except SandboxError as exc:
@@ -34,6 +48,11 @@ def preflight(requested: str = "auto", python: str | None = None,
         why = f"{exc}; " if requested != "auto" else ""
         raise SandboxError(f"the sandbox for student code is not available: {why}"
                            f"{levels.install_hint()}") from None
+    return _probe(level, python, answered)
+
+
+def _probe(level: str, python: str | None, answered: Callable[[str], None] | None) -> str:
+    """Start a worker at `level`, call it once; `level`, or SandboxError saying what failed."""
     try:
         with SandboxCaller(PROBE_SOURCE, level, python=python) as caller:
             answer = caller.call("autograder_probe", [41], {}, 0)
