@@ -1,6 +1,6 @@
 """Grading throughput: `autograder grade` against `nbgrader autograde`, same submissions.
 
-    .venv/bin/python bench/bench_vs_nbgrader.py [-n 100] [--assignments A3 A4] [--keep DIR]
+    .venv/bin/python bench/bench_vs_nbgrader.py [-n 100] [--jobs J] [--assignments A3 A4] [--keep DIR]
 
 For each assignment, a class of n zips is built with the demo's builders (demo/students.py:
 the solved release (autograder.authoring.solved) run once, then per-student edits of TODO
@@ -9,22 +9,24 @@ Past ten students the class cycles through the first ten, copied under new stude
 manifests then name another id: a student-id-mismatch warning, no points). Then, on the same
 students:
 
-* `autograder grade <A> <zips> --jobs 1 --force` in a fresh course copy (a command of its own:
-  interpreter start, pool and sandbox workers, gradebook, reports, all included). It runs
-  before and after nbgrader; the slower of the two runs is the one compared (the ratio can
-  only be understated by that choice).
+* `autograder grade <A> <zips> --force` in a fresh course copy (a command of its own:
+  interpreter start, pool and sandbox workers, gradebook, reports, all included), with its
+  default of one job per core (`--jobs J` sets another: `--jobs 1` is one core, as nbgrader).
+  It runs before and after nbgrader; the slower of the two runs is the one compared (the ratio
+  can only be understated by that choice).
 * `nbgrader autograde <A> --force` in an nbgrader course whose source notebook carries the same
   hidden tests in nbgrader's form (bench/nbgrader_form/course.py: a ### BEGIN HIDDEN TESTS block
   in each grade cell runs that group's @hidden_test functions in the student's kernel), with
   each student's notebook and model files taken unchanged from their zip. nbgrader runs every
   notebook from the top, training and hyperparameter search included: that is the point.
 
-Both run with single-threaded BLAS (the grader's workers always do; one job is one core for
-both), with nbgrader's per-cell timeout raised so that nothing is cut short. The figure is
-nbgrader's time / the grader's time (goal >= 50x). Each command's CPU time (user + system of its
-whole process tree: the grader's fork server, pool workers and sandboxes, nbgrader's kernels) is
-reported per submission beside the wall time: on a shared machine it measures the work done,
-where wall time also measures the neighbours. Also printed: both graders' automatic
+Both run with single-threaded BLAS (the grader's workers always do), with nbgrader's per-cell
+timeout raised so that nothing is cut short. Each tool runs as an instructor runs it: nbgrader
+autograde grades one notebook at a time (it has no parallel mode), the kit one submission per
+core. The first figure is nbgrader's time / the grader's time (goal >= 50x). The second is the
+work: nbgrader's CPU seconds / the grader's (user + system of each command's whole process
+tree: the grader's fork server, pool workers and sandboxes, nbgrader's kernels), which does not
+depend on the number of cores or on the neighbours on a shared machine. Also printed: both graders' automatic
 points per student (manual questions and the kit's deductions left out), as a check that the
 tests are equivalent. Asserts nothing about time.
 """
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -75,14 +78,15 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return seconds, cpu
 
 
-def time_autograder(assignment: str, subs: Path, root: Path,
+def time_autograder(assignment: str, subs: Path, root: Path, jobs: int | None = None,
                     ) -> tuple[float, float, dict[str, dict[str, float]]]:
-    """(wall seconds and CPU seconds of `autograder grade --jobs 1`, student -> {grade_id:
-    points}) in a fresh course."""
+    """(wall seconds and CPU seconds of `autograder grade` with `jobs` (None: its default, one
+    per core), student -> {grade_id: points}) in a fresh course."""
     course = grading_course(Path(tempfile.mkdtemp(prefix=f"ag-{assignment}-", dir=root)), (assignment,))
     out = course / "out"
+    job_args = [] if jobs is None else ["--jobs", str(jobs)]
     seconds, cpu = timed([sys.executable, "-m", "autograder", "grade", assignment, str(subs), "--out",
-                          str(out), "--jobs", "1", "--force", "--course", str(course)], cwd=course)
+                          str(out), *job_args, "--force", "--course", str(course)], cwd=course)
     scores = {}
     for report in sorted(out.glob("*/report.json")):
         data = json.loads(report.read_text())
@@ -128,7 +132,7 @@ def compare_scores(ours: dict[str, dict[str, float]], theirs: dict[str, dict[str
     return rows
 
 
-def bench_assignment(assignment: str, n: int, root: Path) -> Figure:
+def bench_assignment(assignment: str, n: int, root: Path, jobs: int | None = None) -> list[Figure]:
     """Build the class and both courses, time both graders, return the throughput figure.
 
     Also times both on the class's first student alone: (time for n - time for 1) / (n - 1)
@@ -145,19 +149,20 @@ def bench_assignment(assignment: str, n: int, root: Path) -> Figure:
     shutil.copyfile(zips[first_sid], one / zips[first_sid].name)
 
     n = len(zips)
-    first, first_cpu, ours = time_autograder(assignment, subs, root)
-    print(f"  autograder grade --jobs 1: {first:7.1f} s, CPU {first_cpu:7.1f} s", flush=True)
+    kit = f"autograder grade --jobs {jobs or os.cpu_count()}"
+    first, first_cpu, ours = time_autograder(assignment, subs, root, jobs)
+    print(f"  {kit}: {first:7.1f} s, CPU {first_cpu:7.1f} s", flush=True)
     nbgrader_s, nbgrader_cpu = timed(autograde_command(assignment), cwd=course)
     print(f"  nbgrader autograde:        {nbgrader_s:7.1f} s, CPU {nbgrader_cpu:7.1f} s", flush=True)
-    second, second_cpu, _ = time_autograder(assignment, subs, root)
-    print(f"  autograder grade --jobs 1: {second:7.1f} s, CPU {second_cpu:7.1f} s (again, after nbgrader)",
+    second, second_cpu, _ = time_autograder(assignment, subs, root, jobs)
+    print(f"  {kit}: {second:7.1f} s, CPU {second_cpu:7.1f} s (again, after nbgrader)",
           flush=True)
     # the slower run is compared, with its own CPU time
     ours_s, ours_cpu = max((first, first_cpu), (second, second_cpu))
     ratio = nbgrader_s / ours_s
     # the split into fixed and per-submission costs is noisy on a shared machine: the faster of
     # two one-submission runs (this can only make the kit's cost per submission look larger)
-    ours_one, ours_one_cpu = min(time_autograder(assignment, one, root)[:2] for _ in range(2))
+    ours_one, ours_one_cpu = min(time_autograder(assignment, one, root, jobs)[:2] for _ in range(2))
     nbgrader_one, nbgrader_one_cpu = timed(autograde_command(assignment) + ["--student", first_sid], cwd=course)
     print(f"  one submission ({first_sid}): autograder {ours_one:.1f} s (CPU {ours_one_cpu:.1f} s), "
           f"nbgrader {nbgrader_one:.1f} s (CPU {nbgrader_one_cpu:.1f} s)")
@@ -178,12 +183,19 @@ def bench_assignment(assignment: str, n: int, root: Path) -> Figure:
     for r in rows:
         diff = "  differ: " + ", ".join(f"{g} {a:g}|{b:g}" for g, (a, b) in r["differ"].items()) if r["differ"] else ""
         print(f"    {r['student']}: {r['autograder']:6.2f} | {r['nbgrader']:6.2f}{diff}")
-    return figure(
-        f"grading throughput {assignment} (autograder grade vs nbgrader autograde)", ratio, "x", GOAL,
-        f"nbgrader autograde: {nbgrader_s:.1f} s for {n} submissions (autograder grade: {ours_s:.1f} s); "
+    args = ["-n", str(n), "--assignments", assignment] + ([] if jobs is None else ["--jobs", str(jobs)])
+    work = figure(
+        f"grading work {assignment} (CPU seconds: nbgrader autograde / autograder grade)",
+        nbgrader_cpu / ours_cpu, "x", "information",
+        f"CPU per submission (whole run / n, start-up included): nbgrader {nbgrader_cpu / n:.2f} s, "
+        f"autograder {ours_cpu / n:.2f} s; {n} submissions",
+        command_line("bench_vs_nbgrader.py", args))
+    return [figure(
+        f"grading throughput {assignment} ({kit} vs nbgrader autograde)", ratio, "x", GOAL,
+        f"nbgrader autograde: {nbgrader_s:.1f} s for {n} submissions ({kit}: {ours_s:.1f} s); "
         f"CPU per submission (whole run / n): nbgrader {nbgrader_cpu / n:.2f} s, autograder "
         f"{ours_cpu / n:.2f} s",
-        command_line("bench_vs_nbgrader.py", ["-n", str(n), "--assignments", assignment]),
+        command_line("bench_vs_nbgrader.py", args),
         submissions=n, autograder_seconds=[round(first, 2), round(second, 2)],
         autograder_seconds_compared=round(ours_s, 2), nbgrader_seconds=round(nbgrader_s, 2),
         cpu_seconds={"autograder": round(ours_cpu, 2), "nbgrader": round(nbgrader_cpu, 2)},
@@ -195,7 +207,7 @@ def bench_assignment(assignment: str, n: int, root: Path) -> Figure:
         one_submission_seconds={"autograder": round(ours_one, 2), "nbgrader": round(nbgrader_one, 2)},
         fixed_seconds={k: round(v[0], 2) for k, v in cost.items()},
         per_submission_seconds={k: round(v[1], 3) for k, v in cost.items()},
-        import_seconds=imports, same_points=same, scores=rows)
+        import_seconds=imports, same_points=same, scores=rows, jobs=jobs or os.cpu_count()), work]
 
 
 def _split(total: float, one: float, n: int) -> tuple[float, float]:
@@ -209,6 +221,7 @@ def _split(total: float, one: float, n: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-n", type=int, default=100, help="submissions per assignment (default 100)")
+    p.add_argument("--jobs", type=int, help="the kit's --jobs (default: its own, one per core)")
     p.add_argument("--assignments", nargs="+", default=["A3", "A4"], choices=["A3", "A4"])
     p.add_argument("--keep", help="build everything in this folder and keep it (default: a temp folder)")
     p.add_argument("--json-out", help="write the figures as JSON to this file")
@@ -219,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.keep).resolve() if args.keep else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         for assignment in args.assignments:
-            figures.append(bench_assignment(assignment, args.n, root))
+            figures += bench_assignment(assignment, args.n, root, args.jobs)
     write_figures(args.json_out, figures)
     return 0
 

@@ -149,7 +149,10 @@ class Figure:
 
 
 def meets(value: float, goal: str) -> bool:
-    """Whether value meets a goal written as '>= X' or '<= X' (X a number)."""
+    """Whether value meets a goal written as '>= X' or '<= X' (X a number); a figure given as
+    "information" has no goal of its own (it explains another one) and always meets it."""
+    if goal == "information":
+        return True
     op, number = goal.split()[:2]
     limit = float(number)
     if op == ">=":

@@ -51,7 +51,8 @@ CLASS_SIZE = {"full": 100, "quick": 3, "smoke": 1}  # nbgrader's class per assig
 # What each figure shows and how it is measured (docs/benchmarks.md).
 METHOD = {
     "nbgrader": (
-        "`autograder grade A --jobs 1 --force` and `nbgrader autograde A --force` on the same "
+        "`autograder grade A --force` (its default: one job per core) and `nbgrader autograde A "
+        "--force` (one notebook at a time: it has no parallel mode) on the same "
         "submissions, each a command of its own in a fresh course (interpreter start, workers, "
         "gradebook and reports included). nbgrader's course carries the same hidden tests in "
         "nbgrader's form: each grade cell ends in a `### BEGIN HIDDEN TESTS` block that runs "
@@ -60,9 +61,11 @@ METHOD = {
         "partial credit (`bench/nbgrader_form/`). The students' notebooks and model files are "
         "the ones in their zips, byte for byte; nbgrader runs each from the top (training and "
         "search included), the kit grafts and calls. Both with single-threaded BLAS (the "
-        "grader's workers always are; one job is one core for both) and nbgrader's per-cell "
+        "grader's workers always are) and nbgrader's per-cell "
         "timeout raised to 30 min so nothing is cut short. The kit runs before and after "
-        "nbgrader; the slower run is compared. Value: nbgrader's seconds / the kit's. A class "
+        "nbgrader; the slower run is compared. Value: nbgrader's seconds / the kit's; the "
+        "work figure beside it is nbgrader's CPU seconds / the kit's, which neither the number "
+        "of cores nor the neighbours change. A class "
         "larger than the ten sample students cycles through them under new ids. CPU per "
         "submission: user + system seconds of the command's whole process tree (the grader's "
         "fork server, workers and sandboxes; nbgrader's kernels) over the class size, the work "
@@ -168,6 +171,8 @@ def _value(f: dict[str, Any]) -> str:
 
 
 def _goal(f: dict[str, Any]) -> str:
+    if f["goal"] == "information":
+        return "(information)"
     op, number = f["goal"].split()[:2]
     return f"{op.replace('>=', '≥').replace('<=', '≤')} " + (
         f"{float(number) * 1000:.0f} ms" if f["unit"] == "s" and float(number) < 1 else f"{number}{f['unit']}")
