@@ -413,3 +413,16 @@ def test_each_vectorized_gradient_is_asked_for_at_cifar_size_once_per_submission
                                cfg.tests, 0)
     assert [r.name for r in results if r.score < r.max_score - 1e-6] == []
     assert sorted(asked) == ["softmax_loss_vectorized", "svm_loss_vectorized"]
+
+
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_the_vectorized_reference_gives_the_naive_references_values_on_every_hidden_case(tests_module, reference,
+                                                                                          loss):
+    """The hidden tests compare the naive functions with the vectorized reference (faster)."""
+    problem = tests_module.svm_problem if loss == "svm" else tests_module.softmax_problem
+    naive, vectorized = getattr(reference, f"{loss}_loss_naive"), getattr(reference, f"{loss}_loss_vectorized")
+    rng = np.random.default_rng(0)
+    for _label, N, D, C, reg, y_dtype in tests_module.LOSS_CASES:
+        W, X, y = problem(rng, N, D, C, y_dtype)
+        (a, da), (b, db) = naive(W, X, y, reg), vectorized(W, X, y, reg)
+        assert a == pytest.approx(b, rel=1e-12) and np.allclose(da, db, rtol=1e-10, atol=1e-14)
