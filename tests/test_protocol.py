@@ -129,6 +129,23 @@ def test_a_header_length_past_the_frame_is_refused():
         protocol.npy_to_array(frame)
 
 
+def test_long_npy_headers_are_parsed_but_never_kept():
+    text = "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }"
+    text += " " * (1600 - 10 - len(text) - 1) + "\n"  # padded as numpy pads, to 1600 bytes in all
+    frame = np.lib.format.magic(1, 0) + struct.pack("<H", len(text)) + text.encode() + b"\0" * 8
+    assert 10 + len(text) > protocol.CACHED_NPY_HEADER
+    before = protocol._parsed_header.cache_info().currsize
+    assert protocol.npy_to_array(frame).shape == (1,)
+    assert protocol._parsed_header.cache_info().currsize == before
+
+
+def test_an_array_of_too_many_dimensions_is_a_protocol_error():
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (1,) * 300})
+    with pytest.raises(ProtocolError, match="dimensions"):
+        protocol.npy_to_array(buf.getvalue() + b"\0" * 8)
+
+
 def test_a_lying_header_is_refused_again_when_its_parse_is_cached():
     good = protocol.array_to_npy(np.zeros(4))
     assert protocol.npy_to_array(good).shape == (4,)

@@ -46,6 +46,8 @@ MAX_ITEMSIZE = 8  # float64/int64 at most: nothing graded needs float128
 MAX_HEAD = 2**20  # bytes of a JSON head read by the grader
 MAX_HEAD_CONTAINERS = 65_536  # '[' and '{' bytes in such a head (an upper bound of lists/dicts)
 MAX_NPY_HEADER = 65_536 + 12  # an .npy header (numpy writes about 128 bytes)
+MAX_NDIM = 32  # dimensions of an array read from the pipe
+CACHED_NPY_HEADER = 1024  # headers up to this long are parsed once per process (_parsed_header)
 
 # Every numpy scalar type (exact classes); a student subclass of np.float64 is not in this set.
 _NUMPY_SCALARS = frozenset(
@@ -231,10 +233,11 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     copied once (the array must be writable: student code may change its arguments in place).
     """
     view = memoryview(data)
-    if bytes(view[:8]) == _MAGIC_1_0 and len(view) >= 10:
-        # The usual case: numpy's reader parses each distinct version 1.0 header once
-        offset = 10 + _HEADER_LEN_1_0.unpack(view[8:10])[0]
-        if offset > min(len(view), MAX_NPY_HEADER):
+    offset = 10 + _HEADER_LEN_1_0.unpack(view[8:10])[0] if len(view) >= 10 else 0
+    if bytes(view[:8]) == _MAGIC_1_0 and offset <= CACHED_NPY_HEADER:
+        # The usual case: numpy's reader parses each distinct short version 1.0 header once
+        # (a worker sending many long ones only gets them parsed each time, never kept)
+        if offset > len(view):
             raise ProtocolError("malformed .npy frame (header longer than the frame)")
         shape, fortran, dtype = _parsed_header(bytes(view[:offset]))
     else:
@@ -246,6 +249,8 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     if dtype.itemsize > max_itemsize:
         raise ProtocolError(f"array of dtype {dtype} refused (at most {max_itemsize} bytes "
                             "per number)")
+    if len(shape) > MAX_NDIM:  # numpy itself stops at 64, with a ValueError
+        raise ProtocolError(f"an array of {len(shape)} dimensions (at most {MAX_NDIM})")
     count = 1
     for n in shape:
         count *= int(n)

@@ -122,3 +122,16 @@ def test_a_head_announcing_more_arrays_than_the_call_can_return_is_refused():
 def test_arrays_of_a_dtype_no_graded_function_returns_are_refused(descr):
     entry, _ = grade_traced(forged(f'send_array(4, "{descr}", 16)'))
     assert entry["score"] < entry["max_score"] and "refused" in entry["message"]
+
+
+def test_an_array_of_300_dimensions_is_refused_not_a_grader_crash():
+    # numpy cannot make it (at most 64 dimensions): it must be a refused frame, not a ValueError
+    entry, _ = grade_traced(forged('''
+frame(b'{"v":{"t":"dict","v":[["ok",true],["id",' + rid + b'],["value",[{"t":"nd","i":0}]]]},"n":1}')
+import io
+buf = io.BytesIO()
+np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (1,) * 300})
+data = buf.getvalue() + bytes(8)
+os.write(fd, struct.pack("<I", len(data)) + data)
+'''))
+    assert entry["score"] < entry["max_score"] and "dimensions" in entry["message"]
