@@ -22,6 +22,7 @@ can say so. docs/sandbox.md lists the same rules for instructors.
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import re
 from collections import Counter
@@ -89,6 +90,22 @@ def clean_markdown(text: str) -> str:
     """Markdown made inert: raw HTML cleaned by nh3, and a cell whose rendering would link to a
     script URL (`javascript:`, `vbscript:`, `data:` other than an image...) shown as plain text.
     Text without tags, links or images is returned unchanged."""
+    if len(text) <= _CACHED_MARKDOWN:
+        return _clean_markdown_cached(text)
+    return _clean_markdown(text)
+
+
+# Most markdown cells are the release's, the same in every student's notebook: each distinct
+# text up to this many characters is made inert once per process.
+_CACHED_MARKDOWN = 16_384
+
+
+@functools.lru_cache(maxsize=1024)
+def _clean_markdown_cached(text: str) -> str:
+    return _clean_markdown(text)
+
+
+def _clean_markdown(text: str) -> str:
     if _HTML_START.search(text):
         import nh3  # instructor dependency: only the grader writes autograded notebooks
 
