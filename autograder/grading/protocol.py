@@ -251,6 +251,8 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
                             "per number)")
     if len(shape) > MAX_NDIM:  # numpy itself stops at 64, with a ValueError
         raise ProtocolError(f"an array of {len(shape)} dimensions (at most {MAX_NDIM})")
+    if any(n < 0 for n in shape):  # the size check below would pass (-1, -4); reshape would not
+        raise ProtocolError("an array with a negative dimension")
     count = 1
     for n in shape:
         count *= int(n)

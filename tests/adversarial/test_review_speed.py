@@ -1,0 +1,87 @@
+"""Review of the per-submission speed-ups (ctx.once, sampled gradient checks, .npy header
+caching, workers stopped on a thread): what they must not give away or break.
+
+* A numeric gradient check that samples a few entries must still take the points of
+  "agrees with its own loss" from a gradient that is wrong in a whole column: in A3 that test
+  counts once the *loss* matches the reference, so it is the only one of the group that sees
+  such a gradient after the loss is right.
+* A forged `.npy` header with negative dimensions is a refused frame (ProtocolError: the
+  worker is killed and the call is a BadResult), never numpy's ValueError escaping into the
+  hidden test as a grader error.
+"""
+
+from __future__ import annotations
+
+import io
+
+import nbformat
+import numpy as np
+import pytest
+from assignment_support import A3
+
+from autograder.core.config import load_config
+from autograder.core.module import load_trusted_module, module_source
+from autograder.grading import protocol
+from autograder.grading.hidden import InProcessCaller, collect_tests, stubs_beside
+from autograder.grading.hidden.registry import load_tests_module
+from autograder.grading.hidden.runner import run_one
+
+# The reference's naive softmax with one realistic slip: the gradient's loop over classes stops
+# one class short (the loss, computed from all the probabilities, is right).
+LAST_COLUMN_MISSING = '''
+def softmax_loss_naive(W, X, y, reg):
+    loss = 0.0
+    dW = np.zeros(W.shape)
+    num_classes = W.shape[1]
+    num_train = X.shape[0]
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        scores = scores - np.max(scores)
+        probs = np.exp(scores) / np.sum(np.exp(scores))
+        loss += -np.log(probs[y[i]])
+        for j in range(num_classes - 1):
+            dW[:, j] += (probs[j] - (j == y[i])) * X[i]
+    loss /= num_train
+    dW /= num_train
+    loss += reg * np.sum(W * W)
+    dW += 2 * reg * W
+    return loss, dW
+'''
+
+
+@pytest.fixture(scope="module")
+def a3():
+    """(hidden tests module, reference, mutant, [tests] points) of A3."""
+    source = module_source(nbformat.read(A3.source_nb, as_version=4).cells)
+    reference = load_trusted_module(source, "review_speed_a3_reference")
+    mutant = load_trusted_module(source + "\n" + LAST_COLUMN_MISSING, "review_speed_a3_mutant")
+    tests = load_tests_module(A3.source_dir / "hidden_tests.py")
+    return tests, reference, mutant, load_config(A3.source_dir / "assignment.toml").tests
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_gradient_wrong_in_a_whole_column_earns_nothing_for_agreeing_with_its_loss(a3, seed):
+    tests_module, reference, mutant, points = a3
+    by_name = {t.name: t for t in collect_tests(tests_module)}
+    caller = InProcessCaller(mutant, timeout=30, stubs=stubs_beside(tests_module))
+    loss = run_one(by_name["softmax_naive_loss_matches_reference"], caller, reference, 1.0, seed)
+    assert loss.score == pytest.approx(1.0)  # the loss is right: the self-consistency test runs
+    agrees = run_one(by_name["softmax_naive_gradient_agrees_with_its_loss"], caller, reference,
+                     1.0, seed, prior={loss.name: loss})
+    assert agrees.score == 0.0, agrees.message
+
+
+def _npy(shape: tuple[int, ...], fortran: bool = False) -> bytearray:
+    """A version 1.0 float64 frame whose header says `shape`, with as many data bytes as the
+    product of its dimensions asks for (0 when it is negative)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f8", "fortran_order": fortran, "shape": shape})
+    return bytearray(buf.getvalue() + b"\0" * (8 * max(int(np.prod(shape)), 0)))
+
+
+@pytest.mark.parametrize("fortran", [False, True])
+@pytest.mark.parametrize("shape", [(-1, -4), (-2, -2), (-1, -1), (2, -1, -1), (0, -1)])
+def test_an_array_frame_with_negative_dimensions_is_a_refused_frame(shape, fortran):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.npy_to_array(_npy(shape, fortran), protocol.MAX_ITEMSIZE)
