@@ -4,8 +4,11 @@
                                            [--threads T] [--json-out F]
 
 Random data of CIFAR-10's size after the bias trick (D = 3073), as in the notebook's timing
-cells. Prints the best time of each version and the speedup (the goal is >= 50x); asserts
-nothing about time. The functions are taken from solutions/A3/linear_classifier.ipynb, the same
+cells. The figure is the vectorized loss against its physical bound: the two matrix products
+it cannot do without (X W and X^T dscores), timed alone in the same run (goal <= 1.15x). The
+naive version's time and the speedup over it are given as information: at these shapes the
+skinny products bound any vectorized version, so the speedup says more about the machine's
+BLAS than about the code. Asserts nothing about time. The functions are taken from solutions/A3/linear_classifier.ipynb, the same
 way the grader builds its reference module. `--threads` pins the BLAS threads (default: as the
 environment says, like a student's notebook). Also printed: the two matrix products every
 vectorized loss needs (X W and X^T dscores) timed alone, the floor of its time, and with it
@@ -28,7 +31,7 @@ from common import Figure, best_interleaved, command_line, figure, write_figures
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_NB = REPO / "solutions" / "A3" / "linear_classifier.ipynb"
-GOAL = ">= 50"
+GOAL = "<= 1.15"  # the vectorized loss / its two matrix products
 
 
 def best_time(f: Callable[..., Any], *args: Any, repeat: int) -> float:
@@ -84,13 +87,16 @@ def run(N: int = 500, D: int = 3073, C: int = 10, repeat: int = 5,
               f"gradient difference {np.linalg.norm(g_n - g_v):.1e})")
         print(f"{'':>10}its two matrix products alone {t_g * 1e3:.3f} ms ({gflops:.1f} GFLOP/s): "
               f"the highest speedup the naive version allows here is {t_n / t_g:.0f}x")
+        print(f"{'':>10}vectorized / its matrix products: {t_v / t_g:.2f}x   (goal {GOAL}x)")
         figures.append(figure(
-            f"{loss} loss: vectorized vs naive", t_n / t_v, "x", GOAL,
-            f"{loss}_loss_naive: {t_n * 1e3:.1f} ms (vectorized {t_v * 1e3:.2f} ms), N={N}, D={D}, C={C}, {blas}",
+            f"{loss} loss: vectorized vs its two matrix products", t_v / t_g, "x", GOAL,
+            f"X W and X^T dscores alone: {t_g * 1e3:.2f} ms (vectorized {t_v * 1e3:.2f} ms); "
+            f"naive {t_n * 1e3:.1f} ms, {t_n / t_v:.0f}x slower than vectorized (information); "
+            f"N={N}, D={D}, C={C}, {blas}",
             command_line("bench_losses.py", args),
             naive_ms=round(t_n * 1e3, 3), vectorized_ms=round(t_v * 1e3, 4), N=N, D=D, C=C, repeat=repeat,
             threads=threads, gemm_ms=round(t_g * 1e3, 4), gemm_gflops=round(gflops, 1),
-            speedup_cap=round(t_n / t_g, 1)))
+            speedup_cap=round(t_n / t_g, 1), speedup=round(t_n / t_v, 1)))
     return figures
 
 

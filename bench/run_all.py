@@ -79,10 +79,15 @@ METHOD = {
         "run with `python -X importtime` (the parent until it dispatches) and the fork server's "
         "preloads in a fresh interpreter."),
     "losses": (
-        "The A3 reference's naive (loops) and vectorized losses on random data of CIFAR-10's "
-        "size after the bias trick (N=500, D=3073, C=10), best of the repeats, same process, "
-        "single-threaded BLAS (as the grader runs student code; on a shared 2-core machine a "
-        "second BLAS thread mostly measures contention)."),
+        "The A3 reference's vectorized losses on random data of CIFAR-10's size after the bias "
+        "trick (N=500, D=3073, C=10) against their physical bound, the two matrix products every "
+        "vectorized loss needs (X W for the scores, X^T dscores for dW), alternated, best of the "
+        "repeats, same process, single-threaded BLAS (as the grader runs student code; on a "
+        "shared 2-core machine a second BLAS thread mostly measures contention). Value: loss "
+        "time / products time. The naive (loops) version's time and the speedup over it are "
+        "given beside it as information: at these skinny shapes (C = 10 columns) the products "
+        "bound every vectorized version, so that speedup measures the machine's BLAS more than "
+        "the code (docs/A3.md reports 40-170x in the notebook's own timing cells on digits)."),
     "train_step": (
         "One SGD step of the A4 reference (forward, backward, in-place update) against its five "
         "matrix products alone (same shapes, same BLAS, single-threaded as in the grader), "
@@ -256,18 +261,11 @@ def notes_for(f: dict[str, Any], results: dict[str, Any]) -> str:
     if bench == "check":
         return "The check parses the notebook and the release and runs every rule; see bench_check.py."
     if bench == "losses":
-        step = [g["details"].get("gflops") for g in results["figures"] if g.get("bench") == "train_step"]
-        versus = (f", against {step[0]} GFLOP/s for the H = 100 products of the training step "
-                  f"in this run" if step else "")
         return (
-            f"The vectorized loss is {d['vectorized_ms']:.2f} ms, and its two matrix products alone "
-            f"(X W and X^T dscores, timed in the same run) take {d['gemm_ms']:.2f} ms: skinny "
-            f"products (C = {d['C']} columns) that single-threaded OpenBLAS runs at "
-            f"{d['gemm_gflops']} GFLOP/s here{versus}. The naive loops take {d['naive_ms']:.0f} ms, so no "
-            f"vectorized version can beat {d['speedup_cap']:.0f}x on this machine at these "
-            f"shapes; the reference is close to that cap. The naive versions are kept honestly "
-            f"naive (loops over examples and classes, no artificial slowness). docs/A3.md "
-            f"reports 40-170x in the notebook's own timing cells (digits dev set, small D).")
+            f"The vectorized loss is {d['vectorized_ms']:.2f} ms and its two matrix products alone "
+            f"(X W and X^T dscores, timed in the same run) {d['gemm_ms']:.2f} ms: the rest of the "
+            f"loss (the margins or the softmax, on an (N, C) = ({d['N']}, {d['C']}) array) costs more "
+            f"than the goal allows. The naive loops take {d['naive_ms']:.0f} ms (information).")
     return ""
 
 
