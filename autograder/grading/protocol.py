@@ -261,10 +261,10 @@ def npy_to_array(data: bytes | bytearray, max_itemsize: int = 16) -> np.ndarray:
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     if type(data) is not bytearray:
         arr = arr.copy()
-    if fortran:
-        arr = arr.reshape(shape[::-1]).transpose()
-    else:
-        arr = arr.reshape(shape)
+    try:  # an empty array may still claim dimensions numpy cannot hold, e.g. (2**70, 0)
+        arr = arr.reshape(shape[::-1]).transpose() if fortran else arr.reshape(shape)
+    except ValueError as exc:
+        raise ProtocolError(f"an array of shape {str(shape)[:80]} ({exc})") from None
     if type(arr) is not np.ndarray:
         raise ProtocolError("array frame did not decode to an ndarray")
     return arr
