@@ -306,6 +306,22 @@ def test_check_gradient_accepts_the_right_gradient_and_rejects_a_wrong_one():
     assert "first at [2, 1]" in ctx.units[-1].failures[0]
 
 
+def test_check_gradient_along_random_directions_catches_one_wrong_entry_in_two_calls_each():
+    ctx = ctx_for()
+    rng = np.random.default_rng(0)
+    W, X, y = rng.normal(size=(4, 3)), rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    _, dW = ctx.call("square_loss", W, X, y, 0.3)
+    calls = ctx._calls
+    assert ctx.check_gradient("square_loss", (W, X, y, 0.3), 0, dW, directions=3)
+    assert ctx._calls == calls + 1  # one round trip of 2 x 3 calls
+    wrong = dW.copy()
+    wrong[2, 1] += 1e-3  # one entry of twelve, which a sample of entries could miss
+    assert not ctx.check_gradient("square_loss", (W, X, y, 0.3), 0, wrong, directions=3)
+    message = ctx.units[-1].failures[0]
+    assert "along 3 of 3 random directions" in message
+    assert not re.search(r"\d\.\d{3,}", message)  # no value of the check is shown
+
+
 def test_check_gradient_perturbs_a_dict_argument_and_samples_entries():
     ctx = ctx_for()
     rng = np.random.default_rng(1)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.hidden import StudentError, hidden_test, kind_of
+from autograder.grading.hidden import StudentError, directional_mismatch, hidden_test, kind_of
 
 KINK_GAP = 1e-3
 RTOL = 1e-6
@@ -45,15 +45,15 @@ LOSS_CASES = [
     ("N=60, D=30, C=10", 60, 30, 10, 1e-3, np.int64),
 ]
 
-# (label, N, D, C, reg, num_checks or None for every entry) for the numeric gradient checks.
-# These tests count once the *loss* matches the reference, so they are what takes points from a
-# right loss with a gradient wrong in some entries only (a class the gradient's loop skips: a
-# whole column of dW). A handful of sampled entries misses such a column on about one seed in
-# three (tests/adversarial/test_review_speed.py); every entry of the small case, and a third of
-# the larger one, do not.
+# (label, N, D, C, reg, directions) for the numeric gradient checks. These tests count once the
+# *loss* matches the reference, so they are what takes points from a right loss with a gradient
+# wrong in some entries only (a class the gradient's loop skips: a whole column of dW). They
+# check dW along random directions (ctx.check_gradient(directions=k)): a wrong entry anywhere
+# changes the derivative along almost every direction, at two calls per direction, where a
+# sample of entries could miss it (tests/adversarial/test_review_speed.py).
 GRADCHECK_CASES = [
-    ("reg=0, every entry", 8, 5, 4, 0.0, None),
-    ("reg=0.7, 24 entries", 20, 12, 6, 0.7, 24),
+    ("reg=0, 3 random directions", 8, 5, 4, 0.0, 3),
+    ("reg=0.7, 3 random directions", 20, 12, 6, 0.7, 3),
 ]
 
 
@@ -103,36 +103,65 @@ def softmax_problem(rng, N, D, C, y_dtype=np.int64, score_scale=1.0):
 # CIFAR-sized (N, D, C, reg): a vectorized gradient is a few matrix products here (~20 ms,
 # ~1 MiB), while differentiating the loss numerically entry by entry (finite differences or a
 # complex step, looped or vectorized over W's 30,730 entries) needs far more time or memory
-# than the worker has. The vectorized gradient tests first ask for dW there.
+# than the worker has. The vectorized gradient tests first ask for dW there, and check it along
+# one random direction V: <dW, V> must be the derivative of the loss along V, so dW cannot be
+# zeros or any other stand-in for a gradient the code could not compute at that size.
 CIFAR_CASE = (256, 3073, 10, 1e-3)
+DIRECTION_H = 1e-6  # the step along V (V's entries ~ 1/sqrt(D): scores move by ~1e-6)
 
 
 def _gradient_scales(ctx, name: str) -> bool:
-    """True when `name` returns (loss, dW) with dW of W's shape at CIFAR size (nothing
-    recorded: values are compared elsewhere, so zeros earn nothing here); else one failed unit
-    is recorded and the calling test earns nothing. Asked of the student's code once per
+    """True when `name` returns (loss, dW) at CIFAR size with dW the derivative of a loss along a
+    random direction (nothing recorded: values are compared elsewhere); else one failed unit is
+    recorded and the calling test earns nothing. Asked of the student's code once per
     submission (ctx.once): both gradient tests of `name` share the answer."""
     N, D, C, _reg = CIFAR_CASE
     why = ctx.once(f"{name} at CIFAR size", lambda c: _why_not_at_cifar_size(c, name))
     if why:
-        ctx.check(False, "dW", f"could not be checked, as it was not computed for CIFAR-sized "
-                  f"inputs (N={N}, D={D}, C={C}): a vectorized gradient is a few matrix products "
-                  "at any size, while a gradient found numerically, one entry at a time, does not "
-                  f"scale. {why}")
+        ctx.check(False, "dW", f"could not be checked at CIFAR size (N={N}, D={D}, C={C}): a "
+                  "vectorized gradient is a few matrix products at any size, while a gradient "
+                  f"found numerically, one entry at a time, does not scale. {why}")
     return not why
 
 
+def smooth_direction(rng: np.random.Generator, W: np.ndarray, X: np.ndarray, y: np.ndarray,
+                     h: float = DIRECTION_H) -> np.ndarray:
+    """A random direction V (W's shape, entries ~ N(0, 1/D)) along which no hinge margin
+    s_j - s_yi + 1 crosses 0 between W - hV and W + hV: both losses are smooth on that segment,
+    so a centred difference along V is their derivative to rounding."""
+    rows = np.arange(len(y))
+    margins = X @ W
+    margins = margins - margins[rows, y][:, None] + 1.0
+    for _ in range(100):
+        V = rng.standard_normal(W.shape) / np.sqrt(W.shape[0])
+        moves = X @ V
+        moves = np.abs(moves - moves[rows, y][:, None])
+        crossed = np.abs(margins) <= h * moves
+        crossed[rows, y] = False
+        if not crossed.any():
+            return V
+    raise RuntimeError("no direction clear of the hinge kinks")  # pragma: no cover
+
+
 def _why_not_at_cifar_size(ctx, name: str) -> str:
-    """'' when `name` returns (loss, dW) with dW of W's shape at CIFAR size, else why not."""
-    N, D, C, reg = CIFAR_CASE
+    """'' when `name` returns (loss, dW) at CIFAR size with <dW, V> the derivative along a random
+    direction V of its own loss or of the reference's (a loss bug alone does not close the
+    gate), else why not (words only: no value of the check is shown)."""
+    N, D, C, _reg = CIFAR_CASE
     # Its own generator: the test's other inputs stay the ones drawn without this check.
-    W, X, y = softmax_problem(np.random.default_rng(ctx.rng.bit_generator.seed_seq.spawn(1)[0]), N, D, C)
-    try:
-        out = ctx.call(name, W, X, y, reg)
+    rng = np.random.default_rng(ctx.rng.bit_generator.seed_seq.spawn(1)[0])
+    W, X, y = softmax_problem(rng, N, D, C)
+    V = smooth_direction(rng, W, X, y)
+    h = DIRECTION_H
+    try:  # reg = 0: a regularization bug alone does not close the gate either
+        out = ctx.call(name, W, X, y, 0.0)
+        if not (type(out) in (tuple, list) and len(out) == 2 and np.shape(out[1]) == W.shape):
+            return f"{name} did not return (loss, dW) with dW of the shape of W."
+        plus, minus = ctx.call_many(name, [(W + h * V, X, y, 0.0), (W - h * V, X, y, 0.0)])
     except StudentError as exc:
         return exc.text
-    ok = type(out) in (tuple, list) and len(out) == 2 and np.shape(out[1]) == W.shape
-    return "" if ok else f"{name} did not return (loss, dW) with dW of the shape of W."
+    expected = float(np.sum(_reference(ctx, name)(W, X, y, 0.0)[1] * V))
+    return directional_mismatch(out[1], V, plus, minus, h, expected, "dW")
 
 
 def _reference(ctx, name: str):
@@ -160,11 +189,11 @@ def _gradient_matches(ctx, name: str, problem) -> None:
 
 
 def _gradient_agrees_with_own_loss(ctx, name: str, problem) -> None:
-    for label, N, D, C, reg, num_checks in GRADCHECK_CASES:
+    for label, N, D, C, reg, directions in GRADCHECK_CASES:
         W, X, y = problem(ctx.rng, N, D, C)
         with ctx.case(label):
             _loss, dW = ctx.call(name, W, X, y, reg)
-            ctx.check_gradient(name, (W, X, y, reg), wrt=0, analytic=dW, num_checks=num_checks)
+            ctx.check_gradient(name, (W, X, y, reg), wrt=0, analytic=dW, directions=directions)
 
 
 def _large_scores(ctx, name: str) -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.grading.hidden import StudentError, hidden_test, kind_of
+from autograder.grading.hidden import StudentError, directional_mismatch, hidden_test, kind_of
 
 KINK_GAP = 1e-2  # |pre-activation| at least this where a numeric gradient is taken
 RTOL = 1e-6
@@ -57,13 +57,13 @@ NET_CASES = [
     ("N=50, D=20, H=30, C=10", 50, 20, 30, 10, 1e-3, {}),
 ]
 
-# (label, N, D, H, C, reg, num_checks) for the numeric gradient checks: that many sampled
-# entries of each parameter's gradient (every entry of a smaller one). Each gradient is compared
-# with the reference's, entry by entry, in gradients_match_reference; the numeric check only adds
-# that it agrees with the function's own loss, which a few entries per parameter show.
+# (label, N, D, H, C, reg, directions) for the numeric gradient checks: each parameter's
+# gradient along that many random directions (ctx.check_gradient(directions=k)), two calls per
+# direction; a wrong entry anywhere changes the derivative along almost every direction. The
+# values themselves are compared with the reference's in gradients_match_reference.
 GRADCHECK_CASES = [
-    ("N=6, D=4, H=5, C=3, reg=0.1", 6, 4, 5, 3, 0.1, 4),
-    ("N=1, H=1, reg=0.3", 1, 3, 1, 4, 0.3, 4),
+    ("N=6, D=4, H=5, C=3, reg=0.1", 6, 4, 5, 3, 0.1, 2),
+    ("N=1, H=1, reg=0.3", 1, 3, 1, 4, 0.3, 2),
 ]
 
 
@@ -220,39 +220,64 @@ def loss_is_stable_for_large_scores(ctx):
 
 # Backprop is instant here (~2 ms, ~2 MiB); a per-parameter numerical derivative (finite
 # differences or a complex step, looped or vectorized) needs ~134k forward passes or far more
-# memory than the worker has. Every gradient test first asks for the gradients there.
+# memory than the worker has. Every gradient test first asks for the gradients there, and checks
+# them along one random direction V: sum_k <grads[k], V[k]> must be the derivative of the loss
+# along V, so the gradients cannot be zeros or any other stand-in at that size.
 LARGE_NET = (64, 512, 256, 10, 1e-3)  # N, D, H, C, reg: 134k parameters
+DIRECTION_H = 1e-6  # the step along V (V's entries ~ N(0, 1/fan-in): pre-activations move ~1e-6)
 
 
 def _backprop_scales(ctx) -> bool:
-    """True when nn_forward_backward returns (loss, grads) with grads of the params' shapes on
-    LARGE_NET (nothing recorded: the values are compared elsewhere, so zeros earn nothing
-    here); else one failed unit is recorded and the calling test earns nothing. Asked of the
-    student's code once per submission (ctx.once): the three gradient tests share the answer."""
+    """True when nn_forward_backward returns (loss, grads) on LARGE_NET with grads the
+    derivative of a loss along a random direction (nothing recorded: the values are compared
+    elsewhere); else one failed unit is recorded and the calling test earns nothing. Asked of
+    the student's code once per submission (ctx.once): the three gradient tests share it."""
     N, D, H, C, _reg = LARGE_NET
     why = ctx.once("backprop at LARGE_NET", _why_backprop_does_not_scale)
     if why:
         ctx.check(False, "gradients",
-                  f"could not be checked, as they were not computed on a large net (N={N}, D={D}, "
-                  f"H={H}, C={C}): backprop computes every gradient with a few matrix products at "
-                  "any size, while a gradient found numerically, one parameter at a time, does "
-                  f"not scale. {why}")
+                  f"could not be checked on a large net (N={N}, D={D}, H={H}, C={C}): backprop "
+                  "computes every gradient with a few matrix products at any size, while a "
+                  f"gradient found numerically, one parameter at a time, does not scale. {why}")
     return not why
 
 
+def smooth_direction(rng: np.random.Generator, params: dict, X: np.ndarray,
+                     h: float = DIRECTION_H) -> dict:
+    """A random direction V (params' keys and shapes, entries ~ N(0, 1/fan-in)) along which no
+    pre-activation X W1 + b1 crosses 0 between params - hV and params + hV: the loss is smooth
+    on that segment, so a centred difference along V is its derivative to rounding."""
+    pre = X @ params["W1"] + params["b1"]
+    for _ in range(100):
+        V = {k: rng.standard_normal(v.shape) / np.sqrt(v.shape[0]) for k, v in params.items()}
+        if not (np.abs(pre) <= h * np.abs(X @ V["W1"] + V["b1"])).any():
+            return V
+    raise RuntimeError("no direction clear of the ReLU kinks")  # pragma: no cover
+
+
 def _why_backprop_does_not_scale(ctx) -> str:
-    """'' when nn_forward_backward returns (loss, grads) of the params' shapes on LARGE_NET,
-    else why not."""
-    N, D, H, C, reg = LARGE_NET
+    """'' when nn_forward_backward returns (loss, grads) on LARGE_NET with the gradients'
+    derivative along a random direction that of its own loss or of the reference's (a loss bug
+    alone does not close the gate), else why not (words only: no value is shown)."""
+    N, D, H, C, _reg = LARGE_NET
     # Its own generator: the test's other inputs stay the ones drawn without this check.
-    params, X, y = net_problem(np.random.default_rng(ctx.rng.bit_generator.seed_seq.spawn(1)[0]), N, D, H, C)
-    try:
-        out = ctx.call("nn_forward_backward", params, X, y, reg)
+    rng = np.random.default_rng(ctx.rng.bit_generator.seed_seq.spawn(1)[0])
+    params, X, y = net_problem(rng, N, D, H, C)
+    V = smooth_direction(rng, params, X)
+    h = DIRECTION_H
+    try:  # reg = 0: a regularization bug alone does not close the gate either
+        out = ctx.call("nn_forward_backward", params, X, y, 0.0)
+        if not (type(out) in (tuple, list) and len(out) == 2 and type(out[1]) is dict
+                and all(np.shape(out[1].get(k)) == params[k].shape for k in PARAM_KEYS)):
+            return "nn_forward_backward did not return (loss, grads) with grads of the shapes of params."
+        plus, minus = ctx.call_many("nn_forward_backward", [
+            ({k: params[k] + h * V[k] for k in PARAM_KEYS}, X, y, 0.0),
+            ({k: params[k] - h * V[k] for k in PARAM_KEYS}, X, y, 0.0)])
     except StudentError as exc:
         return exc.text
-    ok = (type(out) in (tuple, list) and len(out) == 2 and type(out[1]) is dict
-          and all(np.shape(out[1].get(k)) == params[k].shape for k in PARAM_KEYS))
-    return "" if ok else "nn_forward_backward did not return (loss, grads) with grads of the shapes of params."
+    ref_grads = ctx.ref.nn_forward_backward(params, X, y, 0.0)[1]
+    expected = sum(float(np.sum(ref_grads[k] * V[k])) for k in PARAM_KEYS)
+    return directional_mismatch(out[1], V, plus, minus, h, expected, "grads")
 
 
 @hidden_test("nn_backward", weight=4)
@@ -273,11 +298,11 @@ def gradients_match_reference(ctx):
 
 @hidden_test("nn_backward", weight=4, requires="gradients_match_reference")
 def gradients_agree_with_own_loss(ctx):
-    """Sampled entries of every gradient against centered differences of the student's own
+    """Every gradient along random directions against centered differences of the student's own
     loss (the values themselves are compared with the reference's in gradients_match_reference)."""
     if not _backprop_scales(ctx):
         return
-    for label, N, D, H, C, reg, num_checks in GRADCHECK_CASES:
+    for label, N, D, H, C, reg, directions in GRADCHECK_CASES:
         params, X, y = net_problem(ctx.rng, N, D, H, C, gap=KINK_GAP)
         got: list = []  # the analytic gradients, asked for once per case (again after an error)
         for key in PARAM_KEYS:
@@ -290,7 +315,7 @@ def gradients_agree_with_own_loss(ctx):
                 if not _grads_dict(ctx, out[1]):
                     continue
                 ctx.check_gradient("nn_forward_backward", (params, X, y, reg), wrt=(0, key),
-                                   analytic=out[1][key], num_checks=num_checks)
+                                   analytic=out[1][key], directions=directions)
 
 
 @hidden_test("nn_backward", weight=2)

@@ -108,8 +108,6 @@ else:
     dW = (loss_of(W[None] + 1j * 1e-30 * np.eye(n).reshape((n,) + W.shape)).imag / 1e-30).reshape(W.shape)"""
 
 
-@pytest.mark.xfail(strict=True, reason="open: the CIFAR-size precondition checks dW's shape only "
-                   "(see the report of this review); remove this mark with the fix")
 def test_numerical_gradient_that_returns_zeros_at_cifar_size_earns_nothing_for_its_gradient():
     from adversarial.test_no_work import Course, replace_body
     from adversarial.test_redteam_points_without_work import scores_of

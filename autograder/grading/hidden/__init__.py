@@ -18,7 +18,14 @@ a test receives and its checks), `compare` (comparison and its leak-free wording
 from __future__ import annotations
 
 from autograder.grading.hidden.callers import Caller, CallerBase, CappedWriter, InProcessCaller
-from autograder.grading.hidden.compare import BANDS, band, kind_of, relative_difference
+from autograder.grading.hidden.compare import (
+    BANDS,
+    DIRECTION_RTOL,
+    band,
+    directional_mismatch,
+    kind_of,
+    relative_difference,
+)
 from autograder.grading.hidden.context import Context, Unit
 from autograder.grading.hidden.errors import StudentError, StudentTimeout, bad_result
 from autograder.grading.hidden.registry import (
@@ -40,6 +47,7 @@ from autograder.grading.hidden.stubs import (
 
 __all__ = [
     "BANDS",
+    "DIRECTION_RTOL",
     "NO_STUBS",
     "STUBS_FILE",
     "Caller",
@@ -58,6 +66,7 @@ __all__ = [
     "bad_result",
     "band",
     "collect_tests",
+    "directional_mismatch",
     "hidden_test",
     "kind_of",
     "load_tests_module",

@@ -207,6 +207,7 @@ class Context:
         h: float = 1e-5,
         tol: float = 1e-6,
         num_checks: int | None = None,
+        directions: int | None = None,
     ) -> bool:
         """Compare `analytic` with centered differences of the student's own `name(*args)`.
 
@@ -218,6 +219,10 @@ class Context:
             |analytic_i - numeric_i| <= tol * max(1, |analytic_i| + |numeric_i|)
         (relative for large gradients, absolute near 0, where rounding dominates).
         num_checks None checks every entry, else a sample drawn from ctx.rng.
+        directions k: instead of entries, k random directions v (entries N(0, 1) from ctx.rng):
+            numeric = (loss(x + h v) - loss(x - h v)) / (2h) against <analytic, v>,
+        2k calls whatever the size of x; a wrong entry anywhere changes <analytic, v>, so each
+        direction catches any wrong gradient (an entry-by-entry check of a sample may miss it).
         """
         label = f"gradient of {name} w.r.t. {_wrt_label(wrt)}"
         base = _differentiated(args, wrt)
@@ -228,6 +233,8 @@ class Context:
             return self._record(False, str(exc))
         if grad.shape != x.shape:
             return self._record(False, f"{label}: analytic shape {grad.shape}, expected {x.shape}")
+        if directions is not None:
+            return self._check_directions(name, args, wrt, grad, x, loss_of, h, tol, directions, label)
         flat_idx = np.arange(x.size)
         if num_checks is not None and num_checks < x.size:
             flat_idx = np.sort(self.rng.choice(x.size, size=num_checks, replace=False))
@@ -262,5 +269,25 @@ class Context:
         # but one rule for every message is the one that cannot leak by mistake.
         head = (f"{label}: {int(bad.sum())} of {len(a)} entries differ from the numeric gradient "
                 f"of your own loss, the first at {_index(idx)}")
+        nonfinite = ~np.isfinite(a[bad]) | ~np.isfinite(numeric[bad])
+        return self._record(False, _difference(head, a[bad], numeric[bad], nonfinite, tol))
+
+    def _check_directions(self, name: str, args: Sequence[Any], wrt: int | tuple[int, str],
+                          grad: np.ndarray, x: np.ndarray, loss_of: Callable[[Any], Any], h: float,
+                          tol: float, k: int, label: str) -> bool:
+        """check_gradient along k random directions (see there)."""
+        V = self.rng.standard_normal((k, *x.shape))
+        outs = self.call_many(name, [_replaced(args, wrt, x + step * v) for v in V for step in (h, -h)])
+        try:
+            losses = np.array([_scalar(loss_of(o)) for o in outs], dtype=np.float64)
+        except _CheckFailed as exc:
+            return self._record(False, f"{label}: {exc}")
+        numeric = (losses[0::2] - losses[1::2]) / (2 * h)
+        a = np.array([np.sum(grad * v) for v in V])
+        bad = ~(np.abs(a - numeric) <= tol * np.maximum(1.0, np.abs(a) + np.abs(numeric)))
+        if not bad.any():
+            return self._record(True, "")
+        head = (f"{label}: along {int(bad.sum())} of {k} random directions, the change it "
+                "predicts differs from the change of your own loss (a centred difference)")
         nonfinite = ~np.isfinite(a[bad]) | ~np.isfinite(numeric[bad])
         return self._record(False, _difference(head, a[bad], numeric[bad], nonfinite, tol))
