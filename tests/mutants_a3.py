@@ -96,9 +96,12 @@ def softmax_loss_naive(W, X, y, reg):
 '''
 
 
-def _softmax_naive(shift=True, divide=True, reg_grad=2.0, one_hot=1) -> str:
+def softmax_naive(shift=True, divide=True, reg_grad=2.0, one_hot=1, classes="num_classes") -> str:
+    """The naive softmax with its holes filled (the defaults give the reference's behaviour);
+    `classes`: how many classes the gradient's loop visits."""
     return (_SOFTMAX_NAIVE.replace("SHIFT", str(shift)).replace("DIVIDE", str(divide))
-            .replace("REG_GRAD", repr(reg_grad)).replace("ONE_HOT", str(one_hot)))
+            .replace("REG_GRAD", repr(reg_grad)).replace("ONE_HOT", str(one_hot))
+            .replace("for j in range(num_classes):", f"for j in range({classes}):"))
 
 
 # --------------------------------------------------------------------------- softmax, vectorized
@@ -218,7 +221,7 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
         *_svm_mistakes(_svm_vec),
         ("correct-class-gradient-sign", _svm_vec(correct_sign=1)),
     ],
-    "softmax_loss_naive": _softmax_mistakes(_softmax_naive),
+    "softmax_loss_naive": _softmax_mistakes(softmax_naive),
     "softmax_loss_vectorized": _softmax_mistakes(_softmax_vec),
     "sample_batch": [
         ("labels-drawn-separately", SAMPLE_LABELS_DRAWN_SEPARATELY),

@@ -18,7 +18,9 @@ import nbformat
 import numpy as np
 import pytest
 from assignment_support import A3
+from mutants_a3 import softmax_naive
 
+from adversarial.test_redteam_points_without_work import COMPLEX_STEP_SOFTMAX
 from autograder.core.config import load_config
 from autograder.core.module import load_trusted_module, module_source
 from autograder.grading import protocol
@@ -28,25 +30,7 @@ from autograder.grading.hidden.runner import run_one
 
 # The reference's naive softmax with one realistic slip: the gradient's loop over classes stops
 # one class short (the loss, computed from all the probabilities, is right).
-LAST_COLUMN_MISSING = '''
-def softmax_loss_naive(W, X, y, reg):
-    loss = 0.0
-    dW = np.zeros(W.shape)
-    num_classes = W.shape[1]
-    num_train = X.shape[0]
-    for i in range(num_train):
-        scores = X[i].dot(W)
-        scores = scores - np.max(scores)
-        probs = np.exp(scores) / np.sum(np.exp(scores))
-        loss += -np.log(probs[y[i]])
-        for j in range(num_classes - 1):
-            dW[:, j] += (probs[j] - (j == y[i])) * X[i]
-    loss /= num_train
-    dW /= num_train
-    loss += reg * np.sum(W * W)
-    dW += 2 * reg * W
-    return loss, dW
-'''
+LAST_COLUMN_MISSING = softmax_naive(classes="num_classes - 1")
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +77,8 @@ def test_an_array_frame_with_negative_dimensions_is_a_refused_frame(shape, fortr
 # entries (as in test_redteam_points_without_work), which only looks at the input size: above
 # 20,000 entries of W (CIFAR: 30,730; the loop probes: at most ~1,200) it returns zeros of W's
 # shape, which is all the CIFAR-size precondition (asked once per submission, ctx.once) looks at.
-SIZE_AWARE_COMPLEX_STEP = """\
-N, rows = X.shape[0], np.arange(X.shape[0])
-def loss_of(Wb):
-    s = np.einsum("nd,bdc->bnc", X, Wb)
-    s = s - s.real.max(axis=2, keepdims=True)
-    data = (np.log(np.exp(s).sum(axis=2)) - s[:, rows, y]).mean(axis=1)
-    return data + reg * (Wb * Wb).sum(axis=(1, 2))
-loss = loss_of(W[None].astype(complex))[0].real
-n = W.size
-if n > 20000:
-    dW = np.zeros(W.shape)
-else:
-    dW = (loss_of(W[None] + 1j * 1e-30 * np.eye(n).reshape((n,) + W.shape)).imag / 1e-30).reshape(W.shape)"""
+# The red team's complex-step softmax, honest where it is cheap, zeros at CIFAR size.
+SIZE_AWARE_COMPLEX_STEP = COMPLEX_STEP_SOFTMAX.replace("\ndW = (", "\ndW = np.zeros(W.shape) if n > 20000 else (")
 
 
 def test_numerical_gradient_that_returns_zeros_at_cifar_size_earns_nothing_for_its_gradient():
