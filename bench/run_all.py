@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,11 @@ def render_doc(results: dict[str, Any]) -> str:
         f"Mode: **{results['mode']}**; the whole run took {results['seconds'] / 60:.1f} min. "
         f"Raw numbers: `build/bench/results.json`.",
         "",
+        *[f"The {', '.join(r['benches'])} figures were measured again after that run, on "
+          f"{r['date']} (commit {r['commit']}, load average {', '.join(map(str, r['load_average']))} "
+          f"at the start), with `{r['command']}`; they replace that run's." for r in
+          results.get("replaced", [])],
+        *([""] if results.get("replaced") else []),
         "| figure | value | goal | met | baseline (same run) |",
         "|---|---|---|---|---|",
     ]
@@ -312,6 +318,8 @@ def render_doc(results: dict[str, Any]) -> str:
               ".venv/bin/python bench/run_all.py --quick    # fewer repeats, 40 / 3 submissions, ~5 min",
               ".venv/bin/python bench/run_all.py --render build/bench/results.json  # the doc again, no run",
               ".venv/bin/python bench/run_all.py --only losses check   # some of them",
+              ".venv/bin/python bench/run_all.py --replace build/bench/results.json --only startup"
+              "   # again, in place of a full run's",
               "```", "",
               "Each figure alone:", ""]
     for f in figures:
@@ -375,6 +383,28 @@ def render_doc(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def replace(earlier: Path, keys: list[str], doc: Path | None) -> int:
+    """Run `keys` again (full mode) and merge their figures and runs into `earlier`, e.g. a
+    figure measured while the machine was busy, or after a change to its benchmark alone."""
+    if not keys:
+        raise SystemExit("--replace needs --only with the benchmarks to run again")
+    results = json.loads(earlier.read_text())
+    with tempfile.TemporaryDirectory(prefix="bench-replace-") as tmp:
+        again = run(keys, "full", Path(tmp), None)
+    results["figures"] = ([f for f in results["figures"] if f.get("bench") not in keys]
+                          + again["figures"])
+    results["runs"] = [r for r in results["runs"] if r["bench"] not in keys] + again["runs"]
+    m = again["machine"]
+    results.setdefault("replaced", []).append({
+        "benches": keys, "date": m["date"], "commit": m["commit"], "load_average": m["load_average"],
+        "command": ".venv/bin/python bench/run_all.py --replace build/bench/results.json --only "
+                   + " ".join(keys)})
+    earlier.write_text(json.dumps(results, indent=1) + "\n")
+    if doc is not None:
+        doc.write_text(render_doc(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats and submissions (~5 min)")
@@ -387,7 +417,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="the Markdown report to write (default docs/benchmarks.md; '' for none)")
     p.add_argument("--render", metavar="RESULTS_JSON",
                    help="only write the doc again from an earlier run's results.json")
+    p.add_argument("--replace", metavar="RESULTS_JSON",
+                   help="run --only's benchmarks again and put their figures in place of theirs "
+                        "in an earlier run's results.json (the doc says so)")
     args = p.parse_args(argv)
+    if args.replace:
+        return replace(Path(args.replace), args.only or [], Path(args.doc) if args.doc else None)
     if args.render:
         Path(args.doc).write_text(render_doc(json.loads(Path(args.render).read_text())))
         return 0

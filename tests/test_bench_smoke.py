@@ -123,3 +123,21 @@ def test_the_doc_shows_the_start_up_import_profile(smoke_run: tuple[dict, str]) 
     assert "## Start-up: the import profile" in doc
     assert "| `autograder.grading.grade` | 310.0 | `numpy` | 120.0 |" in doc
     assert "|  |  | `nbformat` | 90.0 |" in doc
+
+
+def test_replace_puts_a_benchmark_run_again_in_place_of_its_figures(
+        smoke_run: tuple[dict, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results, _doc = smoke_run
+    earlier = tmp_path / "results.json"
+    earlier.write_text(json.dumps(results))
+    run_all = _run_all()
+    real_run = run_all.run
+    monkeypatch.setattr(run_all, "run", lambda keys, mode, out, doc, size=None:
+                        real_run(keys, "smoke", out, doc, size))  # tiny sizes, as the smoke run
+    run_all.main(["--replace", str(earlier), "--only", "check", "--doc", str(tmp_path / "b.md")])
+    merged = json.loads(earlier.read_text())
+    assert [r["bench"] for r in merged["runs"]] == ["losses", "train_step", "check"]
+    assert sum(f["bench"] == "check" for f in merged["figures"]) == sum(
+        f["bench"] == "check" for f in results["figures"])
+    assert merged["replaced"][0]["benches"] == ["check"]
+    assert "The check figures were measured again after that run" in (tmp_path / "b.md").read_text()
