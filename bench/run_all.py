@@ -359,7 +359,7 @@ def render_doc(results: dict[str, Any]) -> str:
             if first:
                 lines += ["", "Packages a worker imported during its first submission, not preloaded by "
                           "the fork server: " + ", ".join(f"`{m}`" for m in first) + "."]
-    vs = [f for f in figures if f.get("bench") == "nbgrader"]
+    vs = [f for f in figures if f.get("bench") == "nbgrader" and "same_points" in f["details"]]
     if vs:
         lines += ["", "## Are the hidden tests equivalent? Points per student", "",
                   "Automatic points of the test groups (manual questions and the kit's deductions "
