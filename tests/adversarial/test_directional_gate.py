@@ -95,3 +95,20 @@ def test_the_reference_passes_the_gate_whatever_the_seed(assignment):
         cfg.private["seed"] = seed
         scores = hidden_scores(tests, reference, reference, cfg)
         assert {n: s for n, s in scores.items() if s[0] < s[1] - 1e-6} == {}, seed
+
+
+@pytest.mark.parametrize(("grad", "plus", "minus"), [
+    ([[1.0, 2.0]], ("not a number", None), (0.0, None)),                 # a string loss
+    ({"W1": [[1.0, 2.0]]}, (1.0, None), (0.0, None)),                     # a dict missing a key
+    ([[float("nan"), 0.0]], (float("nan"), None), (float("nan"), None)),  # NaN everywhere
+    ([[0.0, 0.0]], (1.0, None), (1.0, None)),                             # zeros, a loss that never moves
+    ([[1.0, 2.0]], (), ()),                                               # empty results
+], ids=["string-loss", "missing-key", "nan", "constant", "empty"])
+def test_the_gate_refuses_what_is_not_a_gradient_with_words_not_a_crash(grad, plus, minus):
+    import numpy as np
+
+    from autograder.grading.hidden import directional_mismatch
+
+    V = {"W1": np.ones((1, 2)), "b1": np.ones(2)} if isinstance(grad, dict) else np.ones((1, 2))
+    why = directional_mismatch(grad, V, plus, minus, 1e-6, 3.0, "dW")
+    assert why and not any(ch.isdigit() for ch in why.replace("dW", ""))  # no value is shown
