@@ -129,6 +129,40 @@ def test_once_computes_a_shared_fact_once_per_submission_and_each_test_records_i
     assert asked == ["first", "first"]
 
 
+def test_every_test_that_uses_a_once_value_counts_as_calling_what_it_called():
+    """A finding about a function (replaced, looping) zeroes the tests that called it: a test
+    that graded a shared output of it, computed in an earlier test, counts as calling it."""
+    from autograder.grading.measure import CallLog
+
+    def outputs(ctx):
+        return ctx.call("add", 2, 3)
+
+    @hidden_test("g")
+    def first(ctx):
+        ctx.check(ctx.once("sums", outputs) == 5, "the sum")
+
+    @hidden_test("g")
+    def second(ctx):
+        ctx.check(ctx.once("sums", outputs) == 5, "the sum again")
+
+    @hidden_test("g")
+    def third(ctx):
+        ctx.check(True, "nothing called")
+
+    log = CallLog(InProcessCaller(module(REFERENCE)))
+    run_hidden_tests(make_tests_module(first, second, third), log, None, {"g": 3.0}, seed=0,
+                     on_result=log.done)
+    assert log.tests_of(["add"]) == {"first", "second"}
+
+
+def test_rng_for_is_the_same_in_every_test_and_apart_from_the_tests_own():
+    a = Context(InProcessCaller(module(REFERENCE)), None, "one", 7)
+    b = Context(InProcessCaller(module(REFERENCE)), None, "two", 7)
+    np.testing.assert_array_equal(a.rng_for("k").normal(size=3), b.rng_for("k").normal(size=3))
+    assert not np.allclose(a.rng_for("k").normal(size=3), a.rng_for("j").normal(size=3))
+    assert not np.allclose(a.rng_for("k").normal(size=3), a.rng.normal(size=3))
+
+
 def test_rng_is_seeded_per_test_name_and_stable():
     a = Context(InProcessCaller(module(REFERENCE)), None, "name", 7).rng.normal(size=3)
     b = Context(InProcessCaller(module(REFERENCE)), None, "name", 7).rng.normal(size=3)

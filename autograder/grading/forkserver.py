@@ -10,6 +10,7 @@ preflight, config, intake), and the pool forks its workers from the server alrea
 from __future__ import annotations
 
 import multiprocessing
+import os
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -32,9 +33,18 @@ def preloads(pipeline: Any = None) -> list[str]:
     return PRELOAD + ([type(pipeline).__module__] if pipeline is not None else [])
 
 
+# The pool runs one job per core: a BLAS library's own threads in each worker would only
+# compete with the other jobs (and OpenBLAS's threads spin while they wait). Set for the
+# workers' environment unless the instructor set them; the sandbox sets its own (levels.py).
+BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def pool_context(pipeline: Any = None) -> BaseContext:
     """The context of the grading pool: forkserver where there is one (workers forked from a
-    clean server, without the parent's state such as the gradebook connection), else spawn."""
+    clean server, without the parent's state such as the gradebook connection), else spawn.
+    Either starts its processes with single-threaded BLAS (BLAS_THREADS)."""
+    for key, value in BLAS_THREADS.items():
+        os.environ.setdefault(key, value)
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")

@@ -128,6 +128,8 @@ class GradebookWriter:
         self.notebooks = dict(notebooks)
         self.gb = Gradebook(db_url, course_id=course_id)
         self._cells = release_grade_cells(self.notebooks)
+        self._layout_cache: tuple[str, list[tuple[str, list[tuple[str, bool]]]]] | None = None
+        self._cell_names: dict[str, str] = {}  # cell id -> grade_id (see _layout)
         first = next(iter(self._cells), None)
         if first is not None:
             self._cells[first] = self._cells[first] + extra_cells(config, self.notebooks)
@@ -147,6 +149,7 @@ class GradebookWriter:
         Cells are never removed (that would delete grades); a changed rubric updates max_score.
         """
         gb, name = self.gb, self.config.name
+        self._layout_cache = None  # cells may be added: read them again
         kwargs = {"duedate": duedate} if duedate else {}
         gb.update_or_create_assignment(name, **kwargs)
         for nb_name, cells in self._cells.items():
@@ -170,14 +173,29 @@ class GradebookWriter:
             db.rollback()
             raise
 
+    def _layout(self, db: Any) -> tuple[str, list[tuple[str, list[tuple[str, bool]]]]]:
+        """(the assignment's id, [(notebook id, [(cell id, is a grade cell)])]) and the names of
+        its grade cells, read once per writer: sync_assignment has set them, and nothing else
+        changes them while a class is graded. Every record() would otherwise load them again
+        (a commit expires every object nbgrader's session holds: ~20 queries per student)."""
+        from nbgrader.api import Assignment, GradeCell, SolutionCell
+
+        if self._layout_cache is None:
+            assignment = db.query(Assignment).filter(Assignment.name == self.config.name).one()
+            notebooks = []
+            for notebook in assignment.notebooks:
+                cells = [(c.id, isinstance(c, GradeCell)) for c in notebook._base_cells
+                         if isinstance(c, GradeCell | SolutionCell)]
+                self._cell_names.update({c.id: c.name for c in notebook._base_cells})
+                notebooks.append((notebook.id, cells))
+            self._layout_cache = (assignment.id, notebooks)
+        return self._layout_cache
+
     def _submission(self, db: Any, student_id: str) -> Any:
         """The student's submission with a SubmittedNotebook and Grade/Comment for every cell."""
         from nbgrader.api import (
-            Assignment,
             Comment,
             Grade,
-            GradeCell,
-            SolutionCell,
             Student,
             SubmittedAssignment,
             SubmittedNotebook,
@@ -185,30 +203,33 @@ class GradebookWriter:
 
         if not is_valid_id(student_id):  # only validated ids reach nbgrader's gradebook
             raise UnsafeIdError(f"student id {shown_id(student_id)!r} is not a valid student id")
+        assignment_id, notebooks = self._layout(db)
         student = db.get(Student, student_id)
         if student is None:
             student = Student(id=student_id)
             db.add(student)
-        assignment = db.query(Assignment).filter(Assignment.name == self.config.name).one()
         sub = (db.query(SubmittedAssignment)
-               .filter(SubmittedAssignment.assignment_id == assignment.id,
+               .filter(SubmittedAssignment.assignment_id == assignment_id,
                        SubmittedAssignment.student_id == student_id).one_or_none())
-        if sub is None:
-            sub = SubmittedAssignment(assignment=assignment, student=student)
+        new = sub is None
+        if new:
+            sub = SubmittedAssignment(assignment_id=assignment_id, student=student)
             db.add(sub)
-        have = {snb.notebook_id: snb for snb in sub.notebooks}
-        for notebook in assignment.notebooks:
-            snb = have.get(notebook.id)
+        have = {} if new else {snb.notebook_id: snb for snb in sub.notebooks}
+        for notebook_id, cells in notebooks:
+            snb = have.get(notebook_id)
             if snb is None:
-                snb = SubmittedNotebook(notebook=notebook, assignment=sub)
+                snb = SubmittedNotebook(notebook_id=notebook_id, assignment=sub)
                 db.add(snb)
-            graded = {g.cell_id for g in snb.grades}
-            commented = {c.cell_id for c in snb.comments}
-            for cell in notebook._base_cells:
-                if isinstance(cell, GradeCell) and cell.id not in graded:
-                    db.add(Grade(cell=cell, notebook=snb))
-                elif isinstance(cell, SolutionCell) and cell.id not in commented:
-                    db.add(Comment(cell=cell, notebook=snb))
+                graded, commented = set(), set()
+            else:
+                graded = {g.cell_id for g in snb.grades}
+                commented = {c.cell_id for c in snb.comments}
+            for cell_id, is_grade in cells:
+                if is_grade and cell_id not in graded:
+                    db.add(Grade(cell_id=cell_id, notebook=snb))
+                elif not is_grade and cell_id not in commented:
+                    db.add(Comment(cell_id=cell_id, notebook=snb))
         db.flush()
         return sub
 
@@ -230,7 +251,7 @@ class GradebookWriter:
             grades: list[Grade] = [g for snb in sub.notebooks for g in snb.grades]
             written = 0.0
             for g in grades:
-                name = g.cell.name
+                name = self._cell_names[g.cell_id]
                 if name == DEDUCTIONS_CELL:
                     continue
                 group = groups.get(name)
@@ -248,7 +269,7 @@ class GradebookWriter:
                 elif g.auto_score is not None:
                     written += g.auto_score
             for g in grades:
-                if g.cell.name == DEDUCTIONS_CELL:
+                if self._cell_names[g.cell_id] == DEDUCTIONS_CELL:
                     g.auto_score = None if error else round(float(report.score) - written, 6)
                     g.needs_manual_grade = error
             db.flush()

@@ -296,6 +296,12 @@ class CallLog:
     def take_output(self) -> str:
         return self.caller.take_output()
 
+    def file_calls(self, direct: set[str], passed: set[str]) -> None:
+        """The running test uses what another test's `ctx.once` computation called: file
+        those calls under this test too."""
+        self._direct |= direct
+        self._passed |= passed
+
     def done(self, result: Any) -> None:
         """The test `result.name` ended: file what it called."""
         self.direct[result.name], self.passed[result.name] = self._direct, self._passed

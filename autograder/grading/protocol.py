@@ -12,6 +12,12 @@ object is a tag:
     {"t": "tuple", "v": [...]}
     {"t": "dict", "v": [[key, value], ...]}   keys are str
     {"t": "func", "kind": "student"|"stub", "name": "..."}
+    {"t": "nd", "i": k, "keep": s}   the k-th array frame, which the worker also keeps in slot s
+    {"t": "kept", "k": s}            a fresh copy of the array the worker keeps in slot s
+
+The last two go from the grader to the worker only (see KeptArrays): a large argument that
+several calls share (a CIFAR-sized X) crosses the pipe once per worker instead of once per call.
+The grader's own reader refuses them.
 
 Nothing else crosses. Encoding checks *exact* types (`type(x) is ...`, never isinstance), so an
 ndarray subclass, a float subclass with a lying `__eq__` or any other object is a ProtocolError
@@ -29,6 +35,7 @@ import os
 import select
 import struct
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +54,11 @@ MAX_HEAD = 2**20  # bytes of a JSON head read by the grader
 MAX_HEAD_CONTAINERS = 65_536  # '[' and '{' bytes in such a head (an upper bound of lists/dicts)
 MAX_NPY_HEADER = 65_536 + 12  # an .npy header (numpy writes about 128 bytes)
 MAX_NDIM = 32  # dimensions of an array read from the pipe
+# Arguments of at least KEEP_MIN_BYTES cross once per worker (KeptArrays); the worker keeps at
+# most KEEP_SLOTS of them, each of at most KEEP_MAX_BYTES (so 64 MiB at most, of its 2 GiB).
+KEEP_MIN_BYTES = 2**20
+KEEP_MAX_BYTES = 16 * 2**20
+KEEP_SLOTS = 4
 CACHED_NPY_HEADER = 1024  # headers up to this long are parsed once per process (_parsed_header)
 
 # Every numpy scalar type (exact classes); a student subclass of np.float64 is not in this set.
@@ -134,8 +146,11 @@ def describe(value: Any) -> str:
     return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
 
 
-def to_tagged(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
-    """Tagged JSON for value; arrays found are appended to `arrays`. ProtocolError if not plain."""
+def to_tagged(value: Any, arrays: list[np.ndarray], depth: int = 0,
+              kept: KeptArrays | None = None) -> Any:
+    """Tagged JSON for value; arrays found are appended to `arrays`. ProtocolError if not plain.
+    With `kept` (the grader's requests only), a large array the worker already holds is sent as
+    a reference to it."""
     if depth > MAX_DEPTH:
         raise ProtocolError(f"nested deeper than {MAX_DEPTH} levels")
     cls = type(value)
@@ -146,18 +161,21 @@ def to_tagged(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
     if cls is np.ndarray:
         if value.dtype.kind not in ARRAY_KINDS or value.dtype.fields is not None:
             raise ProtocolError(f"an array of dtype {value.dtype} (only numbers can be graded)")
+        if (kept is not None and value.flags.c_contiguous
+                and KEEP_MIN_BYTES <= value.nbytes <= KEEP_MAX_BYTES):
+            return kept.node(value, arrays)
         arrays.append(value)
         return {"t": "nd", "i": len(arrays) - 1}
     if cls is list:
-        return [to_tagged(v, arrays, depth + 1) for v in value]
+        return [to_tagged(v, arrays, depth + 1, kept) for v in value]
     if cls is tuple:
-        return {"t": "tuple", "v": [to_tagged(v, arrays, depth + 1) for v in value]}
+        return {"t": "tuple", "v": [to_tagged(v, arrays, depth + 1, kept) for v in value]}
     if cls is dict:
         items = []
         for k, v in value.items():
             if type(k) is not str:
                 raise ProtocolError(f"a dict key of type {describe(k)} (only str keys)")
-            items.append([k, to_tagged(v, arrays, depth + 1)])
+            items.append([k, to_tagged(v, arrays, depth + 1, kept)])
         return {"t": "dict", "v": items}
     if cls is FuncRef:
         return {"t": "func", "kind": value.kind, "name": value.name}
@@ -169,15 +187,17 @@ def to_tagged(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
     )
 
 
-def from_tagged(node: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
-    """The value a tagged-JSON node stands for; ProtocolError for anything unknown."""
+def from_tagged(node: Any, arrays: list[np.ndarray], depth: int = 0,
+                store: dict[int, np.ndarray] | None = None) -> Any:
+    """The value a tagged-JSON node stands for; ProtocolError for anything unknown. `store`: the
+    worker's kept arrays (None on the grader's side, where `keep` and `kept` are refused)."""
     if depth > MAX_DEPTH:
         raise ProtocolError(f"nested deeper than {MAX_DEPTH} levels")
     cls = type(node)
     if cls in _PLAIN_SCALARS:
         return node
     if cls is list:
-        return [from_tagged(v, arrays, depth + 1) for v in node]
+        return [from_tagged(v, arrays, depth + 1, store) for v in node]
     if cls is not dict:
         raise ProtocolError(f"unexpected JSON node {describe(node)}")
     tag = node.get("t")
@@ -185,31 +205,100 @@ def from_tagged(node: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
         i = node.get("i")
         if type(i) is not int or not 0 <= i < len(arrays):
             raise ProtocolError("array reference out of range")
+        if "keep" in node:  # a copy stays with the worker; the call may change its own in place
+            _store(store)[_slot(node.get("keep"))] = arrays[i].copy()
         return arrays[i]
+    if tag == "kept":
+        held = _store(store).get(_slot(node.get("k")))
+        if held is None:
+            raise ProtocolError("a reference to an array this worker does not keep")
+        return held.copy()
     if tag == "tuple" and type(node.get("v")) is list:
-        return tuple(from_tagged(v, arrays, depth + 1) for v in node["v"])
+        return tuple(from_tagged(v, arrays, depth + 1, store) for v in node["v"])
     if tag == "dict" and type(node.get("v")) is list:
         out: dict[str, Any] = {}
         for item in node["v"]:
             if type(item) is not list or len(item) != 2 or type(item[0]) is not str:
                 raise ProtocolError("malformed dict item")
-            out[item[0]] = from_tagged(item[1], arrays, depth + 1)
+            out[item[0]] = from_tagged(item[1], arrays, depth + 1, store)
         return out
     if tag == "func":
         return FuncRef(node.get("kind"), node.get("name"))
     raise ProtocolError(f"unknown tag {str(tag)[:40]!r}")
 
 
+def _store(store: dict[int, np.ndarray] | None) -> dict[int, np.ndarray]:
+    if store is None:
+        raise ProtocolError("kept arrays are for the worker only")
+    return store
+
+
+def _slot(k: Any) -> int:
+    if type(k) is not int or not 0 <= k < KEEP_SLOTS:
+        raise ProtocolError("kept array slot out of range")
+    return k
+
+
+class KeptArrays:
+    """The grader's record of the large arguments one worker keeps (at most KEEP_SLOTS).
+
+    The first time a C-ordered array of KEEP_MIN_BYTES to KEEP_MAX_BYTES is sent, its node asks
+    the worker to keep a copy in a slot; when the same array object is sent again with the same
+    bytes (compared with a copy taken when it was sent: an array the hidden test changed in
+    place is sent again), the node refers to the slot, and the worker passes a fresh copy of
+    what it keeps. Each call still gets its own array, as if sent whole. A new worker gets a new
+    record: nothing kept crosses from one worker to another.
+
+    What the worker keeps is the student's to change, like any argument: a change can only alter
+    the inputs of that student's own later calls, which the student's code controls anyway
+    (module state lasts between calls); every comparison uses the grader's own copies.
+    """
+
+    def __init__(self) -> None:
+        # id(array) -> (the array, its bytes when sent, slot), least recently used first; the
+        # array is held, so its id is not reused while it is here
+        self._held: OrderedDict[int, tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
+
+    def node(self, arr: np.ndarray, arrays: list[np.ndarray]) -> dict[str, Any]:
+        """The tagged node for `arr`: a reference to its slot, or the array (appended to
+        `arrays`) with the slot to keep it in (the least recently used one when all are taken)."""
+        held = self._held.pop(id(arr), None)
+        if held is not None and held[0] is arr and _same_bytes(arr, held[1]):
+            self._held[id(arr)] = held
+            return {"t": "kept", "k": held[2]}
+        used = {slot for _, _, slot in self._held.values()}
+        free = [k for k in range(KEEP_SLOTS) if k not in used]
+        slot = free[0] if free else self._held.popitem(last=False)[1][2]
+        self._held[id(arr)] = (arr, arr.copy(), slot)
+        arrays.append(arr)
+        return {"t": "nd", "i": len(arrays) - 1, "keep": slot}
+
+
+def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two C-ordered arrays hold the same bytes (NaN and -0.0 included)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    raw = f"u{a.itemsize}" if a.itemsize in (1, 2, 4, 8) else "u1"
+    return bool(np.array_equal(a.reshape(-1).view(raw), b.reshape(-1).view(raw)))
+
+
 # --------------------------------------------------------------------------- arrays <-> .npy
 
 
 def array_to_npy(arr: np.ndarray) -> bytes:
-    """The `.npy` (version 1.0) bytes of an array, as np.save writes them for a C-ordered array.
+    """The `.npy` (version 1.0) bytes of an array, as np.save writes them for a C-ordered array."""
+    return b"".join(array_frame(arr))
+
+
+def array_frame(arr: np.ndarray) -> tuple[bytes, memoryview]:
+    """The `.npy` frame of an array as (header, data), the data a view of the array's own memory
+    when it is C-ordered: a CIFAR-sized argument is written to the pipe without a copy.
 
     The header comes from numpy's own writer, built once per (dtype, shape): a gradient check
     sends hundreds of arrays of a few shapes, and np.save formats and pads a header for each.
     """
-    return _npy_header(arr.dtype.str, arr.shape) + arr.tobytes(order="C")
+    data = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    return _npy_header(arr.dtype.str, arr.shape), memoryview(data.reshape(-1).view(np.uint8))
 
 
 @functools.lru_cache(maxsize=512)
@@ -292,30 +381,41 @@ def _read_header(buf: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype]:
 # --------------------------------------------------------------------------- messages
 
 
-def encode(value: Any) -> list[bytes]:
-    """The frames of one message carrying value (ProtocolError if value is not plain)."""
+# One frame: bytes, or the parts it is written from (an array's header and its memory).
+Frame = bytes | tuple[bytes, memoryview]
+
+
+def frame_size(frame: Frame) -> int:
+    return len(frame) if type(frame) is bytes else sum(len(part) for part in frame)
+
+
+def encode(value: Any, kept: KeptArrays | None = None) -> list[Frame]:
+    """The frames of one message carrying value (ProtocolError if value is not plain). `kept`:
+    the worker's kept arrays, for a request (see KeptArrays)."""
     arrays: list[np.ndarray] = []
-    tagged = to_tagged(value, arrays)
+    tagged = to_tagged(value, arrays, kept=kept)
     if len(arrays) > MAX_ARRAYS:
         raise ProtocolError(f"more than {MAX_ARRAYS} arrays in one message")
     head = json.dumps({"v": tagged, "n": len(arrays)}, separators=(",", ":")).encode()
-    frames = [head] + [array_to_npy(a) for a in arrays]
+    frames: list[Frame] = [head] + [array_frame(a) for a in arrays]
     total = 0
     for f in frames:
-        if len(f) > MAX_FRAME:
-            raise ProtocolError(f"a frame of {len(f)} bytes (limit {MAX_FRAME})")
-        total += len(f)
+        size = frame_size(f)
+        if size > MAX_FRAME:
+            raise ProtocolError(f"a frame of {size} bytes (limit {MAX_FRAME})")
+        total += size
     if total > MAX_MESSAGE:
         raise ProtocolError(f"a message of {total} bytes (limit {MAX_MESSAGE})")
     return frames
 
 
-def decode(frames: list[bytes]) -> Any:
-    """The value of a message given its frames (JSON head first)."""
+def decode(frames: list[Frame], store: dict[int, np.ndarray] | None = None) -> Any:
+    """The value of a message given its frames (JSON head first); `store`: as in from_tagged."""
+    frames = [f if type(f) is bytes else b"".join(f) for f in frames]
     head = parse_head(frames[0])
     if head["n"] != len(frames) - 1:
         raise ProtocolError("array count does not match the frames")
-    return value_of(head, [npy_to_array(f) for f in frames[1:]])
+    return value_of(head, [npy_to_array(f) for f in frames[1:]], store)
 
 
 def parse_head(data: bytes | bytearray, containers: int | None = None) -> dict[str, Any]:
@@ -334,10 +434,11 @@ def parse_head(data: bytes | bytearray, containers: int | None = None) -> dict[s
     return head
 
 
-def value_of(head: dict[str, Any], arrays: list[np.ndarray]) -> Any:
-    """The value a parsed head stands for, given its arrays."""
+def value_of(head: dict[str, Any], arrays: list[np.ndarray],
+             store: dict[int, np.ndarray] | None = None) -> Any:
+    """The value a parsed head stands for, given its arrays (and the worker's kept ones)."""
     try:
-        return from_tagged(head["v"], arrays)
+        return from_tagged(head["v"], arrays, store=store)
     except RecursionError:
         raise ProtocolError("nested too deeply") from None
 
@@ -356,17 +457,21 @@ def write_message(fd: int, value: Any, deadline: float | None = None) -> None:
     write_frames(fd, encode(value), deadline)
 
 
-def write_frames(fd: int, frames: list[bytes], deadline: float | None = None) -> None:
-    """Send the frames of an already encoded message (see write_message)."""
+def write_frames(fd: int, frames: list[Frame], deadline: float | None = None) -> None:
+    """Send the frames of an already encoded message (see write_message), each with its
+    length, gathered into as few writes as the pipe takes (nothing is joined into one copy)."""
+    parts: list[Any] = []
     for f in frames:
-        _write_all(fd, LENGTH.pack(len(f)) + f, deadline)
+        parts.append(LENGTH.pack(frame_size(f)))
+        parts += [f] if type(f) is bytes else list(f)
+    _write_all(fd, [memoryview(p) for p in parts if len(p)], deadline)
 
 
-def _write_all(fd: int, data: bytes, deadline: float | None) -> None:
-    view = memoryview(data)
-    while view:
+def _write_all(fd: int, views: list[memoryview], deadline: float | None) -> None:
+    i = 0
+    while i < len(views):
         try:
-            n = os.write(fd, view)
+            n = os.writev(fd, views[i:i + _IOV_MAX])
         except BrokenPipeError:
             raise PipeClosed("the other end closed the pipe") from None
         except BlockingIOError:
@@ -375,7 +480,16 @@ def _write_all(fd: int, data: bytes, deadline: float | None) -> None:
                 raise PipeTimeout("the other end stopped reading") from None
             select.select([], [fd], [], left)
             continue
-        view = view[n:]
+        while n and i < len(views):  # drop what was written; the rest of a part stays
+            if n >= len(views[i]):
+                n -= len(views[i])
+                i += 1
+            else:
+                views[i] = views[i][n:]
+                n = 0
+
+
+_IOV_MAX = 1024  # buffers per writev (Linux's limit)
 
 
 class CappedText(io.TextIOBase):
@@ -420,9 +534,12 @@ class FrameReader:
     than the bounds.
     """
 
-    def __init__(self, fd: int, bounds: Bounds | None = None) -> None:
+    def __init__(self, fd: int, bounds: Bounds | None = None, keeps: bool = False) -> None:
         self.fd = fd
         self.bounds = bounds or Bounds()
+        # The arrays the grader asked this reader's process to keep (the worker only: keeps);
+        # None refuses every `keep` and `kept` tag (the grader reading the worker's replies).
+        self.store: dict[int, np.ndarray] | None = {} if keeps else None
 
     def read_message(self, deadline: float | None = None, bounds: Bounds | None = None) -> Any:
         b = bounds or self.bounds
@@ -439,7 +556,7 @@ class FrameReader:
             if left < 0:
                 raise ProtocolError(f"arrays over {b.array_bytes} bytes in one message")
             arrays.append(arr)
-        return value_of(head, arrays)
+        return value_of(head, arrays, self.store)
 
     def _frame(self, deadline: float | None, limit: int = MAX_FRAME,
                what: str = "frame") -> bytearray:

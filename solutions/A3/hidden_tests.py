@@ -26,6 +26,8 @@ Conventions:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from autograder.grading.hidden import StudentError, directional_mismatch, hidden_test, kind_of
@@ -147,11 +149,9 @@ def _why_not_at_cifar_size(ctx, name: str) -> str:
     """'' when `name` returns (loss, dW) at CIFAR size with <dW, V> the derivative along a random
     direction V of its own loss or of the reference's (a loss bug alone does not close the
     gate), else why not (words only: no value of the check is shown)."""
-    N, D, C, _reg = CIFAR_CASE
+    W, X, y = ctx.once("the CIFAR-sized problem", _cifar_problem)
     # Its own generator: the test's other inputs stay the ones drawn without this check.
-    rng = np.random.default_rng(ctx.rng.bit_generator.seed_seq.spawn(1)[0])
-    W, X, y = softmax_problem(rng, N, D, C)
-    V = smooth_direction(rng, W, X, y)
+    V = smooth_direction(ctx.rng_for(f"{name} at CIFAR size"), W, X, y)
     h = DIRECTION_H
     try:  # reg = 0: a regularization bug alone does not close the gate either
         out = ctx.call(name, W, X, y, 0.0)
@@ -164,28 +164,56 @@ def _why_not_at_cifar_size(ctx, name: str) -> str:
     return directional_mismatch(out[1], V, plus, minus, h, expected, "dW")
 
 
+def _cifar_problem(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W, X, y of CIFAR_CASE, drawn once per submission: both vectorized losses are asked for
+    their gradient on the same X (6 MiB), which then crosses to the worker once."""
+    N, D, C, _reg = CIFAR_CASE
+    return softmax_problem(ctx.rng_for("the CIFAR-sized problem"), N, D, C)
+
+
 def _reference(ctx, name: str):
     """The reference's loss for `name`: always its vectorized version, which gives the naive
     one's values (tests/test_a3.py checks they agree) in a fraction of the grader's time."""
     return getattr(ctx.ref, name.replace("_naive", "_vectorized"))
 
 
+def _on_loss_cases(ctx, name: str, problem) -> list[tuple[str, tuple, Any, tuple]]:
+    """(label, inputs (W, X, y, reg), the student's output or their StudentError, the
+    reference's (loss, dW)) for each of LOSS_CASES. The loss test and the gradient test of
+    `name` check two parts of the same outputs: the student's code runs on each case once per
+    submission (ctx.once), and each test records its own cases."""
+    def compute(c) -> list[tuple[str, tuple, Any, tuple]]:
+        rng, ref, rows = c.rng_for(f"{name} on the loss cases"), _reference(c, name), []
+        for label, N, D, C, reg, y_dtype in LOSS_CASES:
+            args = (*problem(rng, N, D, C, y_dtype), reg)
+            try:
+                out = c.call(name, *args)
+            except StudentError as exc:  # raised again in each test's own case
+                out = exc
+            rows.append((label, args, out, ref(*args)))
+        return rows
+    return ctx.once(f"{name} on the loss cases", compute)
+
+
+def _returned(out: Any) -> Any:
+    """The student's output, or their error raised (in the calling test's case)."""
+    if isinstance(out, StudentError):
+        raise out
+    return out
+
+
 def _loss_matches(ctx, name: str, problem) -> None:
-    ref = _reference(ctx, name)
-    for label, N, D, C, reg, y_dtype in LOSS_CASES:
-        W, X, y = problem(ctx.rng, N, D, C, y_dtype)
+    for label, _args, out, (ref_loss, _ref_dW) in _on_loss_cases(ctx, name, problem):
         with ctx.case(label):
-            loss, _dW = ctx.call(name, W, X, y, reg)
-            ctx.assert_close(loss, ref(W, X, y, reg)[0], rtol=RTOL, what="loss")
+            loss, _dW = _returned(out)
+            ctx.assert_close(loss, ref_loss, rtol=RTOL, what="loss")
 
 
 def _gradient_matches(ctx, name: str, problem) -> None:
-    ref = _reference(ctx, name)
-    for label, N, D, C, reg, y_dtype in LOSS_CASES:
-        W, X, y = problem(ctx.rng, N, D, C, y_dtype)
+    for label, _args, out, (_ref_loss, ref_dW) in _on_loss_cases(ctx, name, problem):
         with ctx.case(label):
-            _loss, dW = ctx.call(name, W, X, y, reg)
-            ctx.assert_close(dW, ref(W, X, y, reg)[1], rtol=RTOL, atol=ATOL, what="dW")
+            _loss, dW = _returned(out)
+            ctx.assert_close(dW, ref_dW, rtol=RTOL, atol=ATOL, what="dW")
 
 
 def _gradient_agrees_with_own_loss(ctx, name: str, problem) -> None:

@@ -70,6 +70,8 @@ class Context:
         self.rng = np.random.default_rng(stable_seed(seed, test_name))
         self._seed = seed
         self._calls = 0
+        # (functions called, student functions passed) by each `once` computation under way
+        self._recording: list[tuple[set[Any], set[str]]] = []
         self._timed_out: set[str | FuncRef] = set()
         self.units: list[Unit] = []
         self._case: Unit | None = None
@@ -79,13 +81,37 @@ class Context:
         value for every later test.
 
         For a fact several tests depend on and that costs real time to establish, e.g. that a
-        function returns its gradient at CIFAR size: it is asked of the student's code once per
+        function returns its gradient at CIFAR size, or the student's outputs on inputs that
+        several tests check different parts of: asked of the student's code once per
         submission, not once per test. `compute` must record nothing (each test records its own
-        check from the value) and catch the StudentError of its calls.
+        check from the value) and catch the StudentError of its calls; its inputs come from
+        `rng_for(key)`. Every test that uses the value counts as calling what `compute` called
+        (the caller's `file_calls`): a finding about a function (replaced, looping) zeroes
+        each test that graded its output, not only the first.
         """
         if key not in self._shared:
-            self._shared[key] = compute(self)
-        return self._shared[key]
+            record: tuple[set[Any], set[str]] = (set(), set())
+            self._recording.append(record)
+            try:
+                value = compute(self)
+            finally:
+                self._recording.pop()  # nested computations end in the reverse order
+            self._shared[key] = (value, record)
+        else:
+            value, record = self._shared[key]
+            file_calls = getattr(self._caller, "file_calls", None)
+            if file_calls is not None:
+                file_calls(*record)
+        for outer in self._recording:  # a once inside a once: the outer one called these too
+            outer[0].update(record[0])
+            outer[1].update(record[1])
+        return value
+
+    def rng_for(self, key: str) -> np.random.Generator:
+        """A generator seeded by the submission's seed and `key` alone: the same draws in
+        whichever test asks first. For the inputs of a `once` computation (`ctx.rng` is seeded
+        by the test's name, so it would make them depend on which test ran first)."""
+        return np.random.default_rng(stable_seed(self._seed, "once", key))
 
     # ---- calls into the student's code
 
@@ -123,6 +149,10 @@ class Context:
             raise StudentTimeout(f"{getattr(name, 'name', name)} timed out earlier in this test; "
                                  "not called again")
         self._calls += 1
+        for called, passed in self._recording:
+            called.add(name)
+            passed.update(a.name for args, kwargs in calls for a in (*args, *kwargs.values())
+                          if type(a) is FuncRef and a.kind == "student")
         seed = stable_seed(self._seed, self.test_name, "call", self._calls)
         try:
             return self._caller.call_many(name, calls, seed)

@@ -87,6 +87,7 @@ class SandboxCaller(CallerBase):
         self.level = choose_level(sandbox, python)
         self.lease: SlotLease | None = None  # taken with the first worker
         self.worker: WorkerProcess | None = None
+        self.kept = protocol.KeptArrays()  # the large arguments the current worker keeps
         self.starts = 0
         self.load_error: StudentError | None = None
         # graded-module line -> the student's (cell, line), for the place of their exceptions
@@ -141,6 +142,7 @@ class SandboxCaller(CallerBase):
             raise StudentError("WorkerDied", "the grading process had to be restarted too "
                                "often; the remaining calls were not run")
         self.starts += 1
+        self.kept = protocol.KeptArrays()  # a new worker keeps nothing yet
         key = (self.level, self.limits, self.guard, self.python or "")
         spare = _take_spare(key) if self.prestart and self.lease is None else None
         if spare is not None:
@@ -216,8 +218,9 @@ class SandboxCaller(CallerBase):
         message = {"op": "call", "id": self._seq, "func": message_func, "seed": int(seed),
                    "calls": [[list(a), dict(k)] for a, k in calls]}
         try:
-            frames = protocol.encode(message)
+            frames = protocol.encode(message, self.kept)
         except protocol.ProtocolError as exc:  # the hidden test passed a non-plain argument
+            self.kept = protocol.KeptArrays()  # slots it named were never sent: forget them all
             raise TypeError(f"ctx.call({name!r}, ...): an argument cannot be sent ({exc})") from None
         bounds = protocol.Bounds.for_reply(len(calls), protocol.array_bytes(message["calls"]))
         reply = self._request(frames, self.limits.call_timeout_s, f"{name}", len(calls),

@@ -36,7 +36,7 @@ WORKER_FILES = ("__init__.py", "grading/__init__.py", "grading/protocol.py", "gr
                 "grading/worker_guard.py")
 BOOT = (
     "import sys; sys.path[:0] = {paths!r}; "
-    "from autograder.grading.worker import main; sys.exit(main(sys.argv[1:]))"
+    "from autograder.grading.worker import run; run(sys.argv[1:])"
 )
 
 
