@@ -8,9 +8,9 @@ whose three calls share one X: each call must still get the grader's X.
 `ctx.once` (A3's loss and gradient tests share one call per case): every test that grades a
 shared output must count as calling the function (a finding zeroes it too), and the shared
 value must not depend on which test happened to ask first: `rng_for` makes the *inputs*
-test-independent, but the calls inside `compute` still run as the asking test's calls (its
-call seeds, and its record of functions that timed out). The last two tests are findings,
-marked xfail(strict) until `once` runs `compute` apart from the asking test.
+test-independent, and `compute` runs apart from the asking test (its calls are seeded by the
+key and start with no function timed out). The last two tests were findings of this review,
+fixed in `Context.once`.
 """
 
 from __future__ import annotations
@@ -256,18 +256,12 @@ def _shared_value_seen(order: list[str]) -> dict[str, list[Any]]:
     return seen
 
 
-@pytest.mark.xfail(strict=True, reason="ctx.once runs compute as the asking test: a function "
-                   "that timed out earlier in that test is 'not called again' inside compute, "
-                   "and every later test inherits those timeouts")
 def test_a_once_value_does_not_inherit_a_timeout_of_the_test_that_asked_first():
     seen = _shared_value_seen(["hanging", "quiet"])
     # f answers 1, 2 and 3 at once: only the call on "hang" timed out
     assert [row[0] for row in seen["quiet"]] == [1, 2, 3]
 
 
-@pytest.mark.xfail(strict=True, reason="ctx.once runs compute as the asking test: its calls are "
-                   "seeded by that test's name and call count, so a student function that draws "
-                   "from np.random gives a shared value that depends on the test order")
 def test_a_once_value_gets_the_same_call_seeds_whichever_test_asks_first():
     one = _shared_value_seen(["busy", "quiet"])["quiet"]
     other = _shared_value_seen(["quiet", "busy"])["quiet"]

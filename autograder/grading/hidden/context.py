@@ -69,6 +69,7 @@ class Context:
         self.test_name = test_name
         self.rng = np.random.default_rng(stable_seed(seed, test_name))
         self._seed = seed
+        self._scope = test_name  # what call seeds are drawn from (a `once` key while computing)
         self._calls = 0
         # (functions called, student functions passed) by each `once` computation under way
         self._recording: list[tuple[set[Any], set[str]]] = []
@@ -92,10 +93,18 @@ class Context:
         if key not in self._shared:
             record: tuple[set[Any], set[str]] = (set(), set())
             self._recording.append(record)
+            # compute runs apart from the asking test: its calls are seeded by the key (not by
+            # the test's name and call count) and start with no function timed out, so the
+            # value is the same whichever test asks first
+            saved = self._scope, self._calls, self._timed_out
+            self._scope, self._calls, self._timed_out = f"once\x1f{key}", 0, set()
             try:
                 value = compute(self)
             finally:
                 self._recording.pop()  # nested computations end in the reverse order
+                hung = self._timed_out
+                self._scope, self._calls, self._timed_out = saved
+                self._timed_out |= hung  # the test does not wait again on what hung here
             self._shared[key] = (value, record)
         else:
             value, record = self._shared[key]
@@ -153,7 +162,7 @@ class Context:
             called.add(name)
             passed.update(a.name for args, kwargs in calls for a in (*args, *kwargs.values())
                           if type(a) is FuncRef and a.kind == "student")
-        seed = stable_seed(self._seed, self.test_name, "call", self._calls)
+        seed = stable_seed(self._seed, self._scope, "call", self._calls)
         try:
             return self._caller.call_many(name, calls, seed)
         except StudentTimeout:
