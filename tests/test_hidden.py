@@ -155,12 +155,20 @@ def test_every_test_that_uses_a_once_value_counts_as_calling_what_it_called():
     assert log.tests_of(["add"]) == {"first", "second"}
 
 
-def test_rng_for_is_the_same_in_every_test_and_apart_from_the_tests_own():
-    a = Context(InProcessCaller(module(REFERENCE)), None, "one", 7)
-    b = Context(InProcessCaller(module(REFERENCE)), None, "two", 7)
-    np.testing.assert_array_equal(a.rng_for("k").normal(size=3), b.rng_for("k").normal(size=3))
-    assert not np.allclose(a.rng_for("k").normal(size=3), a.rng_for("j").normal(size=3))
-    assert not np.allclose(a.rng_for("k").normal(size=3), a.rng.normal(size=3))
+def test_a_once_computation_draws_from_a_generator_seeded_by_its_key_alone():
+    """The same draws whichever test asks first; another key, other draws; neither is the
+    test's own generator, which the computation leaves where it was."""
+    def draws(test_name: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        ctx = Context(InProcessCaller(module(REFERENCE)), None, test_name, 7)
+        inside = ctx.once(key, lambda c: c.rng.normal(size=3))
+        return inside, ctx.rng.normal(size=3)
+
+    (k_one, own_one), (k_two, _) = draws("one", "k"), draws("two", "k")
+    np.testing.assert_array_equal(k_one, k_two)
+    assert not np.allclose(k_one, draws("one", "j")[0])
+    assert not np.allclose(k_one, own_one)
+    np.testing.assert_array_equal(  # the test's own draws are as if there had been no once
+        own_one, Context(InProcessCaller(module(REFERENCE)), None, "one", 7).rng.normal(size=3))
 
 
 def test_rng_is_seeded_per_test_name_and_stable():

@@ -29,7 +29,7 @@ import numpy as np
 
 from autograder.core.config import AssignmentConfig
 from autograder.core.rules.base import where as where_text
-from autograder.grading.hidden import StudentError, stable_seed
+from autograder.grading.hidden import StudentError, passed_functions, stable_seed
 from autograder.grading.protocol import FuncRef
 from autograder.grading.worker import WORK_CAP, WORK_TAMPERED
 
@@ -138,7 +138,7 @@ def measure_loops(
             # some work once, on first use) and is not counted.
             for i, n in enumerate([sizes[0], *sizes]):
                 args = tuple(probe.build(np.random.default_rng(stable_seed(seed, "loop", name, n)), n))
-                measured.passes |= {a.name for a in args if type(a) is FuncRef and a.kind == "student"}
+                measured.passes |= passed_functions([(args, {})])
                 work = _work_of(caller, name, args, seed)
                 if i:
                     measured.work.append(work)
@@ -285,9 +285,7 @@ class CallLog:
 
     def call_many(self, name: str, calls: Sequence[tuple[Sequence[Any], dict[str, Any]]], seed: int) -> list:
         self._direct.add(name)
-        for args, kwargs in calls:
-            self._passed |= {a.name for a in (*args, *kwargs.values())
-                             if type(a) is FuncRef and a.kind == "student"}
+        self._passed |= passed_functions(calls)
         return self.caller.call_many(name, calls, seed)
 
     def call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], seed: int) -> Any:

@@ -150,8 +150,7 @@ def _why_not_at_cifar_size(ctx, name: str) -> str:
     direction V of its own loss or of the reference's (a loss bug alone does not close the
     gate), else why not (words only: no value of the check is shown)."""
     W, X, y = ctx.once("the CIFAR-sized problem", _cifar_problem)
-    # Its own generator: the test's other inputs stay the ones drawn without this check.
-    V = smooth_direction(ctx.rng_for(f"{name} at CIFAR size"), W, X, y)
+    V = smooth_direction(ctx.rng, W, X, y)  # ctx.once's generator, seeded by this check's key
     h = DIRECTION_H
     try:  # reg = 0: a regularization bug alone does not close the gate either
         out = ctx.call(name, W, X, y, 0.0)
@@ -168,7 +167,7 @@ def _cifar_problem(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """W, X, y of CIFAR_CASE, drawn once per submission: both vectorized losses are asked for
     their gradient on the same X (6 MiB), which then crosses to the worker once."""
     N, D, C, _reg = CIFAR_CASE
-    return softmax_problem(ctx.rng_for("the CIFAR-sized problem"), N, D, C)
+    return softmax_problem(ctx.rng, N, D, C)
 
 
 def _reference(ctx, name: str):
@@ -177,20 +176,20 @@ def _reference(ctx, name: str):
     return getattr(ctx.ref, name.replace("_naive", "_vectorized"))
 
 
-def _on_loss_cases(ctx, name: str, problem) -> list[tuple[str, tuple, Any, tuple]]:
-    """(label, inputs (W, X, y, reg), the student's output or their StudentError, the
-    reference's (loss, dW)) for each of LOSS_CASES. The loss test and the gradient test of
-    `name` check two parts of the same outputs: the student's code runs on each case once per
-    submission (ctx.once), and each test records its own cases."""
-    def compute(c) -> list[tuple[str, tuple, Any, tuple]]:
-        rng, ref, rows = c.rng_for(f"{name} on the loss cases"), _reference(c, name), []
+def _on_loss_cases(ctx, name: str, problem) -> list[tuple[str, Any, tuple]]:
+    """(label, the student's output or their StudentError, the reference's (loss, dW)) for each
+    of LOSS_CASES. The loss test and the gradient test of `name` check two parts of the same
+    outputs: the student's code runs on each case once per submission (ctx.once), and each test
+    records its own cases."""
+    def compute(c) -> list[tuple[str, Any, tuple]]:
+        rows = []
         for label, N, D, C, reg, y_dtype in LOSS_CASES:
-            args = (*problem(rng, N, D, C, y_dtype), reg)
+            args = (*problem(c.rng, N, D, C, y_dtype), reg)
             try:
                 out = c.call(name, *args)
             except StudentError as exc:  # raised again in each test's own case
                 out = exc
-            rows.append((label, args, out, ref(*args)))
+            rows.append((label, out, _reference(c, name)(*args)))
         return rows
     return ctx.once(f"{name} on the loss cases", compute)
 
@@ -203,14 +202,14 @@ def _returned(out: Any) -> Any:
 
 
 def _loss_matches(ctx, name: str, problem) -> None:
-    for label, _args, out, (ref_loss, _ref_dW) in _on_loss_cases(ctx, name, problem):
+    for label, out, (ref_loss, _ref_dW) in _on_loss_cases(ctx, name, problem):
         with ctx.case(label):
             loss, _dW = _returned(out)
             ctx.assert_close(loss, ref_loss, rtol=RTOL, what="loss")
 
 
 def _gradient_matches(ctx, name: str, problem) -> None:
-    for label, _args, out, (_ref_loss, ref_dW) in _on_loss_cases(ctx, name, problem):
+    for label, out, (_ref_loss, ref_dW) in _on_loss_cases(ctx, name, problem):
         with ctx.case(label):
             _loss, dW = _returned(out)
             ctx.assert_close(dW, ref_dW, rtol=RTOL, atol=ATOL, what="dW")

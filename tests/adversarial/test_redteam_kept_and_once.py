@@ -7,9 +7,9 @@ whose three calls share one X: each call must still get the grader's X.
 
 `ctx.once` (A3's loss and gradient tests share one call per case): every test that grades a
 shared output must count as calling the function (a finding zeroes it too), and the shared
-value must not depend on which test happened to ask first: `rng_for` makes the *inputs*
-test-independent, and `compute` runs apart from the asking test (its calls are seeded by the
-key and start with no function timed out). The last two tests were findings of this review,
+value must not depend on which test happened to ask first: `compute` runs apart from the
+asking test (its `ctx.rng` and its calls are seeded by the key, and it starts with no function
+timed out). The last two tests were findings of this review,
 fixed in `Context.once`.
 """
 
@@ -94,7 +94,9 @@ def _gate(student_source: str) -> tuple[str, np.ndarray, np.ndarray]:
         ctx = Context(caller, reference, "svm_vectorized_gradient_matches_reference", 7)
         why = tests._why_not_at_cifar_size(ctx, "svm_loss_vectorized")
         _W, X, _y = ctx.once("the CIFAR-sized problem", tests._cifar_problem)
-        drawn = tests._cifar_problem(Context(caller, reference, "other", 7))[1]
+        # drawn again as a fresh submission's once draws it (from a generator seeded by its key)
+        drawn = Context(caller, reference, "other", 7).once("the CIFAR-sized problem",
+                                                            tests._cifar_problem)[1]
     return why, X, drawn
 
 

@@ -17,7 +17,13 @@ a test receives and its checks), `compare` (comparison and its leak-free wording
 
 from __future__ import annotations
 
-from autograder.grading.hidden.callers import Caller, CallerBase, CappedWriter, InProcessCaller
+from autograder.grading.hidden.callers import (
+    Caller,
+    CallerBase,
+    CappedWriter,
+    InProcessCaller,
+    passed_functions,
+)
 from autograder.grading.hidden.compare import (
     BANDS,
     DIRECTION_RTOL,
@@ -70,6 +76,7 @@ __all__ = [
     "hidden_test",
     "kind_of",
     "load_tests_module",
+    "passed_functions",
     "relative_difference",
     "run_hidden_tests",
     "run_one",

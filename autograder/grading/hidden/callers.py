@@ -25,6 +25,12 @@ from autograder.grading.protocol import CappedText, FuncRef, ProtocolError
 OUTPUT_CAP = 8192  # characters of student output kept per test
 
 
+def passed_functions(calls: Sequence[tuple[Sequence[Any], dict[str, Any]]]) -> set[str]:
+    """The student functions passed as arguments (FuncRefs) in a batch of calls."""
+    return {a.name for args, kwargs in calls for a in (*args, *kwargs.values())
+            if type(a) is FuncRef and a.kind == "student"}
+
+
 class Caller(Protocol):
     """Runs the student's functions. Values in and out are plain (see autograder.grading.protocol).
 

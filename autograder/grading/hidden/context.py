@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.grading.hidden.callers import Caller
+from autograder.grading.hidden.callers import Caller, passed_functions
 from autograder.grading.hidden.compare import (
     _CheckFailed,
     _compare,
@@ -85,25 +85,26 @@ class Context:
         function returns its gradient at CIFAR size, or the student's outputs on inputs that
         several tests check different parts of: asked of the student's code once per
         submission, not once per test. `compute` must record nothing (each test records its own
-        check from the value) and catch the StudentError of its calls; its inputs come from
-        `rng_for(key)`. Every test that uses the value counts as calling what `compute` called
+        check from the value) and catch the StudentError of its calls; it draws its inputs from
+        `ctx.rng`, which is seeded by the key while it runs. Every test that uses the value counts as calling what `compute` called
         (the caller's `file_calls`): a finding about a function (replaced, looping) zeroes
         each test that graded its output, not only the first.
         """
         if key not in self._shared:
             record: tuple[set[Any], set[str]] = (set(), set())
             self._recording.append(record)
-            # compute runs apart from the asking test: its calls are seeded by the key (not by
-            # the test's name and call count) and start with no function timed out, so the
-            # value is the same whichever test asks first
-            saved = self._scope, self._calls, self._timed_out
+            # compute runs apart from the asking test, so the value is the same whichever test
+            # asks first: `rng` is seeded by the key, its calls are seeded by the key (not by the
+            # test's name and call count), and it starts with no function timed out
+            saved = self.rng, self._scope, self._calls, self._timed_out
+            self.rng = np.random.default_rng(stable_seed(self._seed, "once", key))
             self._scope, self._calls, self._timed_out = f"once\x1f{key}", 0, set()
             try:
                 value = compute(self)
             finally:
                 self._recording.pop()  # nested computations end in the reverse order
                 hung = self._timed_out
-                self._scope, self._calls, self._timed_out = saved
+                self.rng, self._scope, self._calls, self._timed_out = saved
                 self._timed_out |= hung  # the test does not wait again on what hung here
             self._shared[key] = (value, record)
         else:
@@ -111,16 +112,10 @@ class Context:
             file_calls = getattr(self._caller, "file_calls", None)
             if file_calls is not None:
                 file_calls(*record)
-        for outer in self._recording:  # a once inside a once: the outer one called these too
-            outer[0].update(record[0])
-            outer[1].update(record[1])
+            for outer in self._recording:  # used inside another computation: it called these too
+                outer[0].update(record[0])
+                outer[1].update(record[1])
         return value
-
-    def rng_for(self, key: str) -> np.random.Generator:
-        """A generator seeded by the submission's seed and `key` alone: the same draws in
-        whichever test asks first. For the inputs of a `once` computation (`ctx.rng` is seeded
-        by the test's name, so it would make them depend on which test ran first)."""
-        return np.random.default_rng(stable_seed(self._seed, "once", key))
 
     # ---- calls into the student's code
 
@@ -158,10 +153,11 @@ class Context:
             raise StudentTimeout(f"{getattr(name, 'name', name)} timed out earlier in this test; "
                                  "not called again")
         self._calls += 1
-        for called, passed in self._recording:
-            called.add(name)
-            passed.update(a.name for args, kwargs in calls for a in (*args, *kwargs.values())
-                          if type(a) is FuncRef and a.kind == "student")
+        if self._recording:
+            passed = passed_functions(calls)
+            for called, passed_in in self._recording:
+                called.add(name)
+                passed_in |= passed
         seed = stable_seed(self._seed, self._scope, "call", self._calls)
         try:
             return self._caller.call_many(name, calls, seed)

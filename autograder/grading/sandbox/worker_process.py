@@ -50,20 +50,6 @@ def _limit_preexec(limits: Limits) -> Any:
     return preexec
 
 
-PIPE_BYTES = 2**20  # Linux's default cap for a pipe's buffer (/proc/sys/fs/pipe-max-size)
-
-
-def _widen(fd: int) -> None:
-    """Give a pipe a 1 MiB buffer instead of 64 KiB: a CIFAR-sized argument then crosses in a
-    few writes rather than a hundred (each a switch between the two processes)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except (ImportError, OSError):  # not Linux, or a lower cap: the default buffer still works
-        pass
-
-
 class WorkerProcess:
     """One running worker: the process, its pipe ends, and a drain for its raw stdout/stderr."""
 
@@ -73,8 +59,6 @@ class WorkerProcess:
         rt = runtime(python)
         to_w_r, to_w_w = os.pipe()
         from_w_r, from_w_w = os.pipe()
-        _widen(to_w_w)
-        _widen(from_w_w)
         # The guard's refusals come on a pipe of their own, written by the audit hook itself:
         # student code can neither forge replies without them nor erase them (worker_guard.Guard).
         log_r, log_w = os.pipe()
