@@ -31,6 +31,7 @@ from test_engine import (
 
 from autograder.core.config import REPO_ROOT
 from autograder.grading.sandbox import UID_BASE, Limits, SlotLease, finish_stopping, spare_uid
+from autograder.grading.sandbox.zygote import zygote_uid
 
 LEVEL = expected_level()
 pytestmark = pytest.mark.skipif(
@@ -83,7 +84,9 @@ def fake_course(tmp_path) -> Path:
 def slot_processes(uids: set[int]) -> list[int]:
     """Pids of processes running as one of `uids` (slots this test used; other gradings may
     run on the machine), except the spare worker booting for the next submission (it has run
-    no student code). Workers still being stopped in the background are waited for first."""
+    no student code) and the zygote itself (pid 2 of its sandbox: its children and what they
+    left are swept before the next child). Workers still being stopped in the background are
+    waited for first."""
     finish_stopping()
     uids = uids - {spare_uid()}
     pids = []
@@ -91,13 +94,14 @@ def slot_processes(uids: set[int]) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            status = (entry / "status").read_text()
-        except OSError:
+            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines())
+        except (OSError, ValueError):
             continue
-        for line in status.splitlines():
-            if line.startswith("Uid:"):
-                if int(line.split()[1]) in uids:
-                    pids.append(int(entry.name))
+        uid = int(status["Uid"].split()[0])
+        if uid == zygote_uid() and status.get("NSpid", "").split()[-1:] == ["2"]:
+            continue
+        if uid in uids:
+            pids.append(int(entry.name))
     return pids
 
 

@@ -451,6 +451,10 @@ def run(argv: list[str]) -> None:
     submission) would be work for nothing; what was sent is already in the pipes."""
     import os  # before the student's code and its import guard
 
+    if argv[:1] == ["--zygote"]:  # the long-lived parent of workers (worker_zygote)
+        from autograder.grading.worker_zygote import main as zygote_main
+
+        zygote_main(argv)
     code = main(argv)
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:

@@ -28,6 +28,7 @@ from autograder.grading.sandbox.worker_process import (
     _take_spare,
     stop_later,
 )
+from autograder.grading.sandbox.zygote import reuse_allowed, zygote_for
 
 MAX_RESTARTS = 8  # worker starts per submission after the first, then calls are refused
 
@@ -64,6 +65,7 @@ class SandboxCaller(CallerBase):
         prestart: bool = False,
         loop_free: Sequence[str] = (),
         stubs: Stubs = NO_STUBS,
+        reuse: bool | None = None,
     ) -> None:
         self.source = module_source
         # The assignment's stubs (solutions/<A>/stubs.py): sent with the graded module, so the
@@ -77,6 +79,9 @@ class SandboxCaller(CallerBase):
         self.replaced: dict[str, str] = {}
         self.python = python
         self.prestart = prestart
+        # Fork the worker from this process's zygote (sandbox.zygote) instead of starting a
+        # sandbox: for a process that grades many submissions (by default, one that prestarts).
+        self.reuse = prestart if reuse is None else reuse
         self.limits = limits or Limits()
         # The graded module's fixed preamble (module.PREAMBLE) imports math, time and numpy
         # whatever the assignment allows: the guard must let the preamble itself load.
@@ -112,7 +117,9 @@ class SandboxCaller(CallerBase):
     def close(self) -> None:
         if self.worker is not None:
             self._take_guard_log(self.worker)
-            if self.level == "uid":  # its files are swept below, once all its processes are dead
+            if self.level == "uid" or self.worker.zygote is not None:
+                # uid: its files are swept below, once all its processes are dead; a zygote's
+                # child: its sandbox is swept before the next child (a few ms)
                 self.worker.stop()
             else:  # nothing of it outlives its namespaces: its exit need not hold up the next one
                 stop_later(self.worker, self.lease)
@@ -143,8 +150,14 @@ class SandboxCaller(CallerBase):
                                "often; the remaining calls were not run")
         self.starts += 1
         self.kept = protocol.KeptArrays()  # a new worker keeps nothing yet
+        if self.level == "bwrap" and self.reuse and reuse_allowed():
+            try:  # a fresh sandbox (below) if the zygote's does not work
+                self.worker = self._ready(self._forked(), fallback=True)
+            except SandboxError:
+                self.worker = None
         key = (self.level, self.limits, self.guard, self.python or "")
-        spare = _take_spare(key) if self.prestart and self.lease is None else None
+        spare = (_take_spare(key) if self.prestart and self.lease is None and self.worker is None
+                 else None)
         if spare is not None:
             self.lease, worker = spare
             self.worker = self._ready(worker, fallback=True)
@@ -154,7 +167,7 @@ class SandboxCaller(CallerBase):
             uid = self.lease.uid if self.lease else None
             worker = WorkerProcess(self.level, self.limits, uid, self.guard, self.python)
             self.worker = self._ready(worker, fallback=False)
-        if self.prestart and self.starts == 1:
+        if self.prestart and self.starts == 1 and self.worker.zygote is None:
             _launch_spare(key, self.level, self.limits, self.guard, self.python)
         self._seq += 1
         reply = self._request({"op": "load", "id": self._seq, "source": self.source,
@@ -164,6 +177,19 @@ class SandboxCaller(CallerBase):
                                "stubs": {"source": self.stubs.source, "names": list(self.stubs.names)}},
                               self.limits.load_timeout_s, "loading your code", load=True)
         self.functions = list(reply.get("functions", []))
+
+    def _forked(self) -> WorkerProcess:
+        """A worker forked by this process's zygote; a zygote that does not fork (a child
+        stopped it, say) is replaced by a new one, once."""
+        for attempt in (1, 2):
+            zygote = zygote_for(self.limits, self.python)
+            try:
+                return WorkerProcess(self.level, self.limits, zygote.uid, self.guard,
+                                     self.python, zygote=zygote)
+            except SandboxError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _ready(self, worker: WorkerProcess, fallback: bool) -> WorkerProcess | None:
         """worker once it said it is ready; None if a spare did not (a fresh one is started),

@@ -45,8 +45,11 @@ THREAD_ENV = {
 }
 
 
-def bwrap_args(rt: Runtime, limits: Limits, root: bool) -> list[str]:
-    """The bwrap options: namespaces, the minimal read-only runtime, /tmp as a sized tmpfs."""
+def bwrap_args(rt: Runtime, limits: Limits, root: bool, mqueue: bool = False) -> list[str]:
+    """The bwrap options: namespaces, the minimal read-only runtime, /tmp as a sized tmpfs.
+
+    mqueue: also mount the sandbox's POSIX message queues on /dev/mqueue, so a zygote can see
+    whether a child left one (they live as long as the ipc namespace, not the process)."""
     if root:
         # --unshare-all would add a user namespace mapping only uid 0: the setpriv drop fails.
         ns = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -81,6 +84,8 @@ def bwrap_args(rt: Runtime, limits: Limits, root: bool) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(limits.tmpfs_mb * 2**20), "--tmpfs", "/tmp",
              "--chdir", "/tmp"]
+    if mqueue:
+        args += ["--mqueue", "/dev/mqueue"]
     for key, value in worker_env("/tmp").items():
         args += ["--setenv", key, value]
     return args

@@ -33,7 +33,7 @@ SANDBOX_ROOT = "/opt/ag"  # worker code inside bwrap
 SANDBOX_SITE = "/opt/site"  # numpy inside bwrap
 # Paths inside the package: only these are staged for the worker (see _stage_worker_code).
 WORKER_FILES = ("__init__.py", "grading/__init__.py", "grading/protocol.py", "grading/worker.py",
-                "grading/worker_guard.py")
+                "grading/worker_guard.py", "grading/worker_zygote.py")
 BOOT = (
     "import sys; sys.path[:0] = {paths!r}; "
     "from autograder.grading.worker import run; run(sys.argv[1:])"

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.grading import protocol
 from autograder.grading.hidden import CappedWriter
@@ -25,8 +25,11 @@ from autograder.grading.sandbox.limits import Limits, SandboxError
 from autograder.grading.sandbox.runtime import SANDBOX_ROOT, SANDBOX_SITE, boot_args, runtime
 from autograder.grading.sandbox.slots import SlotLease, is_root, kill_uid, setpriv_args
 
+if TYPE_CHECKING:
+    from autograder.grading.sandbox.zygote import ForkedChild, Zygote
 
-def _limit_preexec(limits: Limits) -> Any:
+
+def limit_preexec(limits: Limits) -> Any:
     """Set the rlimits in the child before exec (inherited by bwrap, setpriv and the worker)."""
     mem = limits.memory_mb * 2**20
     settings = [
@@ -50,12 +53,30 @@ def _limit_preexec(limits: Limits) -> Any:
     return preexec
 
 
+def drain(fd: int, sink: CappedWriter) -> None:
+    """Keep the start of what comes on fd (fd-level writes, interpreter errors; capped by
+    sink), read and drop the rest, on a thread: a flood never blocks the writer or fills memory."""
+    def run() -> None:
+        try:
+            while chunk := os.read(fd, 65536):
+                sink.write(chunk.decode("utf-8", "replace"))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    threading.Thread(target=run, daemon=True, name="autograder-drain").start()
+
+
 class WorkerProcess:
     """One running worker: the process, its pipe ends, and a drain for its raw stdout/stderr."""
 
     def __init__(self, level: str, limits: Limits, uid: int | None, guard: bool,
-                 python: str | None = None) -> None:
+                 python: str | None = None, zygote: Zygote | None = None) -> None:
+        """zygote: fork the worker from this zygote (its sandbox, its uid) instead of starting
+        a sandbox of its own (bwrap only; sandbox.zygote)."""
         self.level, self.limits, self.uid = level, limits, uid
+        self.zygote = zygote
         rt = runtime(python)
         to_w_r, to_w_w = os.pipe()
         from_w_r, from_w_w = os.pipe()
@@ -65,7 +86,9 @@ class WorkerProcess:
         worker_argv = (["--in", str(to_w_r), "--out", str(from_w_w), "--guard-log", str(log_w)]
                        + ([] if guard else ["--no-guard"]))
         self.cwd: str | None = None
-        if level == "bwrap":
+        if zygote is not None:
+            cmd, cwd, env = [], "/", {}
+        elif level == "bwrap":
             cmd = bwrap_args(rt, limits, is_root())
             if is_root():
                 cmd += setpriv_args(uid)
@@ -81,11 +104,21 @@ class WorkerProcess:
         self.raw_output = CappedWriter(64 * 1024)
         out_r, out_w = os.pipe()
         try:
-            self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, cwd=cwd, env=env,
-                pass_fds=(to_w_r, from_w_w, log_w), start_new_session=True,
-                preexec_fn=_limit_preexec(limits),
-            )
+            if zygote is not None:
+                self.proc: subprocess.Popen | ForkedChild = zygote.fork(
+                    (to_w_r, from_w_w, log_w, out_w), guard, limits.load_timeout_s)
+            else:
+                self.proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, cwd=cwd, env=env,
+                    pass_fds=(to_w_r, from_w_w, log_w), start_new_session=True,
+                    preexec_fn=limit_preexec(limits),
+                )
+        except BaseException:
+            os.close(to_w_w)
+            os.close(from_w_r)
+            os.close(log_r)
+            os.close(out_r)
+            raise
         finally:
             for fd in (to_w_r, from_w_w, out_w, log_w):
                 os.close(fd)
@@ -99,19 +132,7 @@ class WorkerProcess:
         # Replies are read with hard bounds (protocol.Bounds): by default no arrays and a small
         # JSON head; a call's reply gets bounds derived from its arguments (_request).
         self.reader = protocol.FrameReader(from_w_r, protocol.Bounds.for_reply())
-        self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
-        self._drain.start()
-
-    def _drain_output(self, fd: int) -> None:
-        """Keep the first 64 KiB of raw output (fd-level writes, interpreter errors), read and
-        drop the rest, so a flood never blocks the worker or fills memory."""
-        try:
-            while chunk := os.read(fd, 65536):
-                self.raw_output.write(chunk.decode("utf-8", "replace"))
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        drain(out_r, self.raw_output)
 
     def read_guard_log(self, cap: int = 64 * 1024) -> list[str]:
         """The guard's refusals written since the last read (one per line; at most `cap` bytes
@@ -168,17 +189,23 @@ class WorkerProcess:
         nothing of the uid is left and the extra `kill -1` is skipped; at the uid level student
         processes may have left the process group (setsid), so the uid is always swept.
         """
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        sweep = self.level == "uid" or (self.level == "bwrap" and not clean)
-        if self.uid is not None and sweep and is_root():
-            kill_uid(self.uid)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        if self.zygote is not None:  # the whole sandbox goes, whatever the child did
+            self.zygote.kill()
+        else:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            sweep = self.level == "uid" or (self.level == "bwrap" and not clean)
+            if self.uid is not None and sweep and is_root():
+                kill_uid(self.uid)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
         for fd in (self.fd_out, self.reader.fd, self.guard_log):
             try:
                 os.close(fd)
@@ -188,13 +215,17 @@ class WorkerProcess:
             shutil.rmtree(self.cwd, ignore_errors=True)
 
     def stop(self) -> None:
-        """Ask the worker to exit, then kill whatever is left."""
+        """Ask the worker to exit, then kill whatever is left. A zygote's child that exited
+        on request and left its sandbox as it started leaves the zygote alive for the next."""
         clean = False
         try:
             self.send({"op": "exit"}, timeout=0.5)
             clean = self.proc.wait(timeout=0.5) == 0
         except (protocol.ProtocolError, subprocess.TimeoutExpired):
             pass
+        if clean and self.zygote is not None and getattr(self.proc, "clean", False):
+            self._close_pipes()
+            return
         self.kill(clean)
 
 

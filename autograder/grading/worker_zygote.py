@@ -1,0 +1,187 @@
+"""The zygote: one long-lived parent of workers inside one bwrap sandbox (docs/sandbox.md,
+"Reused sandboxes").
+
+Started by `autograder.grading.sandbox.zygote` as `python -I -S -B -c <boot> --zygote FD`, FD
+one end of a SOCK_SEQPACKET socket pair. It loads numpy and the worker's modules once, makes
+itself non-dumpable (a process of the same uid can then neither ptrace it nor open its /proc
+files) and a child subreaper (what a child leaves behind becomes its child), takes a snapshot
+of its own settings, and says b"ready". Then, for each request on FD:
+
+    b"fork" | b"fork noguard", with 4 fds (requests in, replies out, guard log, raw output)
+        -> b"pid N", then, once the child has ended and the sandbox is as it was at the start,
+           b"exit CODE clean"; or b"exit CODE dirty WHY", and the zygote exits.
+
+The child keeps only the 4 fds it was given (the control socket and everything else are
+closed before any student code runs), joins a session keyring of its own, and runs the usual
+`worker.run`: the same protocol, limits and guard as a fresh worker. The zygote itself never
+reads a byte of student data.
+
+Between two children the sandbox must be as it started, or it is given up ("dirty"): no process
+but pid 1 and the zygote (the rest are killed with kill(-1) from the slot uid), nothing in /tmp,
+/dev/shm, /dev/mqueue, no pty, no SysV IPC object, and the zygote's own rlimits, nice value,
+scheduling policy and CPU affinity unchanged (a process of the same uid can lower those, and
+children inherit them). Standard library only: staged with the worker (runtime.WORKER_FILES).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+KEYCTL_JOIN_SESSION_KEYRING = 1
+SYS_KEYCTL = 250  # x86_64; elsewhere the call fails harmlessly (see _own_session_keyring)
+EMPTY_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
+SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
+SWEEP_SECONDS = 2.0  # leftover processes must be gone within this, or the sandbox is dirty
+MAX_CHILDREN = 1000  # a zygote retires after this many children (its own CPU clock counts too)
+
+
+def _libc() -> object:
+    import ctypes  # the zygote's only use; the guard refuses it to student code
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _settings() -> tuple:
+    """What a child inherits from the zygote and a process of the same uid may change."""
+    import resource
+
+    limits = tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
+                   if name.startswith("RLIMIT_"))
+    return (limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0),
+            frozenset(os.sched_getaffinity(0)))
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _others() -> list[str]:
+    """Processes in the sandbox's pid namespace besides pid 1 (bwrap) and the zygote."""
+    me = str(os.getpid())
+    return [p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", me)]
+
+
+def _sweep(baseline: tuple) -> str:
+    """'' if the sandbox is as it started (leftover processes killed), else why it is not."""
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal but pid 1 and us
+        except ProcessLookupError:
+            pass
+        _reap()
+        if not _others():
+            break
+        if time.monotonic() > deadline:
+            return "processes-left"
+        time.sleep(0.002)
+    for folder in EMPTY_DIRS:
+        if os.path.isdir(folder) and os.listdir(folder):
+            return "files-left"
+    if os.path.isdir("/dev/pts") and set(os.listdir("/dev/pts")) - {"ptmx"}:
+        return "pty-left"
+    for table in SYSV_IPC:
+        try:
+            with open(table, "rb") as f:
+                if len(f.read().splitlines()) > 1:
+                    return "ipc-left"
+        except FileNotFoundError:
+            pass
+    if _settings() != baseline:
+        return "settings-changed"
+    return ""
+
+
+def _own_session_keyring() -> None:
+    """Leave the session keyring inherited from the grader for a new, empty one of this
+    child's own: keys one child adds are then not in the next one's."""
+    try:
+        _libc().syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(control: int, fds: list[int], guard: bool) -> None:
+    """Become a worker with exactly `fds` (never returns)."""
+    try:
+        fd_in, fd_out, fd_log, fd_raw = fds
+        os.close(control)
+        os.dup2(fd_raw, 1)
+        os.dup2(fd_raw, 2)
+        keep = {0, 1, 2, fd_in, fd_out, fd_log}
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) not in keep:
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass  # the listing's own fd, closed already
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
+        libc = _libc()
+        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a fresh worker is dumpable; nothing can be read
+        _own_session_keyring()
+        from autograder.grading.worker import run
+
+        args = (["--in", str(fd_in), "--out", str(fd_out), "--guard-log", str(fd_log)]
+                + ([] if guard else ["--no-guard"]))
+        sys.argv[:] = ["-c", *args]  # what a fresh worker's command line would be
+        run(args)
+    finally:
+        os._exit(70)
+
+
+def serve_forks(control: int) -> None:
+    """The zygote's loop (never returns: it ends the process)."""
+    import socket
+
+    import numpy  # noqa: F401 - what every worker loads, loaded once here
+    import numpy.linalg  # noqa: F401
+    import numpy.random  # noqa: F401
+
+    import autograder.grading.protocol  # noqa: F401
+    import autograder.grading.worker  # noqa: F401
+    import autograder.grading.worker_guard  # noqa: F401
+
+    libc = _libc()
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) or libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0):
+        os._exit(3)
+    # A signal from a child must end the zygote (a restart), never run Python code in it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sock = socket.socket(fileno=control)
+    baseline = _settings()
+    if _sweep(baseline):
+        os._exit(4)
+    sock.send(b"ready")
+    for _ in range(MAX_CHILDREN):
+        msg, fds, _flags, _addr = socket.recv_fds(sock, 64, 4)
+        if msg not in (b"fork", b"fork noguard") or len(fds) != 4:
+            os._exit(0)  # the grader closed the socket (or sent nonsense): nothing to serve
+        pid = os.fork()
+        if pid == 0:
+            _child(control, fds, msg == b"fork")
+        for fd in fds:
+            os.close(fd)
+        sock.send(b"pid %d" % pid)
+        _, status = os.waitpid(pid, 0)
+        why = _sweep(baseline)
+        verdict = b"dirty " + why.encode() if why else b"clean"
+        sock.send(b"exit %d %s" % (os.waitstatus_to_exitcode(status), verdict))
+        if why:
+            os._exit(0)
+    os._exit(0)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2 or argv[0] != "--zygote" or not argv[1].isdigit():
+        sys.exit("usage: --zygote FD")
+    serve_forks(int(argv[1]))
