@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/bench_worker.py [-n 20] [--level auto]
 
-Every submission gets a fresh worker (its own interpreter, numpy and namespaces): that is the
-isolation between students. This measures what one worker's whole life costs the machine, in
-CPU seconds: started (bubblewrap and the interpreter with numpy), the graded module loaded, one
-call answered, stopped. The baseline, in the same run: `python -I -S -B -c "import numpy,
-numpy.linalg, numpy.random"` ended with os._exit, single-threaded BLAS, the floor any fresh
-process with numpy pays. Both are counted from /proc/stat (every process on the machine, the
-sandbox's included), so run it on a quiet machine; the two are alternated. Value: worker /
-floor (information: what a worker adds to the numpy it needs). Asserts nothing.
+Each submission gets a worker of its own: a fresh one (its own bubblewrap sandbox, interpreter
+and numpy), or under bwrap in a process that grades many, a child forked by the process's
+zygote (docs/sandbox.md, "Reused sandboxes"). This measures what one worker's whole life costs
+the machine, in CPU seconds: started, the graded module loaded, one call answered, stopped
+(for a forked one: the zygote's sweep after it included). The baseline, in the same run:
+`python -I -S -B -c "import numpy, numpy.linalg, numpy.random"` ended with os._exit,
+single-threaded BLAS, the floor any fresh process with numpy pays. All are counted from
+/proc/stat (every process on the machine, the sandbox's included), so run it on a quiet
+machine; they are alternated. Values: fresh worker / floor and forked worker / floor
+(information: what a worker adds to, or saves of, the numpy it needs). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ def machine_cpu() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def one_worker(level: str) -> None:
+def one_worker(level: str, reuse: bool = False) -> None:
+    """One worker's life: fresh, or (reuse) forked by this process's zygote."""
     import numpy as np
 
     from autograder.grading.sandbox import SandboxCaller, finish_stopping
 
-    with SandboxCaller(SOURCE, level) as caller:
+    with SandboxCaller(SOURCE, level, reuse=reuse) as caller:
         caller.call_many("add", [((np.ones(3), np.ones(3)), {})], seed=0)
-    finish_stopping()  # the worker is stopped on a thread: its exit counts here
+    finish_stopping()  # a fresh worker is stopped on a thread: its exit counts here
 
 
 def floor() -> None:
@@ -66,22 +69,38 @@ def measured(fn, runs: int) -> float:
 
 def run(n: int, level: str) -> list:
     from autograder.grading.sandbox import choose_level
+    from autograder.grading.sandbox.zygote import discard_zygote
 
     level = choose_level(level)
-    worker = floor_s = 0.0
+    worker = forked = floor_s = 0.0
     rounds = 2  # alternated, each half of the runs
     for _ in range(rounds):
         worker += measured(lambda: one_worker(level), max(n // rounds, 1)) / rounds
+        if level == "bwrap":  # the zygote's start is in the warm-up run, as in a grading process
+            forked += measured(lambda: one_worker(level, reuse=True), max(n // rounds, 1)) / rounds
+            discard_zygote()
         floor_s += measured(floor, max(n // rounds, 1)) / rounds
     print(f"one {level} worker (start, load, one call, stop): {worker * 1e3:.0f} ms of machine CPU; "
-          f"python with numpy alone: {floor_s * 1e3:.0f} ms; ratio {worker / floor_s:.2f}x")
-    return [figure(
+          f"forked by the zygote: {forked * 1e3:.0f} ms; python with numpy alone: "
+          f"{floor_s * 1e3:.0f} ms; ratio {worker / floor_s:.2f}x")
+    command = command_line("bench_worker.py", ["-n", str(n), "--level", level])
+    figures = [figure(
         f"CPU of one sandbox worker's life ({level}) vs python + numpy", worker / floor_s, "x",
         "information",
         f"python -I -S -B with numpy, single-threaded BLAS: {floor_s * 1e3:.0f} ms of machine CPU; "
         f"the worker: {worker * 1e3:.0f} ms (start, load, one call, stop); {n} of each, alternated",
-        command_line("bench_worker.py", ["-n", str(n), "--level", level]),
-        worker_ms=round(worker * 1e3, 1), floor_ms=round(floor_s * 1e3, 1), runs=n, level=level)]
+        command, worker_ms=round(worker * 1e3, 1), floor_ms=round(floor_s * 1e3, 1), runs=n,
+        level=level)]
+    if level == "bwrap":
+        figures.append(figure(
+            "CPU of one forked worker's life (the zygote's child) vs python + numpy",
+            forked / floor_s, "x", "information",
+            f"python -I -S -B with numpy: {floor_s * 1e3:.0f} ms of machine CPU; a fresh "
+            f"worker: {worker * 1e3:.0f} ms; a worker forked by the zygote: {forked * 1e3:.0f} ms "
+            f"(fork, load, one call, stop, the zygote's sweep); {n} of each, alternated",
+            command, forked_ms=round(forked * 1e3, 1), worker_ms=round(worker * 1e3, 1),
+            floor_ms=round(floor_s * 1e3, 1), runs=n, level=level))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

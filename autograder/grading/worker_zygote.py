@@ -19,8 +19,9 @@ reads a byte of student data.
 Between two children the sandbox must be as it started, or it is given up ("dirty"): no process
 but pid 1 and the zygote (the rest are killed with kill(-1) from the slot uid), nothing in /tmp,
 /dev/shm, /dev/mqueue, no pty, no SysV IPC object, and the zygote's own rlimits, nice value,
-scheduling policy and CPU affinity unchanged (a process of the same uid can lower those, and
-children inherit them). Standard library only: staged with the worker (runtime.WORKER_FILES).
+scheduling policy, CPU affinity and I/O priority unchanged (a process of the same uid can lower
+those, and children inherit them). Standard library only: staged with the worker
+(runtime.WORKER_FILES).
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ import time
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 KEYCTL_JOIN_SESSION_KEYRING = 1
-SYS_KEYCTL = 250  # x86_64; elsewhere the call fails harmlessly (see _own_session_keyring)
+IOPRIO_WHO_PROCESS = 1
+# System call numbers the C library has no wrapper for, by machine (elsewhere: not made).
+SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252},
+            "aarch64": {"keyctl": 219, "ioprio_get": 31}}
 EMPTY_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
 SWEEP_SECONDS = 2.0  # leftover processes must be gone within this, or the sandbox is dirty
@@ -46,6 +50,12 @@ def _libc() -> object:
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _syscall(name: str, *args: object) -> int | None:
+    """A system call by name on the machines SYSCALLS knows; None elsewhere."""
+    number = SYSCALLS.get(os.uname().machine, {}).get(name)
+    return None if number is None else _libc().syscall(number, *args)
+
+
 def _settings() -> tuple:
     """What a child inherits from the zygote and a process of the same uid may change."""
     import resource
@@ -53,7 +63,8 @@ def _settings() -> tuple:
     limits = tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
                    if name.startswith("RLIMIT_"))
     return (limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0),
-            frozenset(os.sched_getaffinity(0)))
+            os.sched_getparam(0).sched_priority, frozenset(os.sched_getaffinity(0)),
+            _syscall("ioprio_get", IOPRIO_WHO_PROCESS, 0))
 
 
 def _reap() -> None:
@@ -107,7 +118,7 @@ def _own_session_keyring() -> None:
     """Leave the session keyring inherited from the grader for a new, empty one of this
     child's own: keys one child adds are then not in the next one's."""
     try:
-        _libc().syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+        _syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, None)
     except (OSError, AttributeError):
         pass
 

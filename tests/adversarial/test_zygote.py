@@ -11,6 +11,8 @@ something behind must also have cost the zygote its life (never reused dirty).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from test_engine import expected_level
 
@@ -18,8 +20,12 @@ from autograder.grading.hidden import StudentError, StudentTimeout
 from autograder.grading.sandbox import Limits, SandboxCaller
 from autograder.grading.sandbox.zygote import Zygote, discard_zygote
 
-pytestmark = pytest.mark.skipif(expected_level() != "bwrap",
-                                reason="the zygote is the bwrap level's (CI has bwrap)")
+pytestmark = [
+    pytest.mark.skipif(expected_level() != "bwrap",
+                       reason="the zygote is the bwrap level's (CI has bwrap)"),
+    pytest.mark.skipif(os.uname().machine != "x86_64",
+                       reason="the probe makes x86_64 system calls (CI is x86_64)"),
+]
 
 PROBE = '''
 import os, resource, ctypes, sys
@@ -43,7 +49,8 @@ def look():
                    for n in sorted(dir(resource)) if n.startswith("RLIMIT_")],
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "affinity": sorted(os.sched_getaffinity(0)),
-        "keyring": libc.syscall(250, 0, -3, 0),
+        "keyring": libc.syscall(250, 0, -3, 0),  # keyctl(KEYCTL_GET_KEYRING_ID, session)
+        "ioprio": libc.syscall(252, 1, 0),  # ioprio_get(IOPRIO_WHO_PROCESS, self)
         "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
         "own_fds": [0, 1, 2] + keep,
         "parent": os.getppid(),
@@ -95,6 +102,10 @@ ATTACKS = {
     "the zygote made a batch process": '''
     os.sched_setscheduler(os.getppid(), os.SCHED_BATCH, os.sched_param(0))
 ''',
+    "the zygote's I/O priority lowered": '''
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(251, 1, os.getppid(), 3 << 13) == 0, ctypes.get_errno()  # class idle
+''',
     "a key added to the session keyring": '''
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.syscall(248, b"user", b"answers", b"42", 2, -3) > 0, ctypes.get_errno()
@@ -124,6 +135,7 @@ LEAVES_STATE = {"a file left in /tmp", "a hidden folder left in /tmp", "a POSIX 
                 "a SysV shared memory segment", "a SysV semaphore",
                 "the zygote's limits lowered (prlimit)", "the zygote's nice value raised",
                 "the zygote pinned to one CPU", "the zygote made a batch process",
+                "the zygote's I/O priority lowered",
                 "the zygote stopped (SIGSTOP)", "the zygote killed (SIGKILL)",
                 "the zygote interrupted (SIGINT)"}
 LIMITS = Limits(call_timeout_s=5.0, load_timeout_s=20.0)
@@ -156,7 +168,7 @@ def fresh() -> dict:
 
 
 def assert_pristine(seen: dict, fresh: dict) -> None:
-    for key in ("pids", "tmp", "mqueue", "pts", "ipc", "limits", "nice", "affinity"):
+    for key in ("pids", "tmp", "mqueue", "pts", "ipc", "limits", "nice", "affinity", "ioprio"):
         assert seen[key] == fresh[key], key
     assert seen["fds"] in (seen["own_fds"], sorted(seen["own_fds"] + [max(seen["fds"])]))
     assert seen["keyring"] != fresh["keyring"]  # a session keyring of its own
