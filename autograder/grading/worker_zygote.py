@@ -12,7 +12,8 @@ of its own settings, and says b"ready". Then, for each request on FD:
            b"exit CODE clean"; or b"exit CODE dirty WHY", and the zygote exits.
 
 The child keeps only the 4 fds it was given (the control socket and everything else are
-closed before any student code runs), joins a session keyring of its own, and runs the usual
+closed before any student code runs), joins a session keyring of its own and empties the slot
+uid's lasting keyrings (user, user-session, persistent), and runs the usual
 `worker.run`: the same protocol, limits and guard as a fresh worker. The zygote itself never
 reads a byte of student data.
 
@@ -34,6 +35,12 @@ import time
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_CLEAR = 7
+KEYCTL_UNLINK = 9
+KEYCTL_GET_PERSISTENT = 22
+KEY_SPEC_SESSION_KEYRING = -3
+KEY_SPEC_USER_KEYRING = -4
+KEY_SPEC_USER_SESSION_KEYRING = -5
 IOPRIO_WHO_PROCESS = 1
 # System call numbers the C library has no wrapper for, by machine (elsewhere: not made).
 SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252},
@@ -114,11 +121,28 @@ def _sweep(baseline: tuple) -> str:
     return ""
 
 
-def _own_session_keyring() -> None:
-    """Leave the session keyring inherited from the grader for a new, empty one of this
-    child's own: keys one child adds are then not in the next one's."""
+def _wait_for_end(pid: int) -> int:
+    """The wait status of the child's end (a child that made the zygote its tracer, with
+    PTRACE_TRACEME, also reports its stops: those are waited past)."""
+    while True:
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            return status
+
+
+def _own_keyrings() -> None:
+    """Keys one child adds must not reach the next: leave the session keyring inherited from
+    the grader for a new, empty one of this child's own, and empty the keyrings of the slot
+    uid that outlive a process (its user, user-session and persistent keyrings). Best effort:
+    where keyctl is refused (some containers' seccomp), a child cannot add keys either."""
     try:
         _syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, None)
+        for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+            _syscall("keyctl", KEYCTL_CLEAR, ring)
+        persistent = _syscall("keyctl", KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_SESSION_KEYRING)
+        if persistent is not None and persistent > 0:
+            _syscall("keyctl", KEYCTL_CLEAR, persistent)
+            _syscall("keyctl", KEYCTL_UNLINK, persistent, KEY_SPEC_SESSION_KEYRING)
     except (OSError, AttributeError):
         pass
 
@@ -140,7 +164,7 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
         libc = _libc()
         libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a fresh worker is dumpable; nothing can be read
-        _own_session_keyring()
+        _own_keyrings()
         from autograder.grading.worker import run
 
         args = (["--in", str(fd_in), "--out", str(fd_out), "--guard-log", str(fd_log)]
@@ -183,7 +207,7 @@ def serve_forks(control: int) -> None:
         for fd in fds:
             os.close(fd)
         sock.send(b"pid %d" % pid)
-        _, status = os.waitpid(pid, 0)
+        status = _wait_for_end(pid)
         why = _sweep(baseline)
         verdict = b"dirty " + why.encode() if why else b"clean"
         sock.send(b"exit %d %s" % (os.waitstatus_to_exitcode(status), verdict))

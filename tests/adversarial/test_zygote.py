@@ -50,6 +50,9 @@ def look():
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "affinity": sorted(os.sched_getaffinity(0)),
         "keyring": libc.syscall(250, 0, -3, 0),  # keyctl(KEYCTL_GET_KEYRING_ID, session)
+        # keyctl(KEYCTL_READ, ring, NULL, 0): the bytes of the ring's key list (0: empty)
+        "user_keys": [libc.syscall(250, 11, ring, None, 0) for ring in (-4, -5)],
+        "persistent_keys": libc.syscall(250, 11, libc.syscall(250, 22, -1, -3), None, 0),
         "ioprio": libc.syscall(252, 1, 0),  # ioprio_get(IOPRIO_WHO_PROCESS, self)
         "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
         "own_fds": [0, 1, 2] + keep,
@@ -105,6 +108,16 @@ ATTACKS = {
     "the zygote's I/O priority lowered": '''
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.syscall(251, 1, os.getppid(), 3 << 13) == 0, ctypes.get_errno()  # class idle
+''',
+    "keys added to the uid's user, user-session and persistent keyrings": '''
+    libc = ctypes.CDLL(None, use_errno=True)
+    persistent = libc.syscall(250, 22, -1, -3)
+    for ring in (-4, -5, persistent):
+        assert libc.syscall(248, b"user", b"answers", b"42", 2, ring) > 0, ctypes.get_errno()
+''',
+    "a child that makes the zygote its tracer (PTRACE_TRACEME)": '''
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace(0, 0, None, None)
 ''',
     "a key added to the session keyring": '''
     libc = ctypes.CDLL(None, use_errno=True)
@@ -168,7 +181,8 @@ def fresh() -> dict:
 
 
 def assert_pristine(seen: dict, fresh: dict) -> None:
-    for key in ("pids", "tmp", "mqueue", "pts", "ipc", "limits", "nice", "affinity", "ioprio"):
+    for key in ("pids", "tmp", "mqueue", "pts", "ipc", "limits", "nice", "affinity", "ioprio",
+                "user_keys", "persistent_keys"):
         assert seen[key] == fresh[key], key
     assert seen["fds"] in (seen["own_fds"], sorted(seen["own_fds"] + [max(seen["fds"])]))
     assert seen["keyring"] != fresh["keyring"]  # a session keyring of its own

@@ -180,16 +180,16 @@ class SandboxCaller(CallerBase):
 
     def _forked(self) -> WorkerProcess:
         """A worker forked by this process's zygote; a zygote that does not fork (a child
-        stopped it, say) is replaced by a new one, once."""
-        for attempt in (1, 2):
+        stopped it, say) is killed by `fork` and replaced by a new one, once."""
+        def fork() -> WorkerProcess:
             zygote = zygote_for(self.limits, self.python)
-            try:
-                return WorkerProcess(self.level, self.limits, zygote.uid, self.guard,
-                                     self.python, zygote=zygote)
-            except SandboxError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+            return WorkerProcess(self.level, self.limits, zygote.uid, self.guard, self.python,
+                                 zygote=zygote)
+
+        try:
+            return fork()
+        except SandboxError:
+            return fork()
 
     def _ready(self, worker: WorkerProcess, fallback: bool) -> WorkerProcess | None:
         """worker once it said it is ready; None if a spare did not (a fresh one is started),

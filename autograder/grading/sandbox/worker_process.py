@@ -86,7 +86,7 @@ class WorkerProcess:
         worker_argv = (["--in", str(to_w_r), "--out", str(from_w_w), "--guard-log", str(log_w)]
                        + ([] if guard else ["--no-guard"]))
         self.cwd: str | None = None
-        if zygote is not None:
+        if zygote is not None:  # the zygote's sandbox, command line and environment
             cmd, cwd, env = [], "/", {}
         elif level == "bwrap":
             cmd = bwrap_args(rt, limits, is_root())
