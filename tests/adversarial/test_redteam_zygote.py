@@ -94,6 +94,30 @@ def leave_a_file():
 
 def crash():
     os._exit(3)
+
+def pids():
+    me = str(os.getpid())
+    return sorted(p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", "2", me))
+
+def daemon_in_namespaces_of_its_own():
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000 | 0x20000000) != 0:  # CLONE_NEWUSER | CLONE_NEWPID
+        return -ctypes.get_errno()  # not allowed here: nothing to leave
+    if os.fork() == 0:  # pid 1 of a new pid namespace, in a user namespace it owns
+        os.setsid()
+        while True:
+            time.sleep(0.01)
+    return 1
+
+def write_zygote_proc_files():
+    refused = []
+    for name in ("oom_score_adj", "autogroup", "timerslack_ns", "comm", "attr/current"):
+        try:
+            with open("/proc/%d/%s" % (os.getppid(), name), "w") as f:
+                f.write("1000" if name == "oom_score_adj" else "x")
+        except OSError:
+            refused.append(name)
+    return refused
 '''
 
 
@@ -188,6 +212,23 @@ def test_a_full_key_quota_leaves_the_next_child_a_session_keyring_of_its_own():
 
 
 @BWRAP
+def test_a_daemon_in_a_user_and_pid_namespace_of_its_own_is_swept():
+    discard_zygote()
+    _, before = run("pids")
+    value, used = run("daemon_in_namespaces_of_its_own")
+    assert value == 1 or (isinstance(value, int) and value < 0), value
+    seen, after = run("pids")
+    assert seen == []
+    assert used is before and (after is before or before.dead)
+
+
+@BWRAP
+def test_a_child_cannot_write_the_zygotes_proc_files():
+    refused, _ = run("write_zygote_proc_files")
+    assert refused == ["oom_score_adj", "autogroup", "timerslack_ns", "comm", "attr/current"]
+
+
+@BWRAP
 def test_the_grading_process_keeps_no_fd_over_many_submissions():
     discard_zygote()
 
@@ -217,6 +258,26 @@ def fake_zygote() -> tuple[Zygote, socket.socket]:
 
 def fork_fds() -> tuple[int, int, int, int]:
     return tuple(os.open(os.devnull, os.O_RDONLY) for _ in range(4))  # type: ignore[return-value]
+
+
+@pytest.mark.xfail(strict=True, reason="Zygote.close() waits for (reaps) the sandbox, then calls "
+                   "kill(), which killpg()s that pid: once reaped, the number can belong to a "
+                   "new process group (a worker started with start_new_session, say). Fix: in "
+                   "kill(), skip killpg when self.proc.returncode is not None")
+def test_closing_a_zygote_signals_no_process_group_it_has_already_reaped(monkeypatch):
+    zygote, theirs = fake_zygote()
+    zygote.proc.kill()  # the sandbox exits as soon as its socket closes
+    theirs.close()
+    signalled: list[tuple[int, int | None]] = []
+    real_killpg = os.killpg
+
+    def killpg(pgid: int, sig: int) -> None:
+        signalled.append((pgid, zygote.proc.returncode))
+        real_killpg(pgid, sig)
+
+    monkeypatch.setattr(os, "killpg", killpg)
+    zygote.close()
+    assert [returncode for _, returncode in signalled if returncode is not None] == []
 
 
 @pytest.mark.parametrize("reply", [b"pid 12 13", b"pid -1", b"pid", b"exit 0 clean", b""],
