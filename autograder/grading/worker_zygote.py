@@ -12,16 +12,16 @@ of its own settings, and says b"ready". Then, for each request on FD:
            b"exit CODE clean"; or b"exit CODE dirty WHY", and the zygote exits.
 
 The child keeps only the 4 fds it was given (the control socket and everything else are
-closed before any student code runs), joins a session keyring of its own and empties the slot
+closed before any student code runs), starts a session of its own, joins a session keyring of its own and empties the slot
 uid's lasting keyrings (user, user-session, persistent), and runs the usual
 `worker.run`: the same protocol, limits and guard as a fresh worker. The zygote itself never
 reads a byte of student data.
 
 Between two children the sandbox must be as it started, or it is given up ("dirty"): no process
 but pid 1 and the zygote (the rest are killed with kill(-1) from the slot uid), nothing in /tmp,
-/dev/shm, /dev/mqueue, no pty, no SysV IPC object, and the zygote's own rlimits, nice value,
-scheduling policy, CPU affinity and I/O priority unchanged (a process of the same uid can lower
-those, and children inherit them). Standard library only: staged with the worker
+/dev/shm, /dev/mqueue, no pty, no SysV IPC object, no socket in the sandbox's network namespace,
+and the zygote's own rlimits, nice value, scheduling policy, CPU affinity, I/O priority and
+autogroup unchanged (a process of the same uid can lower those, and children inherit them). Standard library only: staged with the worker
 (runtime.WORKER_FILES).
 """
 
@@ -47,6 +47,9 @@ SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252},
             "aarch64": {"keyctl": 219, "ioprio_get": 31}}
 EMPTY_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
+# The sandbox's network namespace outlives a child: its sockets (a TCP connection stays 60 s in
+# TIME_WAIT) must be gone, or the next child could see them and not bind their ports.
+NET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix", "packet")
 SWEEP_SECONDS = 2.0  # leftover processes must be gone within this, or the sandbox is dirty
 MAX_CHILDREN = 1000  # a zygote retires after this many children (its own CPU clock counts too)
 
@@ -71,7 +74,16 @@ def _settings() -> tuple:
                    if name.startswith("RLIMIT_"))
     return (limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0),
             os.sched_getparam(0).sched_priority, frozenset(os.sched_getaffinity(0)),
-            _syscall("ioprio_get", IOPRIO_WHO_PROCESS, 0))
+            _syscall("ioprio_get", IOPRIO_WHO_PROCESS, 0), _read("/proc/self/autogroup"),
+            tuple(_read("/proc/net/" + table) for table in NET_TABLES))
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _reap() -> None:
@@ -161,6 +173,9 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
                     os.close(int(name))
                 except OSError:
                     pass  # the listing's own fd, closed already
+        # A session (so a scheduler autogroup, whose nice value a process may change) of its
+        # own, as bwrap --new-session gives a fresh worker.
+        os.setsid()
         signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
         libc = _libc()
         libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a fresh worker is dumpable; nothing can be read

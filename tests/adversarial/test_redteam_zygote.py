@@ -9,10 +9,10 @@ against regressions. tests/adversarial/test_zygote.py holds the attacks tried fi
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -145,11 +145,6 @@ def run(function: str) -> tuple[object, Zygote | None]:
 
 
 @BWRAP
-@pytest.mark.xfail(strict=True, reason="the child shares the zygote's session, so the session's "
-                   "autogroup: its nice value (/proc/self/autogroup) is the CPU weight of every "
-                   "later submission and the sweep does not compare it. Fix: os.setsid() in "
-                   "worker_zygote._child before student code (a new session is a new autogroup), "
-                   "and /proc/self/autogroup in _settings()")
 def test_a_child_cannot_lower_the_cpu_weight_of_the_next_submission():
     discard_zygote()
     fresh, _ = run("autogroup")
@@ -159,10 +154,6 @@ def test_a_child_cannot_lower_the_cpu_weight_of_the_next_submission():
 
 
 @BWRAP
-@pytest.mark.xfail(strict=True, reason="TCP connections in TIME_WAIT live 60 s in the sandbox's "
-                   "network namespace, which the zygote keeps: the next submission sees them in "
-                   "/proc/net/tcp (a channel between submissions) and cannot bind those ports. "
-                   "Fix: _sweep requires /proc/net/{tcp,tcp6,udp,udp6,raw,unix} to list nothing")
 def test_tcp_connections_of_a_child_do_not_outlive_it():
     discard_zygote()
     fresh, _ = run("tcp_sockets")
@@ -172,11 +163,9 @@ def test_tcp_connections_of_a_child_do_not_outlive_it():
 
 
 @BWRAP
-@pytest.mark.xfail(strict=True, reason="/proc/<zygote>/stat stays readable (non-dumpable hides "
-                   "mem/fd/environ, not stat): its cutime/cstime/cminflt sum the previous "
-                   "submissions' CPU time and page faults. The zygote reaps its children (and is "
-                   "their subreaper), so it cannot be hidden without another reaper; smallest "
-                   "fix: name it in docs/sandbox.md as a low-bandwidth side channel")
+@pytest.mark.xfail(strict=True, reason="accepted side channel (docs/sandbox.md, Reused "
+                   "sandboxes): /proc/<zygote>/stat stays readable, its cutime/cstime sum the "
+                   "CPU time of the children it reaped")
 def test_the_next_submission_cannot_learn_the_cpu_time_of_the_previous_one():
     discard_zygote()
     before, _ = run("zygote_children_cpu")
@@ -186,20 +175,35 @@ def test_the_next_submission_cannot_learn_the_cpu_time_of_the_previous_one():
     assert after - before < 0.4 * ticks  # the submission in between burnt 0.5 s
 
 
+COUNT_CPU = """
+import ctypes, os, resource, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as make bench
+from autograder.grading.sandbox import Limits, SandboxCaller
+from autograder.grading.sandbox.zygote import discard_zygote
+source = sys.argv[1]
+with SandboxCaller(source, reuse=sys.argv[2] == "reuse", guard=False,
+                   limits=Limits(call_timeout_s=5.0)) as caller:
+    assert caller.call_many("burn_cpu", [((), {})], 0) == [1]
+discard_zygote()
+while True:  # reap every orphan (bwrap's pid 1 among them), as bench/common.reap_descendants
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(used.ru_utime + used.ru_stime)
+"""
+
+
 @BWRAP
-@pytest.mark.xfail(strict=True, reason="bwrap reports its pid 1's exit code through an eventfd "
-                   "and never reaps it, so no worker's CPU time (forked or fresh) reaches "
-                   "RUSAGE_CHILDREN of the grading process, whatever the zygote's quiet close "
-                   "does. Fix: the zygote sends each child's os.wait4() rusage in its exit reply "
-                   "and the grader adds it up; docs/sandbox.md should not claim it")
-def test_a_forked_workers_cpu_time_reaches_the_grading_process():
-    discard_zygote()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert run("burn_cpu")[0] == 1
-    discard_zygote()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    spent = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    assert spent >= 0.4  # the child burnt 0.5 s of CPU
+@pytest.mark.parametrize("mode", ["reuse", "fresh"])
+def test_a_workers_cpu_time_reaches_a_grading_process_that_reaps_its_orphans(mode):
+    """bwrap does not reap its pid 1, so a worker's CPU time (forked or fresh) reaches only a
+    process that reaps the orphans: make bench is one (a child subreaper), and must see it."""
+    done = subprocess.run([sys.executable, "-c", COUNT_CPU, SOURCE, mode], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split()[-1]) >= 0.45  # the child burnt 0.5 s of CPU
 
 
 @BWRAP
@@ -223,10 +227,9 @@ def test_a_full_key_quota_leaves_the_next_child_a_session_keyring_of_its_own():
 
 
 @BWRAP
-@pytest.mark.xfail(strict=True, reason="children share the zygote's pid namespace, so the pid a "
-                   "submission gets counts the processes every earlier one started. Smallest "
-                   "fix: name it in docs/sandbox.md as a side channel (a pid namespace per child "
-                   "needs CAP_SYS_ADMIN, which the zygote has given up)")
+@pytest.mark.xfail(strict=True, reason="accepted side channel (docs/sandbox.md, Reused "
+                   "sandboxes): children share the zygote's pid namespace, so a child's pid "
+                   "counts the processes earlier ones started")
 def test_the_next_submission_cannot_count_the_processes_of_the_previous_one():
     discard_zygote()
     first, _ = run("own_pid")
@@ -299,10 +302,6 @@ def fork_fds() -> tuple[int, int, int, int]:
     return tuple(os.open(os.devnull, os.O_RDONLY) for _ in range(4))  # type: ignore[return-value]
 
 
-@pytest.mark.xfail(strict=True, reason="Zygote.close() waits for (reaps) the sandbox, then calls "
-                   "kill(), which killpg()s that pid: once reaped, the number can belong to a "
-                   "new process group (a worker started with start_new_session, say). Fix: in "
-                   "kill(), skip killpg when self.proc.returncode is not None")
 def test_closing_a_zygote_signals_no_process_group_it_has_already_reaped(monkeypatch):
     zygote, theirs = fake_zygote()
     zygote.proc.kill()  # the sandbox exits as soon as its socket closes

@@ -135,7 +135,9 @@ class Zygote:
 
     def close(self, timeout: float = 2.0) -> None:
         """End the zygote the quiet way (it exits when its socket closes), so that the CPU time
-        of its children is counted where its parent's is; kill it if it does not."""
+        of its children adds up in the sandbox's processes and reaches whoever reaps them (bwrap
+        does not reap its pid 1: `make bench` is a child subreaper to count them); kill it if
+        it does not end."""
         if self.dead:
             return
         self.sock.close()
@@ -150,10 +152,11 @@ class Zygote:
         if self.dead:
             return
         self.dead = True
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if self.proc.returncode is None:  # once reaped, the number may be another's group
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         if self.lease is not None:
             kill_uid(self.lease.uid)
         try:
