@@ -1,0 +1,159 @@
+"""Second red team on reused sandboxes (the zygote, docs/sandbox.md "Reused sandboxes").
+
+Each attack runs as one submission's code with the import guard OFF, then a probe runs as the
+next submission graded by the same process. A test marked xfail(strict) shows state that
+outlives a child while the sweep still calls the sandbox "clean" (the reason names the fix);
+the others are probes that held and guard against regressions. The attacks of
+tests/adversarial/test_zygote.py and tests/adversarial/test_redteam_zygote.py are not repeated.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from test_engine import expected_level
+
+from autograder.grading.hidden import StudentError, StudentTimeout
+from autograder.grading.sandbox import Limits, SandboxCaller
+from autograder.grading.sandbox.zygote import Zygote, discard_zygote
+
+pytestmark = [
+    pytest.mark.skipif(expected_level() != "bwrap",
+                       reason="the zygote is the bwrap level's (CI has bwrap)"),
+    pytest.mark.skipif(os.uname().machine != "x86_64",
+                       reason="the probes make x86_64 system calls (CI is x86_64)"),
+]
+LIMITS = Limits(call_timeout_s=10.0, load_timeout_s=20.0)
+
+SOURCE = '''
+import ctypes, errno, fcntl, os, struct
+
+libc = ctypes.CDLL(None, use_errno=True)
+SCHED_ATTR = "IIQiIQQQ"  # size, policy, flags, nice, priority, runtime, deadline, period
+
+def stdin_flags():
+    return fcntl.fcntl(0, fcntl.F_GETFL)
+
+def mark_stdin():
+    # fd 0 is the zygote's /dev/null: one open file description, shared by every child
+    fcntl.fcntl(0, fcntl.F_SETFL, stdin_flags() | os.O_APPEND | os.O_NONBLOCK)
+    return stdin_flags()
+
+def sched_attr(pid=0):
+    buf = ctypes.create_string_buffer(48)
+    if libc.syscall(315, pid, buf, 48, 0) != 0:  # sched_getattr
+        return -ctypes.get_errno()
+    return list(struct.unpack(SCHED_ATTR, buf.raw))
+
+def shorten_zygote_slice():
+    zygote = os.getppid()
+    nice = os.getpriority(os.PRIO_PROCESS, zygote)  # unchanged: the sweep compares it
+    # SCHED_OTHER with sched_runtime 0.1 ms: the fair scheduler's custom slice (Linux >= 6.12)
+    attr = struct.pack(SCHED_ATTR, 48, 0, 0, nice, 0, 100_000, 0, 0)
+    if libc.syscall(314, zygote, attr, 0) != 0:  # sched_setattr
+        return -ctypes.get_errno()
+    return sched_attr(zygote)
+
+def write(path, text):
+    with open(path, "w") as f:  # closed here: a refused write raises, not ignored at exit
+        f.write(text)
+
+def kernel_settings_refused():
+    """What a child tried to change in the namespaces and tmpfs the zygote keeps, and errno."""
+    tried = {}
+    tried["sethostname"] = 0 if libc.sethostname(b"answers", 7) == 0 else ctypes.get_errno()
+    tried["setdomainname"] = 0 if libc.setdomainname(b"answers", 7) == 0 else ctypes.get_errno()
+    for name, change in (
+            ("chmod /tmp", lambda: os.chmod("/tmp", 0o1555)),
+            ("utime /tmp", lambda: os.utime("/tmp", (1, 1))),
+            ("xattr /tmp", lambda: os.setxattr("/tmp", "user.answers", b"42")),
+            ("chmod /dev/mqueue", lambda: os.chmod("/dev/mqueue", 0o1555)),
+            ("ns_last_pid", lambda: write("/proc/sys/kernel/ns_last_pid", "4242")),
+            ("lo down", lambda: write("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "1")),
+            ("port range", lambda: write("/proc/sys/net/ipv4/ip_local_port_range",
+                                       "40000 40001"))):
+        try:
+            change()
+            tried[name] = 0
+        except OSError as exc:
+            tried[name] = exc.errno
+    return tried
+
+def writable_kernel_files():
+    """Files under /proc/sys and /sys a write to which is not refused."""
+    found = []
+    for top in ("/proc/sys", "/sys"):
+        for root, _, files in os.walk(top):
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    fd = os.open(path, os.O_WRONLY)
+                except OSError:
+                    continue
+                try:  # writable mode bits; the kernel may still refuse the write itself
+                    os.write(fd, b"0")
+                    found.append(path)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+    return sorted(found)
+'''
+
+
+def run(function: str) -> tuple[object, Zygote | None]:
+    """Call `function` of SOURCE as one submission forked by this process's zygote; (its value
+    or the error, the zygote it came from)."""
+    with SandboxCaller(SOURCE, reuse=True, guard=False, limits=LIMITS) as caller:
+        try:
+            value: object = caller.call_many(function, [((), {})], 0)[0]
+        except (StudentError, StudentTimeout) as exc:
+            value = exc
+        zygote = caller.worker.zygote if caller.worker is not None else None
+    return value, zygote
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the child keeps the zygote's fd 0 (/dev/null), one open file description shared by the "
+    "zygote and every child: its flags (O_APPEND, O_NONBLOCK), owner (F_SETOWN) and flock "
+    "outlive a child and the sweep says clean, a channel from one submission to the next. "
+    "Fix: in worker_zygote._child, dup2 a fresh os.open('/dev/null', O_RDWR) onto fd 0"))
+def test_the_flags_of_the_inherited_stdin_do_not_reach_the_next_submission():
+    discard_zygote()
+    fresh, _ = run("stdin_flags")
+    marked, first = run("mark_stdin")
+    assert marked != fresh  # the attack did change the flags it could see
+    seen, second = run("stdin_flags")
+    assert first is not None and second is first  # reused: the sweep found it clean
+    assert seen == fresh
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "sched_setattr on the zygote (same uid: allowed) sets its fair-scheduler custom slice "
+    "(sched_runtime, Linux >= 6.12); children inherit it and the sweep does not compare it, "
+    "so the next submission runs with the slice the previous one chose. Fix: "
+    "worker_zygote._settings also compares the zygote's whole sched_getattr (syscall 315 on "
+    "x86_64, 275 on aarch64, in SYSCALLS)"))
+def test_a_child_cannot_change_the_scheduler_slice_of_the_next_submission():
+    discard_zygote()
+    fresh, _ = run("sched_attr")
+    assert isinstance(fresh, list), fresh
+    changed, first = run("shorten_zygote_slice")
+    if changed == -95 or changed == -22:  # EOPNOTSUPP/EINVAL: a kernel without custom slices
+        changed = fresh
+    seen, second = run("sched_attr")
+    assert seen == fresh or second is not first  # either as fresh, or the zygote was replaced
+
+
+def test_a_child_cannot_change_the_namespaces_or_tmpfs_the_zygote_keeps():
+    discard_zygote()
+    tried, zygote = run("kernel_settings_refused")
+    assert isinstance(tried, dict), tried
+    assert all(code != 0 for code in tried.values()), tried
+
+
+def test_no_kernel_setting_under_proc_sys_or_sys_is_writable_by_a_child():
+    discard_zygote()
+    found, _ = run("writable_kernel_files")
+    assert found == [], found
