@@ -10,6 +10,8 @@ tests/adversarial/test_zygote.py and tests/adversarial/test_redteam_zygote.py ar
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from test_engine import expected_level
@@ -66,6 +68,14 @@ def keys():
 def leave_a_key():
     # a key's description is up to 4 KB of the submission's choosing
     return libc.syscall(248, b"user", b"answer-is-42", b"x", 1, -3)  # add_key to @s
+
+def lock_user_keyring():
+    """A key in the uid's user keyring, and the keyring made unwritable (KEYCTL_SETPERM: view,
+    read, search, setattr; so the test can restore it): the next child cannot clear it."""
+    key = libc.syscall(248, b"user", b"answer-in-user-ring", b"x", 1, -4)  # add_key to @u
+    if key <= 0 or libc.syscall(250, 5, -4, 0x2B2B0000) != 0:
+        return -ctypes.get_errno()
+    return key
 
 def segfault():
     os.kill(os.getpid(), 11)
@@ -194,3 +204,35 @@ def test_a_crashed_child_is_not_reported_as_closing_the_graders_pipes():
             with pytest.raises(StudentError, match="segmentation fault"):
                 caller.call_many("segfault", [((), {})], 0)
             assert caller.violations == []
+
+
+# Run as the slot uid on the host: give its user keyring back its permissions, and empty it.
+RESTORE_USER_KEYRING = ("import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+                        "libc.syscall(250, 5, -4, 0x1F3F0000); libc.syscall(250, 7, -4)")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the slot uid owns its user keyring and may KEYCTL_SETPERM it: a child that removes write "
+    "permission leaves keys there that the next child's KEYCTL_CLEAR cannot remove (it ignores "
+    "the refusal) and the sweep never looks; the keyring outlives the zygote too (it belongs "
+    "to the uid, until reboot if setattr is removed as well). Fix: refuse add_key, keyctl and "
+    "request_key in the whole sandbox with a seccomp filter (bwrap --seccomp), so no child "
+    "can store a key; at the least, the sweep compares KEYCTL_DESCRIBE and the contents of "
+    "@u, @us and the persistent keyring with the zygote's start, dirty otherwise"))
+def test_a_child_cannot_keep_keys_in_the_uids_user_keyring_for_the_next():
+    discard_zygote()
+    uid = None
+    try:
+        with SandboxCaller(SOURCE, reuse=True, guard=False, limits=LIMITS) as caller:
+            caller.start()
+            first = caller.worker.zygote
+            uid = first.uid
+            locked = caller.call_many("lock_user_keyring", [((), {})], 0)[0]
+        assert isinstance(locked, int) and locked > 0, locked
+        seen, second = run("keys")
+        assert isinstance(seen, str), seen
+        assert "answer-in-user-ring" not in seen or second is not first
+    finally:
+        if uid is not None:  # the keyring belongs to the uid, not to the sandbox: put it back
+            subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                            sys.executable, "-c", RESTORE_USER_KEYRING], check=True, timeout=30)
