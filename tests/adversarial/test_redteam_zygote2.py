@@ -77,6 +77,11 @@ def lock_user_keyring():
         return -ctypes.get_errno()
     return key
 
+def shared_mappings():
+    """Mappings shared with the zygote (so with every later child) that this child can write."""
+    with open("/proc/self/maps") as f:
+        return [line for line in f.read().splitlines() if line.split()[1][1::2] == "ws"]
+
 def segfault():
     os.kill(os.getpid(), 11)
 
@@ -236,3 +241,9 @@ def test_a_child_cannot_keep_keys_in_the_uids_user_keyring_for_the_next():
         if uid is not None:  # the keyring belongs to the uid, not to the sandbox: put it back
             subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                             sys.executable, "-c", RESTORE_USER_KEYRING], check=True, timeout=30)
+
+
+def test_a_child_shares_no_writable_memory_with_the_zygote():
+    discard_zygote()
+    found, _ = run("shared_mappings")
+    assert found == [], found
