@@ -82,6 +82,33 @@ def shared_mappings():
     with open("/proc/self/maps") as f:
         return [line for line in f.read().splitlines() if line.split()[1][1::2] == "ws"]
 
+def others():
+    me = str(os.getpid())
+    return sorted(p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", "2", me))
+
+def leave_stopped_traced_and_zombie():
+    """A stopped process, a process stopped under a tracer, and a zombie whose parent lives on
+    and never reaps it: each left for the sweep."""
+    import signal, time
+    stopped = os.fork()
+    if stopped == 0:
+        os.kill(os.getpid(), signal.SIGSTOP)
+        os._exit(0)
+    traced = os.fork()
+    if traced == 0:
+        libc.ptrace(0, 0, None, None)  # PTRACE_TRACEME: this child stops under its parent
+        os.kill(os.getpid(), signal.SIGSTOP)
+        os._exit(0)
+    parent = os.fork()
+    if parent == 0:  # a parent that never reaps its exited child
+        os.setsid()
+        if os.fork() == 0:
+            os._exit(0)
+        while True:
+            time.sleep(0.01)
+    time.sleep(0.2)
+    return sorted(others())
+
 def segfault():
     os.kill(os.getpid(), 11)
 
@@ -247,3 +274,11 @@ def test_a_child_shares_no_writable_memory_with_the_zygote():
     discard_zygote()
     found, _ = run("shared_mappings")
     assert found == [], found
+
+
+def test_stopped_traced_and_zombie_processes_do_not_reach_the_next_submission():
+    discard_zygote()
+    left, _ = run("leave_stopped_traced_and_zombie")
+    assert isinstance(left, list) and len(left) >= 4, left  # three children and a zombie
+    seen, _ = run("others")
+    assert seen == []
