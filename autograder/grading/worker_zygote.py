@@ -12,17 +12,18 @@ of its own settings, and says b"ready". Then, for each request on FD:
            b"exit CODE clean"; or b"exit CODE dirty WHY", and the zygote exits.
 
 The child keeps only the 4 fds it was given (the control socket and everything else are
-closed before any student code runs), starts a session of its own, joins a session keyring of its own and empties the slot
-uid's lasting keyrings (user, user-session, persistent), and runs the usual
-`worker.run`: the same protocol, limits and guard as a fresh worker. The zygote itself never
-reads a byte of student data.
+closed before any student code runs; stdin is a /dev/null of its own), starts a session of its
+own, joins a session keyring of its own and empties the slot uid's lasting keyrings (user,
+user-session, persistent), installs a seccomp filter that refuses the key system calls from
+then on, and runs the usual `worker.run`: the same protocol, limits and guard as a fresh
+worker. The zygote itself never reads a byte of student data.
 
 Between two children the sandbox must be as it started, or it is given up ("dirty"): no process
 but pid 1 and the zygote (the rest are killed with kill(-1) from the slot uid), nothing in /tmp,
 /dev/shm, /dev/mqueue, no pty, no SysV IPC object, no socket in the sandbox's network namespace,
-and the zygote's own rlimits, nice value, scheduling policy, CPU affinity, I/O priority and
-autogroup unchanged (a process of the same uid can lower those, and children inherit them). Standard library only: staged with the worker
-(runtime.WORKER_FILES).
+and the zygote's own rlimits, nice value, scheduling attributes, CPU affinity, I/O priority and
+autogroup unchanged (a process of the same uid can change those, and children inherit them).
+Standard library only: staged with the worker (runtime.WORKER_FILES).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ import time
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 KEYCTL_JOIN_SESSION_KEYRING = 1
 KEYCTL_CLEAR = 7
 KEYCTL_UNLINK = 9
@@ -43,8 +47,14 @@ KEY_SPEC_USER_KEYRING = -4
 KEY_SPEC_USER_SESSION_KEYRING = -5
 IOPRIO_WHO_PROCESS = 1
 # System call numbers the C library has no wrapper for, by machine (elsewhere: not made).
-SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252},
-            "aarch64": {"keyctl": 219, "ioprio_get": 31}}
+SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252, "sched_getattr": 315},
+            "aarch64": {"keyctl": 219, "ioprio_get": 31, "sched_getattr": 275}}
+SCHED_ATTR_SIZE = 56  # struct sched_attr, its latest size (the kernel fills what it knows)
+# The key system calls (add_key, request_key, keyctl) a child may not make (_refuse_keys): keys
+# are kernel state of the slot uid that outlives a process, and their garbage collection is
+# asynchronous. The audit architecture of each machine, since system calls of another ABI (i386
+# through int 0x80, x32) have other numbers and are refused whole.
+KEY_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
 EMPTY_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
 # The sandbox's network namespace outlives a child: its sockets (a TCP connection stays 60 s in
@@ -74,8 +84,56 @@ def _settings() -> tuple:
                    if name.startswith("RLIMIT_"))
     return (limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0),
             os.sched_getparam(0).sched_priority, frozenset(os.sched_getaffinity(0)),
-            _syscall("ioprio_get", IOPRIO_WHO_PROCESS, 0), _read("/proc/self/autogroup"),
+            _syscall("ioprio_get", IOPRIO_WHO_PROCESS, 0), _sched_attr(),
+            _read("/proc/self/autogroup"),
             tuple(_read("/proc/net/" + table) for table in NET_TABLES))
+
+
+def _sched_attr() -> bytes | None:
+    """The zygote's whole scheduling attributes (policy, nice, the fair scheduler's slice...)."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(SCHED_ATTR_SIZE)
+    done = _syscall("sched_getattr", 0, buf, SCHED_ATTR_SIZE, 0)
+    return buf.raw if done == 0 else None
+
+
+def _refuse_keys() -> bool:
+    """Install a seccomp filter (inherited by everything the child starts, never removable) that
+    answers ENOSYS to the key system calls and to every system call of another ABI; whether it
+    was installed (not on a machine KEY_SYSCALLS does not know, or without seccomp)."""
+    import ctypes
+    import errno
+
+    spec = KEY_SYSCALLS.get(os.uname().machine)
+    if spec is None:
+        return False
+    arch, numbers = spec
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | errno.ENOSYS  # SECCOMP_RET_ALLOW, RET_ERRNO
+    # A jump from instruction i by offset o goes to instruction i + 1 + o.
+    tests = [(jge, 0x40000000)] + [(jeq, nr) for nr in numbers]  # x32 numbers, the key calls
+    refuse_at = 4 + len(tests) + 1  # after the tests and the "allow"
+    program = [(ld_abs, 0, 0, 4),  # seccomp_data.arch
+               (jeq, 1, 0, arch), (ret, 0, 0, refuse),  # another ABI: refused whole
+               (ld_abs, 0, 0, 0)]  # seccomp_data.nr
+    program += [(op, refuse_at - (4 + i) - 1, 0, k) for i, (op, k) in enumerate(tests)]
+    program += [(ret, 0, 0, allow), (ret, 0, 0, refuse)]
+    assert len(program) == refuse_at + 1
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(program))(*program)
+    libc = _libc()
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                      ctypes.byref(Program(len(program), filters)), 0, 0) == 0
 
 
 def _read(path: str) -> bytes | None:
@@ -164,6 +222,11 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
     try:
         fd_in, fd_out, fd_log, fd_raw = fds
         os.close(control)
+        # stdin, stdout and stderr of its own: an inherited open file is shared with the zygote
+        # and every later child (its flags, owner and locks outlive this child).
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
         os.dup2(fd_raw, 1)
         os.dup2(fd_raw, 2)
         keep = {0, 1, 2, fd_in, fd_out, fd_log}
@@ -180,6 +243,7 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
         libc = _libc()
         libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a fresh worker is dumpable; nothing can be read
         _own_keyrings()
+        _refuse_keys()
         from autograder.grading.worker import run
 
         args = (["--in", str(fd_in), "--out", str(fd_out), "--guard-log", str(fd_log)]
