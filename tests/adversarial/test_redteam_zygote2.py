@@ -17,7 +17,8 @@ import sys
 import pytest
 from test_engine import expected_level
 
-from autograder.grading.hidden import StudentError, StudentTimeout
+from adversarial.zygote_support import run_in_zygote
+from autograder.grading.hidden import StudentError
 from autograder.grading.sandbox import Limits, SandboxCaller
 from autograder.grading.sandbox.zygote import Zygote, discard_zygote
 
@@ -157,15 +158,8 @@ def writable_kernel_files():
 
 
 def run(function: str) -> tuple[object, Zygote | None]:
-    """Call `function` of SOURCE as one submission forked by this process's zygote; (its value
-    or the error, the zygote it came from)."""
-    with SandboxCaller(SOURCE, reuse=True, guard=False, limits=LIMITS) as caller:
-        try:
-            value: object = caller.call_many(function, [((), {})], 0)[0]
-        except (StudentError, StudentTimeout) as exc:
-            value = exc
-        zygote = caller.worker.zygote if caller.worker is not None else None
-    return value, zygote
+    """Call `function` of SOURCE as one submission forked by this process's zygote."""
+    return run_in_zygote(function, SOURCE, LIMITS)
 
 
 def test_the_flags_of_the_inherited_stdin_do_not_reach_the_next_submission():

@@ -16,8 +16,9 @@ import os
 import pytest
 from test_engine import expected_level
 
-from autograder.grading.hidden import StudentError, StudentTimeout
-from autograder.grading.sandbox import Limits, SandboxCaller
+from adversarial.zygote_support import run_in_zygote
+from autograder.grading.hidden import StudentTimeout
+from autograder.grading.sandbox import Limits
 from autograder.grading.sandbox.zygote import Zygote, discard_zygote
 
 pytestmark = [
@@ -158,15 +159,7 @@ def attack_source(body: str) -> str:
 
 
 def run(function: str, source: str) -> tuple[object, Zygote | None]:
-    """Call `function` of `source` in a worker forked by this process's zygote; (its value or
-    the error, the zygote it came from)."""
-    with SandboxCaller(source, reuse=True, guard=False, limits=LIMITS) as caller:
-        try:
-            value: object = caller.call_many(function, [((), {})], 0)[0]
-        except (StudentError, StudentTimeout) as exc:
-            value = exc
-        zygote = caller.worker.zygote if caller.worker is not None else None
-    return value, zygote
+    return run_in_zygote(function, source, LIMITS)
 
 
 @pytest.fixture(scope="module")
