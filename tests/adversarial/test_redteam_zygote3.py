@@ -13,7 +13,8 @@ test_redteam_zygote.py and test_redteam_zygote2.py are not repeated.
 from __future__ import annotations
 
 import pytest
-from test_engine import expected_level
+from test_engine import HONEST as HONEST_A9
+from test_engine import expected_level, good_weights, grade, save_model
 
 from adversarial.zygote_support import run_in_zygote
 from autograder.grading.sandbox import Limits, SandboxCaller
@@ -135,6 +136,23 @@ def burn_inodes(count):
         os.remove(path)
     return count
 
+def sysv_ids():
+    """The ids of a new message queue, semaphore set and shared memory segment (removed)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    queue = libc.msgget(0, 0o600)  # IPC_PRIVATE
+    libc.msgctl(queue, 0, None)  # IPC_RMID
+    sems = libc.semget(0, 1, 0o600)
+    libc.semctl(sems, 0, 0, None)
+    shm = libc.shmget(0, 4096, 0o600)
+    libc.shmctl(shm, 0, None)
+    return [queue, sems, shm]
+
+def burn_sysv_ids(count):
+    for _ in range(count):
+        sysv_ids()
+    return count
+
 def tmp_times():
     st = os.stat("/tmp")
     return [st.st_mtime_ns, st.st_ctime_ns]
@@ -191,3 +209,47 @@ def test_when_the_previous_child_wrote_tmp_does_not_reach_the_next_submission():
     assert first is zygote and marked != fresh  # the attack changed the times it could see
     assert not (second is zygote and seen == marked)
 
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the IPC namespace the zygote keeps numbers SysV objects with a counter that only goes up: "
+    "a child that creates and removes N queues (or semaphore sets, segments) leaves "
+    "/proc/sysvipc empty and the next child reads N off its first object's id; fix: in "
+    "worker_zygote._sweep, create and remove one IPC_PRIVATE message queue and require its id "
+    "to be the previous sweep's + 1, else 'ipc-left' (or accept it and document it next to the "
+    "pid count in docs/sandbox.md)"))
+def test_the_sysv_id_count_of_the_kept_ipc_namespace_does_not_reach_the_next_submission():
+    discard_zygote()
+    in_zygote("sysv_ids")
+    before, zygote = in_zygote("sysv_ids")
+    burnt, first = in_zygote("burn_sysv_ids", 40)
+    after, second = in_zygote("sysv_ids")
+    assert isinstance(before, list) and min(before) >= 0, before
+    assert burnt == 40 and zygote is not None and first is zygote
+    assert not (second is zygote and after[0] - before[0] > 20)
+
+
+# --------------------------------------------------------------------------- a grading run
+
+# Everything this module's attacks leave in the kept sandbox, done by a submission's `add`.
+HOSTILE_A9 = HONEST_A9.replace("    return a + b", """    import os
+    for i in range(200):
+        with open("/tmp/x%d" % i, "w"):
+            pass
+        os.remove("/tmp/x%d" % i)
+    return a + b""", 1)
+
+
+def test_an_honest_report_is_the_same_after_a_hostile_submission_as_in_a_fresh_sandbox(
+        tmp_path, monkeypatch):
+    model = save_model(tmp_path / "model", W=good_weights())
+    monkeypatch.setenv("AUTOGRADER_SANDBOX_REUSE", "0")
+    alone = grade(HONEST_A9, model, guard=True)
+    monkeypatch.setenv("AUTOGRADER_SANDBOX_REUSE", "1")
+    discard_zygote()
+    grade(HONEST_A9, model, guard=True)
+    hostile = grade(HOSTILE_A9, model)  # guard off: its code runs as written
+    after = grade(HONEST_A9, model, guard=True)
+    assert HOSTILE_A9 != HONEST_A9 and hostile.sandbox == "bwrap"
+    assert hostile.tests == alone.tests  # its `add` ran to the end (the files were made)
+    assert after.tests == alone.tests and after.violations == alone.violations
