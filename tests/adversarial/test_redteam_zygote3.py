@@ -133,6 +133,17 @@ def test_each_submission_gets_a_string_hash_seed_of_its_own():
     assert orders != {tuple(first)}
 
 
+def test_the_zygote_does_not_grow_over_many_children():
+    """What the zygote's address space holds is in every child's RLIMIT_AS: it must not grow
+    with the number of children it forked (a later submission would get less memory)."""
+    discard_zygote()
+    first, zygote = in_zygote("address_space_kb")
+    for _ in range(20):
+        last, same = in_zygote("address_space_kb")
+    assert zygote is not None and same is zygote  # 21 children of one zygote
+    assert isinstance(first, int) and abs(last - first) < 1024  # kB
+
+
 # --------------------------------------------------------------------------- the kept /tmp
 #
 # The zygote keeps one tmpfs /tmp for all its children and requires it empty between two. An
@@ -174,6 +185,10 @@ def burn_sysv_ids(count):
     for _ in range(count):
         sysv_ids()
     return count
+
+def address_space_kb():
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("VmSize:")).split()[1])
 
 def tmp_times():
     st = os.stat("/tmp")
