@@ -144,6 +144,42 @@ def test_the_zygote_does_not_grow_over_many_children():
     assert isinstance(first, int) and abs(last - first) < 1024  # kB
 
 
+# What a process inherits and honest code may meet (rlimits: MemoryError, RLIMIT_CPU; signal
+# dispositions and mask: a numpy call interrupted or not; nice, affinity, umask...). Read with
+# the guard off; the seccomp filter (forked only) and the autogroup's number are left out.
+INHERITED = '''
+import os, resource, signal
+
+def inherited():
+    out = {n: list(resource.getrlimit(getattr(resource, n)))
+           for n in dir(resource) if n.startswith("RLIMIT_")}
+    out["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+    out["affinity"] = sorted(os.sched_getaffinity(0))
+    out["autogroup nice"] = open("/proc/self/autogroup").read().split()[-1]
+    for name in ("oom_score_adj", "timerslack_ns", "personality", "cgroup"):
+        out[name] = open("/proc/self/" + name).read()
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, value = line.split(":", 1)
+            if key.startswith(("Cap", "NoNewPrivs", "Sig", "Shd", "Umask", "Cpus_allowed_l")):
+                out[key] = value.strip()
+    out["handlers"] = {s.name: str(signal.getsignal(s)) for s in signal.Signals
+                       if s not in (signal.SIGKILL, signal.SIGSTOP)}
+    out["blocked"] = sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    return out
+'''
+
+
+def test_a_forked_worker_inherits_what_a_fresh_one_starts_with():
+    discard_zygote()
+    run_in_zygote("inherited", INHERITED, LIMITS)
+    forked, zygote = run_in_zygote("inherited", INHERITED, LIMITS)
+    with SandboxCaller(INHERITED, reuse=False, guard=False, limits=LIMITS) as caller:
+        fresh = caller.call_many("inherited", [((), {})], 0)[0]
+    assert zygote is not None and isinstance(fresh, dict) and fresh["RLIMIT_AS"][0] > 0
+    assert forked == fresh
+
+
 # --------------------------------------------------------------------------- the kept /tmp
 #
 # The zygote keeps one tmpfs /tmp for all its children and requires it empty between two. An
