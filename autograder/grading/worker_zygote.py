@@ -21,8 +21,10 @@ worker. The zygote itself never reads a byte of student data.
 Between two children the sandbox must be as it started, or it is given up ("dirty"): no process
 but pid 1 and the zygote (the rest are killed with kill(-1) from the slot uid), nothing in /tmp,
 /dev/shm, /dev/mqueue, no pty, no SysV IPC object, no socket in the sandbox's network namespace,
-and the zygote's own rlimits, nice value, scheduling attributes, CPU affinity, I/O priority and
-autogroup unchanged (a process of the same uid can change those, and children inherit them).
+the folders' mode, owner and change times unchanged (creating and removing a file changes them,
+and the tmpfs's inode counter), and the zygote's own rlimits, nice value, scheduling attributes,
+CPU affinity, I/O priority and autogroup unchanged (a process of the same uid can change those,
+and children inherit them).
 Standard library only: staged with the worker (runtime.WORKER_FILES).
 """
 
@@ -86,7 +88,18 @@ def _settings() -> tuple:
             os.sched_getparam(0).sched_priority, frozenset(os.sched_getaffinity(0)),
             _syscall("ioprio_get", IOPRIO_WHO_PROCESS, 0), _sched_attr(),
             _read("/proc/self/autogroup"),
-            tuple(_read("/proc/net/" + table) for table in NET_TABLES))
+            tuple(_read("/proc/net/" + table) for table in NET_TABLES),
+            tuple(_folder_stamp(folder) for folder in (*EMPTY_DIRS, "/dev/pts")))
+
+
+def _folder_stamp(folder: str) -> tuple | None:
+    """A folder's mode, owner and change times: a child that created or removed anything there
+    changed them (and with them the tmpfs's inode counter), even if it left the folder empty."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _sched_attr() -> bytes | None:
@@ -246,6 +259,12 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
         _refuse_keys()
         from autograder.grading.worker import run
 
+        # A fresh worker's `run` is called from the boot line, one frame deep; here the
+        # zygote's frames are below it: give the student's code the same recursion depth.
+        depth, frame = 0, sys._getframe()
+        while frame is not None:
+            depth, frame = depth + 1, frame.f_back
+        sys.setrecursionlimit(sys.getrecursionlimit() + depth - 1)
         args = (["--in", str(fd_in), "--out", str(fd_out), "--guard-log", str(fd_log)]
                 + ([] if guard else ["--no-guard"]))
         sys.argv[:] = ["-c", *args]  # what a fresh worker's command line would be

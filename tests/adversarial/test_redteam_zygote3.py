@@ -102,12 +102,6 @@ def test_honest_code_has_the_same_memory_headroom_forked_as_fresh():
     assert abs(forked - fresh) <= 8
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a forked worker runs the student's code 4 Python frames deeper than a fresh one (its "
-    "stack still holds the zygote's boot, run, main, serve_forks and _child), so honest "
-    "recursion of depth 991-994 passes fresh and is a RecursionError forked; fix: in "
-    "worker_zygote._child, before run(args), raise sys.setrecursionlimit by the frames on the "
-    "stack beyond the boot code's (walk sys._getframe().f_back, minus 1)"))
 def test_honest_recursion_reaches_the_same_depth_forked_as_fresh():
     discard_zygote()
     honest("deepest", (), reuse=True)  # the zygote has forked once already
@@ -118,12 +112,9 @@ def test_honest_recursion_reaches_the_same_depth_forked_as_fresh():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "every child of a zygote has the zygote's string hash seed (fixed when its interpreter "
-    "started; -I ignores PYTHONHASHSEED), so the order of a set of strings is one draw for a "
-    "whole grading run instead of one per submission, and a submission learns the seed of "
-    "the next; fix: say so in docs/sandbox.md ('What a later submission can still learn', with "
-    "the address-space layout and stack canary, also shared by fork) and in the fresh-vs-forked "
-    "claim, then turn this test around"))
+    "accepted (docs/sandbox.md, Reused sandboxes): every child of a zygote has the zygote's "
+    "string hash seed, as it has its address-space layout and stack canary (fork copies them; "
+    "-I ignores PYTHONHASHSEED): one draw per grading process instead of one per submission"))
 def test_each_submission_gets_a_string_hash_seed_of_its_own():
     discard_zygote()
     first = honest("label_order", (WORDS,), reuse=True)["value"]
@@ -252,28 +243,18 @@ def in_zygote(function: str, *args: object) -> tuple[object, object]:
     return value, zygote
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tmpfs numbers its inodes per mount: a child that creates and removes N files in /tmp "
-    "leaves it empty (the sweep says clean) and the next child reads N off its first file's "
-    "st_ino, a channel of ~20 bits per submission; fix: in worker_zygote._sweep, create and "
-    "remove one file in each kept tmpfs and require its st_ino (and the folder's mtime/ctime, "
-    "see the next test) to be what the previous sweep's probe predicts, else 'files-left'"))
 def test_the_inode_count_of_the_kept_tmp_does_not_reach_the_next_submission():
+    """tmpfs numbers its inodes per mount: creating and removing files in /tmp leaves it empty
+    but changes its times, which makes the sandbox dirty; the next child gets a new tmpfs."""
     discard_zygote()
-    in_zygote("next_inode")  # the sweep after this child is the "previous sweep"
-    before, zygote = in_zygote("next_inode")
+    fresh, _ = in_zygote("next_inode")  # the first file of a new zygote's /tmp
     burnt, first = in_zygote("burn_inodes", 300)
     after, second = in_zygote("next_inode")
-    assert burnt == 300 and zygote is not None and first is zygote  # the attack ran there
-    assert not (second is zygote and after - before > 100)  # reused, and the count came through
+    assert burnt == 300 and first is not None
+    assert second is not first and first.dead  # /tmp was written: never served again
+    assert after == fresh
 
 
-
-@pytest.mark.xfail(strict=True, reason=(
-    "the sweep requires /tmp empty but not unchanged: its mtime and ctime say when the previous "
-    "child last created or removed a file there (a time the child chooses); fix: add "
-    "os.stat(folder) (mode, uid, mtime_ns, ctime_ns) of EMPTY_DIRS to worker_zygote._settings, "
-    "so a child that wrote there makes the zygote dirty"))
 def test_when_the_previous_child_wrote_tmp_does_not_reach_the_next_submission():
     discard_zygote()
     fresh, zygote = in_zygote("tmp_times")
@@ -285,12 +266,9 @@ def test_when_the_previous_child_wrote_tmp_does_not_reach_the_next_submission():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "the IPC namespace the zygote keeps numbers SysV objects with a counter that only goes up: "
-    "a child that creates and removes N queues (or semaphore sets, segments) leaves "
-    "/proc/sysvipc empty and the next child reads N off its first object's id; fix: in "
-    "worker_zygote._sweep, create and remove one IPC_PRIVATE message queue and require its id "
-    "to be the previous sweep's + 1, else 'ipc-left' (or accept it and document it next to the "
-    "pid count in docs/sandbox.md)"))
+    "accepted side channel (docs/sandbox.md, Reused sandboxes): the IPC namespace the zygote "
+    "keeps numbers SysV objects with a counter that only goes up, so a child's first id counts "
+    "the objects earlier ones made, like the pid count"))
 def test_the_sysv_id_count_of_the_kept_ipc_namespace_does_not_reach_the_next_submission():
     discard_zygote()
     in_zygote("sysv_ids")
