@@ -66,10 +66,15 @@ SWEEP_SECONDS = 2.0  # leftover processes must be gone within this, or the sandb
 MAX_CHILDREN = 1000  # a zygote retires after this many children (its own CPU clock counts too)
 
 
-def _libc() -> object:
-    import ctypes  # the zygote's only use; the guard refuses it to student code
+_LIBC: list = []  # the C library, loaded once (ctypes: the guard refuses it to student code)
 
-    return ctypes.CDLL(None, use_errno=True)
+
+def _libc() -> object:
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 def _syscall(name: str, *args: object) -> int | None:
