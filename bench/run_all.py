@@ -103,9 +103,12 @@ METHOD = {
         "graded module loaded, one call answered, stopped) against `python -I -S -B` importing "
         "numpy and ending at once (single-threaded BLAS), the floor any fresh process with numpy "
         "pays, alternated; both counted as the whole machine's CPU seconds from /proc/stat, so "
-        "the sandbox's own processes count. Value: worker / floor (information). Every "
-        "submission gets a fresh worker: this is the part of a submission's CPU that its "
-        "isolation costs."),
+        "the sandbox's own processes count. Value: worker / floor (information). A second "
+        "figure, under bwrap: the same life for a worker forked by the process's zygote "
+        "(docs/sandbox.md, \"Reused sandboxes\"), the zygote's sweep after it included, against "
+        "the same floor. A fresh worker is the part of a submission's CPU that its isolation "
+        "costs; the forked one is what is left of it when a grading process reuses its "
+        "sandbox."),
     "grade": (
         "`grade_class` on a class cycled from the demo's 14 A4 cases (full marks, bugs, "
         "violations, cheating, broken zips), each configuration in a fresh process: submissions "
@@ -256,8 +259,8 @@ def notes_for(f: dict[str, Any], results: dict[str, Any]) -> str:
             text += (
                 f"The cores were not free for a second worker: while --jobs 1 graded, "
                 f"{one['busy_cores']:.2f} of the {cores} cores were already busy on average "
-                f"(machine-wide, from /proc/stat: this grader's pool worker, the spare sandbox "
-                f"worker it boots for the next submission, the parent writing reports at "
+                f"(machine-wide, from /proc/stat: this grader's pool worker, the sandboxed "
+                f"worker it calls, the parent writing reports at "
                 f"{one['parent_cpu_s'] / one['n']:.2f} s of CPU per submission, and other work on "
                 f"the machine), and {two.get('busy_cores') or 0:.2f} during --jobs 2. Two workers "
                 f"reach 2x only on cores nobody else uses: the goal is to be checked again on an "
