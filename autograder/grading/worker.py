@@ -427,6 +427,13 @@ class Worker:
         return reply
 
 
+def worker_args(fd_in: int, fd_out: int, guard_log: int, guard: bool) -> list[str]:
+    """The worker's command-line arguments (`main`'s), for its pipes' fds: the same whether a
+    worker is started fresh or forked by the zygote (worker_zygote)."""
+    return (["--in", str(fd_in), "--out", str(fd_out), "--guard-log", str(guard_log)]
+            + ([] if guard else ["--no-guard"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder.grading.worker")
     parser.add_argument("--in", dest="fd_in", type=int, required=True)

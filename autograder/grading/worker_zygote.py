@@ -262,7 +262,7 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
         libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a fresh worker is dumpable; nothing can be read
         _own_keyrings()
         _refuse_keys()
-        from autograder.grading.worker import run
+        from autograder.grading.worker import run, worker_args
 
         # A fresh worker's `run` is called from the boot line, one frame deep; here the
         # zygote's frames are below it: give the student's code the same recursion depth.
@@ -270,8 +270,7 @@ def _child(control: int, fds: list[int], guard: bool) -> None:
         while frame is not None:
             depth, frame = depth + 1, frame.f_back
         sys.setrecursionlimit(sys.getrecursionlimit() + depth - 1)
-        args = (["--in", str(fd_in), "--out", str(fd_out), "--guard-log", str(fd_log)]
-                + ([] if guard else ["--no-guard"]))
+        args = worker_args(fd_in, fd_out, fd_log, guard)
         sys.argv[:] = ["-c", *args]  # what a fresh worker's command line would be
         run(args)
     finally:

@@ -24,6 +24,7 @@ from autograder.grading.sandbox.levels import bwrap_args, worker_env
 from autograder.grading.sandbox.limits import Limits, SandboxError
 from autograder.grading.sandbox.runtime import SANDBOX_ROOT, SANDBOX_SITE, boot_args, runtime
 from autograder.grading.sandbox.slots import SlotLease, is_root, kill_uid, setpriv_args
+from autograder.grading.worker import worker_args
 
 if TYPE_CHECKING:
     from autograder.grading.sandbox.zygote import ForkedChild, Zygote
@@ -83,8 +84,7 @@ class WorkerProcess:
         # The guard's refusals come on a pipe of their own, written by the audit hook itself:
         # student code can neither forge replies without them nor erase them (worker_guard.Guard).
         log_r, log_w = os.pipe()
-        worker_argv = (["--in", str(to_w_r), "--out", str(from_w_w), "--guard-log", str(log_w)]
-                       + ([] if guard else ["--no-guard"]))
+        worker_argv = worker_args(to_w_r, from_w_w, log_w, guard)
         self.cwd: str | None = None
         if zygote is not None:  # the zygote's sandbox, command line and environment
             cmd, cwd, env = [], "/", {}
